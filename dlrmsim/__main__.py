@@ -1,0 +1,3 @@
+from dlrmsim.cli import main
+
+raise SystemExit(main())

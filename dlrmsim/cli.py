@@ -1,0 +1,69 @@
+"""The `dlrmsim` command: one parser, one module per subcommand under `dlrmsim.commands`.
+
+A user's mistake (bad YAML, unknown preset, a file that cannot be read) ends with one line on
+stderr and exit status 2, never a traceback. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from dlrmsim import __version__
+from dlrmsim.errors import user_error_types
+
+# Subcommand modules, each with `register(subparsers)`; the module sets `func` on its parser.
+# Listed by name so that a command whose optional dependencies are missing fails alone, when used.
+COMMAND_MODULES = (
+    "dlrmsim.commands.presets",
+    "dlrmsim.commands.trace",
+    "dlrmsim.commands.calibrate",
+    "dlrmsim.commands.simulate",
+    "dlrmsim.commands.validate",
+    "dlrmsim.commands.reproduce",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dlrmsim",
+        description=(
+            "Predict how fast DLRM-style recommendation models train on CPU clusters and GPU "
+            "servers: calibrate kernels, generate and read lookup traces, simulate, validate, "
+            "and reproduce the experiments of Acun et al. (HPCA 2021)."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"dlrmsim {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name == name:  # the command is not written yet
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0 if args.command is None else 2
+    try:
+        result = args.func(args)
+    except user_error_types() as err:
+        print(f"dlrmsim {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"dlrmsim {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

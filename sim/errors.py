@@ -1,0 +1,27 @@
+"""Errors that mean the input was wrong, as opposed to a bug in the simulator."""
+
+from __future__ import annotations
+
+
+class DlrmsimInputError(ValueError):
+    """Base of every error caused by the user's input; the CLI prints it as one line."""
+
+
+class SpecError(DlrmsimInputError):
+    """A spec field has a bad value. The message names the spec, the field, the value and the rule."""
+
+    def __init__(self, spec: str, field: str, value: object, allowed: str) -> None:
+        self.spec, self.field, self.value, self.allowed = spec, field, value, allowed
+        super().__init__(f"{spec}.{field} = {value!r} is not allowed: {allowed}")
+
+
+class PresetError(DlrmsimInputError):
+    """A preset or a user's YAML file cannot be found, parsed or turned into a spec."""
+
+
+class PlacementError(DlrmsimInputError):
+    """Embedding tables do not fit where the placement puts them."""
+
+
+class ProfileError(DlrmsimInputError):
+    """A calibration profile cannot be read: missing, malformed, or of an unknown schema version."""

@@ -1,0 +1,170 @@
+"""Load models, platforms and jobs from the preset YAML files, or from a user's own file.
+
+Presets live in the top-level `presets/` folder: `models/`, `platforms/` and `jobs/`, one spec a
+file, named after the file. Wherever a preset name is accepted, a path to a `.yaml`, `.yml` or
+`.json` file is accepted too. Every problem is a PresetError naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from sim.errors import PresetError
+from sim.mapping import from_mapping, to_mapping
+from sim.specs import JobSpec, ModelSpec, ServerSpec
+
+PRESET_ROOT = Path(__file__).resolve().parent.parent / "presets"
+KINDS: dict[str, type] = {"models": ModelSpec, "platforms": ServerSpec, "jobs": JobSpec}
+_SUFFIXES = (".yaml", ".yml", ".json")
+T = TypeVar("T")
+
+
+def preset_root() -> Path:
+    """The presets folder; `DLRMSIM_PRESETS` overrides it (for tests and private fleets)."""
+    return Path(os.environ.get("DLRMSIM_PRESETS", PRESET_ROOT))
+
+
+@cache
+def _registry(root: Path) -> dict[str, dict[str, Path]]:
+    registry: dict[str, dict[str, Path]] = {kind: {} for kind in KINDS}
+    owner: dict[str, Path] = {}
+    for kind in KINDS:
+        for path in sorted((root / kind).glob("*.yaml")):
+            name = path.stem
+            if name in owner:  # one name, one preset: refuse silent shadowing
+                raise PresetError(f"preset name '{name}' is defined twice: {owner[name]} and {path}")
+            owner[name] = path
+            registry[kind][name] = path
+    return registry
+
+
+def list_presets() -> dict[str, list[str]]:
+    """Names of all presets by kind: {"models": [...], "platforms": [...], "jobs": [...]}."""
+    return {kind: sorted(names) for kind, names in _registry(preset_root()).items()}
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    """Parse a YAML or JSON file into a mapping; PresetError on unreadable or malformed text."""
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise PresetError(f"{path}: cannot read ({err.strerror}); check the path") from err
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as err:
+        raise PresetError(f"{path}: not valid YAML/JSON: {err}".replace("\n", " ")) from err
+    if not isinstance(data, dict):
+        raise PresetError(f"{path}: expected a mapping of fields at the top, got {type(data).__name__}")
+    return data
+
+
+def _locate(kind: str, name_or_path: str | os.PathLike[str]) -> Path:
+    text = os.fspath(name_or_path)
+    if text.endswith(_SUFFIXES) or os.sep in text:
+        path = Path(text)
+        if not path.is_file():
+            raise PresetError(f"{path}: no such file; give a {kind[:-1]} preset name or a YAML path")
+        return path
+    names = _registry(preset_root())[kind]
+    if text in names:
+        return names[text]
+    close = difflib.get_close_matches(text, list(names), n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise PresetError(
+        f"unknown {kind[:-1]} preset '{text}'{hint} Known: {', '.join(sorted(names))} "
+        "(or give a path to a YAML file)"
+    )
+
+
+def _expand_tables(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Apply `table_defaults` to each table, and expand `tables: {count: N, each: {...}}`."""
+    data = dict(data)
+    defaults = data.pop("table_defaults", {}) or {}
+    tables = data.get("tables")
+    if isinstance(tables, dict):
+        count, each = tables.get("count"), tables.get("each", {})
+        if not isinstance(count, int) or count < 1 or set(tables) - {"count", "each"}:
+            raise PresetError(f"{path}: tables: give a list, or {{count: N >= 1, each: {{...}}}}")
+        tables = [{"name": f"t{i}", **each} for i in range(count)]
+    if isinstance(tables, list):
+        data["tables"] = [_merge(defaults, t) if isinstance(t, dict) else t for t in tables]
+    return data
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _load(kind: str, name_or_path: str | os.PathLike[str]) -> Any:
+    path = _locate(kind, name_or_path)
+    data = read_file(path)
+    if kind == "models":
+        data = _expand_tables(data, path)
+    return from_mapping(KINDS[kind], data, str(path))
+
+
+def load_model(name_or_path: str | os.PathLike[str]) -> ModelSpec:
+    return _load("models", name_or_path)  # type: ignore[no-any-return]
+
+
+def load_platform(name_or_path: str | os.PathLike[str]) -> ServerSpec:
+    return _load("platforms", name_or_path)  # type: ignore[no-any-return]
+
+
+def load_job(name_or_path: str | os.PathLike[str]) -> JobSpec:
+    return _load("jobs", name_or_path)  # type: ignore[no-any-return]
+
+
+def load_any(name_or_path: str) -> tuple[str, Any]:
+    """Resolve a name or file of any kind; returns (kind, spec). Files say `kind:` or are guessed."""
+    if name_or_path.endswith(_SUFFIXES) or os.sep in name_or_path:
+        data = read_file(Path(name_or_path))
+        kind = str(data.get("kind", "")) + "s"
+        if kind not in KINDS:
+            kind = "models" if "tables" in data else "jobs" if "trainer_platform" in data else "platforms"
+        return kind, _load(kind, name_or_path)
+    for kind, names in _registry(preset_root()).items():
+        if name_or_path in names:
+            return kind, _load(kind, name_or_path)
+    every = [n for names in list_presets().values() for n in names]
+    close = difflib.get_close_matches(name_or_path, every, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise PresetError(f"unknown preset '{name_or_path}'{hint} Run `dlrmsim presets` to list them")
+
+
+def save_spec(spec: Any, path: str | os.PathLike[str], *, kind: str, source: str = "") -> None:
+    """Write a spec as YAML that the matching loader reads back; atomic (temp file + rename)."""
+    data: dict[str, Any] = {"kind": kind}
+    if source:
+        data["source"] = source
+    data.update(to_mapping(spec))  # type: ignore[arg-type]
+    target = Path(path)
+    try:
+        handle, tmp = tempfile.mkstemp(dir=target.parent or ".", suffix=".tmp")
+    except OSError as err:
+        raise PresetError(f"{target}: cannot write ({err.strerror}); check the folder") from err
+    try:
+        with os.fdopen(handle, "w") as out:
+            yaml.safe_dump(data, out, sort_keys=False)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_model(spec: ModelSpec, path: str | os.PathLike[str], *, source: str = "") -> None:
+    save_spec(spec, path, kind="model", source=source)
