@@ -118,15 +118,15 @@ def _load(kind: str, name_or_path: str | os.PathLike[str]) -> Any:
 
 
 def load_model(name_or_path: str | os.PathLike[str]) -> ModelSpec:
-    return _load("models", name_or_path)  # type: ignore[no-any-return]
+    return _load("models", name_or_path)
 
 
 def load_platform(name_or_path: str | os.PathLike[str]) -> ServerSpec:
-    return _load("platforms", name_or_path)  # type: ignore[no-any-return]
+    return _load("platforms", name_or_path)
 
 
 def load_job(name_or_path: str | os.PathLike[str]) -> JobSpec:
-    return _load("jobs", name_or_path)  # type: ignore[no-any-return]
+    return _load("jobs", name_or_path)
 
 
 def load_any(name_or_path: str) -> tuple[str, Any]:
@@ -151,7 +151,9 @@ def save_spec(spec: Any, path: str | os.PathLike[str], *, kind: str, source: str
     data: dict[str, Any] = {"kind": kind}
     if source:
         data["source"] = source
-    data.update(to_mapping(spec))  # type: ignore[arg-type]
+    mapping = to_mapping(spec)
+    assert isinstance(mapping, dict)
+    data.update(mapping)
     target = Path(path)
     try:
         handle, tmp = tempfile.mkstemp(dir=target.parent or ".", suffix=".tmp")

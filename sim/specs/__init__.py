@@ -1,5 +1,6 @@
 """Immutable, validated descriptions of models, hardware and jobs (units in the field names)."""
 
+from sim.specs.efficiency import EfficiencySpec
 from sim.specs.hardware import (
     CpuSocketSpec,
     GpuSpec,
@@ -13,6 +14,7 @@ from sim.specs.model import ModelSpec, PoolingSpec, PopularitySpec, TableSpec
 
 __all__ = [
     "CpuSocketSpec",
+    "EfficiencySpec",
     "GpuSpec",
     "JobSpec",
     "LinkSpec",

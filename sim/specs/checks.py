@@ -23,12 +23,14 @@ def non_negative_int(spec: str, field: str, value: object) -> None:
 
 
 def positive(spec: str, field: str, value: object) -> None:
-    if not _is_number(value) or not math.isfinite(value) or value <= 0:  # type: ignore[arg-type]
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value) \
+            or value <= 0:
         raise SpecError(spec, field, value, "a finite number > 0")
 
 
 def non_negative(spec: str, field: str, value: object) -> None:
-    if not _is_number(value) or not math.isfinite(value) or value < 0:  # type: ignore[arg-type]
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value) \
+            or value < 0:
         raise SpecError(spec, field, value, "a finite number >= 0")
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sim.specs import checks
 from sim.specs.checks import SpecError
+from sim.specs.efficiency import EfficiencySpec
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,8 @@ class ServerSpec:
     `nvlink_links[i][j]` counts the NVLink links between GPUs i and j (symmetric, zero diagonal;
     empty when the server has no GPU-to-GPU links); each link carries `nvlink`. Every GPU sits on
     exactly one PCIe switch. `estimate` marks hypothetical platforms whose figures are not from
-    the paper. Raises SpecError on a bad or inconsistent field.
+    the paper. `efficiency` holds the analytic cost model's free parameters for this platform.
+    Raises SpecError on a bad or inconsistent field.
     """
 
     name: str
@@ -120,6 +122,7 @@ class ServerSpec:
     nvlink_links: tuple[tuple[int, ...], ...] = ()
     pcie_switches: tuple[PcieSwitchSpec, ...] = ()
     nics: tuple[NicSpec, ...] = ()
+    efficiency: EfficiencySpec = field(default_factory=EfficiencySpec)
     estimate: bool = False
     description: str = ""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from sim.specs import checks
@@ -197,5 +198,5 @@ class ModelSpec:
         """Weights and biases of both MLPs."""
         total = 0
         for widths in (self.bottom_layer_widths, self.top_layer_widths):
-            total += sum(a * b + b for a, b in zip(widths, widths[1:], strict=False))
+            total += sum(a * b + b for a, b in itertools.pairwise(widths))
         return total

@@ -1,0 +1,92 @@
+"""Costs from datasheet rates times the platform's efficiency factors (a roofline per kernel).
+
+For hardware nobody here has. Each kernel takes the longer of its compute time and its memory
+time, plus a fixed per-operator overhead; the memory bytes are reported so that the simulator
+can share the memory bandwidth among concurrent kernels.
+"""
+
+from __future__ import annotations
+
+from sim.costs.base import EmbeddingWork, OpCost, Processor
+from sim.specs import CpuSocketSpec, EfficiencySpec, GpuSpec
+
+CACHE_LINE_BYTES = 64  # x86 and NVIDIA L2 sector granularity is 32-64 B; rows round up to it
+
+
+def row_bytes(dim: int, bytes_per_element: int) -> int:
+    """Bytes a random access to one row really moves: whole cache lines."""
+    raw = dim * bytes_per_element
+    return -(-raw // CACHE_LINE_BYTES) * CACHE_LINE_BYTES
+
+
+class AnalyticCosts:
+    """CostModel from datasheet rates and an EfficiencySpec (see sim/specs/efficiency.py)."""
+
+    name = "analytic"
+
+    def __init__(self, efficiency: EfficiencySpec | None = None) -> None:
+        self.eff = efficiency or EfficiencySpec()
+
+    # Rates --------------------------------------------------------------------------------
+    def flops_per_s(self, proc: Processor) -> float:
+        if isinstance(proc.spec, GpuSpec):
+            return proc.spec.peak_flops_per_s * self.eff.gpu_compute_efficiency
+        return proc.spec.core_flops_per_s * proc.threads * self.eff.cpu_compute_efficiency
+
+    def memory_bw_bytes_per_s(self, proc: Processor) -> float:
+        return self._bw(proc, streaming=True)
+
+    def _bw(self, proc: Processor, *, streaming: bool) -> float:
+        if isinstance(proc.spec, GpuSpec):
+            eff = self.eff.gpu_stream_efficiency if streaming else self.eff.gpu_gather_efficiency
+            return proc.spec.hbm_bw_bytes_per_s * eff
+        assert isinstance(proc.spec, CpuSocketSpec)
+        eff = self.eff.cpu_stream_efficiency if streaming else self.eff.cpu_gather_efficiency
+        socket_bw = proc.spec.mem_bw_bytes_per_s * eff
+        return min(socket_bw, proc.threads * self.eff.core_mem_bw_bytes_per_s)
+
+    def _overhead(self, proc: Processor) -> float:
+        return self.eff.gpu_op_overhead_s if proc.kind == "gpu" else self.eff.cpu_op_overhead_s
+
+    def _roofline(self, proc: Processor, flops: float, mem_bytes: float, *,
+                  streaming: bool = True) -> OpCost:
+        seconds = max(flops / self.flops_per_s(proc), mem_bytes / self._bw(proc, streaming=streaming))
+        return OpCost(seconds + self._overhead(proc), mem_bytes, flops)
+
+    # Kernels ------------------------------------------------------------------------------
+    def mlp(self, proc: Processor, batch: int, in_features: int, out_features: int,
+            *, backward: bool) -> OpCost:
+        bpe = 4  # MLPs train in fp32 in the paper's setups
+        passes = 2 if backward else 1  # backward computes input and weight gradients
+        flops = 2.0 * batch * in_features * out_features * passes
+        weights = in_features * out_features * bpe * (2 if backward else 1)
+        activations = batch * (in_features + out_features) * bpe * passes
+        return self._roofline(proc, flops, weights + activations)
+
+    def interaction(self, proc: Processor, batch: int, features: int, dim: int,
+                    *, backward: bool) -> OpCost:
+        bpe = 4
+        passes = 2 if backward else 1
+        flops = 2.0 * batch * features * features * dim * passes
+        mem = batch * (features * dim + features * features) * bpe * passes
+        return self._roofline(proc, flops, mem)
+
+    def embedding_forward(self, proc: Processor, work: EmbeddingWork) -> OpCost:
+        gathered = work.lookups * row_bytes(work.dim, work.bytes_per_element)
+        output = work.batch * work.dim * work.bytes_per_element
+        flops = work.lookups * work.dim  # one add per element pooled
+        gather = self._roofline(proc, flops, gathered, streaming=False)
+        write = output / self._bw(proc, streaming=True)
+        return OpCost(gather.seconds + write, gathered + output, flops)
+
+    def embedding_update(self, proc: Processor, work: EmbeddingWork, optimizer: str) -> OpCost:
+        row = row_bytes(work.dim, work.bytes_per_element)
+        # Gradients of every lookup are accumulated per unique row, then each unique row is
+        # read and written once; row-wise Adagrad adds one fp32 state per row, Adagrad a row.
+        state = {"sgd": 0, "rowwise_adagrad": CACHE_LINE_BYTES, "adagrad": row}[optimizer]
+        grad_bytes = work.lookups * work.dim * work.bytes_per_element
+        row_traffic = work.unique_rows * (2 * row + 2 * state)
+        flops = work.lookups * work.dim + work.unique_rows * work.dim * 3
+        accumulate = self._roofline(proc, flops, grad_bytes, streaming=True)
+        update = row_traffic / self._bw(proc, streaming=False)
+        return OpCost(accumulate.seconds + update, grad_bytes + row_traffic, flops)

@@ -1,0 +1,103 @@
+"""The one interface through which the simulator asks what an operation costs.
+
+Two implementations stand behind it: `AnalyticCosts` (datasheet rates times efficiency factors,
+for hardware nobody here has) and `CalibratedCosts` (cost functions fitted to a profile written
+by `calibrate/`). The simulator never asks anything else about kernels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from sim.specs import CpuSocketSpec, GpuSpec
+from sim.specs.checks import SpecError
+
+PROCESSOR_KINDS = ("cpu", "gpu")
+
+
+@dataclass(frozen=True)
+class Processor:
+    """Where an operation runs: a GPU, or `threads` cores of one CPU socket.
+
+    Raises SpecError on a bad field.
+    """
+
+    kind: str
+    spec: CpuSocketSpec | GpuSpec
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.kind not in PROCESSOR_KINDS:
+            raise SpecError("Processor", "kind", self.kind, "'cpu' or 'gpu'")
+        if (self.kind == "gpu") != isinstance(self.spec, GpuSpec):
+            raise SpecError("Processor", "spec", type(self.spec).__name__, f"a spec of a {self.kind}")
+        if not isinstance(self.threads, int) or self.threads < 1:
+            raise SpecError("Processor", "threads", self.threads, "a whole number >= 1")
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """What one operation costs when it runs alone.
+
+    `seconds` is its duration without contention; `mem_bytes` the bytes it moves through the
+    processor's memory (DRAM or HBM), which the simulator shares among concurrent operations;
+    `flops` its floating-point work, for utilization figures.
+    """
+
+    seconds: float
+    mem_bytes: float = 0.0
+    flops: float = 0.0
+
+    def __add__(self, other: OpCost) -> OpCost:
+        return OpCost(self.seconds + other.seconds, self.mem_bytes + other.mem_bytes,
+                      self.flops + other.flops)
+
+
+@dataclass(frozen=True)
+class EmbeddingWork:
+    """One table's share of one batch: the figures an embedding kernel's cost depends on.
+
+    `pooling` is the mean lookups per bag, `unique_rows` the distinct rows the batch touches
+    (from the trace), `rows` the table's (or shard's) hash size.
+    """
+
+    batch: int
+    rows: int
+    dim: int
+    pooling: float
+    unique_rows: int
+    zipf_s: float
+    bytes_per_element: int = 4
+
+    @property
+    def lookups(self) -> float:
+        return self.batch * self.pooling
+
+
+class CostModel(Protocol):
+    """Costs of the kernels of a DLRM training step on a processor, each run alone."""
+
+    name: str
+
+    def mlp(self, proc: Processor, batch: int, in_features: int, out_features: int,
+            *, backward: bool) -> OpCost:
+        """One fully connected layer with its activation, forward or backward (both gradients)."""
+        ...
+
+    def interaction(self, proc: Processor, batch: int, features: int, dim: int,
+                    *, backward: bool) -> OpCost:
+        """The dot-product feature interaction over `features` vectors of width `dim`."""
+        ...
+
+    def embedding_forward(self, proc: Processor, work: EmbeddingWork) -> OpCost:
+        """Pooled (sum) lookups of one table for one batch."""
+        ...
+
+    def embedding_update(self, proc: Processor, work: EmbeddingWork, optimizer: str) -> OpCost:
+        """Backward of one table with the optimizer's update of the touched rows."""
+        ...
+
+    def memory_bw_bytes_per_s(self, proc: Processor) -> float:
+        """Bandwidth that the processor's memory delivers to streaming kernels."""
+        ...

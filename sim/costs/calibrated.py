@@ -1,0 +1,80 @@
+"""Costs from a calibration profile, with an analytic model for what the profile lacks.
+
+The profile answers for processors of its own kind (a CPU profile for CPU work, a CUDA profile
+for GPU work); everything else, and any op the profile did not measure, falls back to the
+analytic model. This is how a calibrated GPU can stand in for the GPU of a modeled server.
+Memory bytes (for contention) always come from the analytic model's accounting.
+"""
+
+from __future__ import annotations
+
+from sim.costs.analytic import AnalyticCosts
+from sim.costs.base import EmbeddingWork, OpCost, Processor
+from sim.profile import Profile
+
+_DEVICE_KIND = {"cpu": "cpu", "cuda": "gpu"}
+_UPDATE_OPS = {
+    "sgd": "embedding_backward_sgd",
+    "rowwise_adagrad": "embedding_backward_rowwise_adagrad",
+    "adagrad": "embedding_backward_rowwise_adagrad",  # closest measured kernel
+}
+
+
+class CalibratedCosts:
+    """CostModel backed by a Profile; see the module docstring for what falls back."""
+
+    name = "calibrated"
+
+    def __init__(self, profile: Profile, fallback: AnalyticCosts | None = None) -> None:
+        self.profile = profile
+        self.fallback = fallback or AnalyticCosts()
+        self.kind = _DEVICE_KIND.get(profile.device, profile.device)
+        self.profile_threads = int(profile.host.get("torch_threads") or 1)
+
+    def _covers(self, proc: Processor, op: str) -> bool:
+        return proc.kind == self.kind and self.profile.has(op)
+
+    def _scaled(self, proc: Processor, seconds: float) -> float:
+        """Measured with `profile_threads` CPU threads; assume linear scaling to others."""
+        if proc.kind != "cpu":
+            return seconds
+        return seconds * self.profile_threads / proc.threads
+
+    def _measured(self, proc: Processor, op: str, analytic: OpCost, **params: float) -> OpCost:
+        if not self._covers(proc, op):
+            return analytic
+        seconds = self._scaled(proc, self.profile.seconds(op, **params))
+        return OpCost(seconds, analytic.mem_bytes, analytic.flops)
+
+    def memory_bw_bytes_per_s(self, proc: Processor) -> float:
+        key = "host_copy" if proc.kind == "cpu" else "device_copy"
+        measured = self.profile.bandwidths_bytes_per_s.get(key)
+        if proc.kind == self.kind and measured:
+            return measured
+        return self.fallback.memory_bw_bytes_per_s(proc)
+
+    def mlp(self, proc: Processor, batch: int, in_features: int, out_features: int,
+            *, backward: bool) -> OpCost:
+        analytic = self.fallback.mlp(proc, batch, in_features, out_features, backward=backward)
+        op = "mlp_backward" if backward else "mlp_forward"
+        return self._measured(proc, op, analytic, batch=batch, in_features=in_features,
+                              out_features=out_features)
+
+    def interaction(self, proc: Processor, batch: int, features: int, dim: int,
+                    *, backward: bool) -> OpCost:
+        analytic = self.fallback.interaction(proc, batch, features, dim, backward=backward)
+        op = "interaction_backward" if backward else "interaction_forward"
+        return self._measured(proc, op, analytic, batch=batch, features=features, dim=dim)
+
+    def _embedding_params(self, work: EmbeddingWork) -> dict[str, float]:
+        return {"batch": work.batch, "rows": work.rows, "dim": work.dim,
+                "pooling": work.pooling, "zipf_s": work.zipf_s}
+
+    def embedding_forward(self, proc: Processor, work: EmbeddingWork) -> OpCost:
+        analytic = self.fallback.embedding_forward(proc, work)
+        return self._measured(proc, "embedding_forward", analytic, **self._embedding_params(work))
+
+    def embedding_update(self, proc: Processor, work: EmbeddingWork, optimizer: str) -> OpCost:
+        analytic = self.fallback.embedding_update(proc, work, optimizer)
+        return self._measured(proc, _UPDATE_OPS[optimizer], analytic,
+                              **self._embedding_params(work))

@@ -1,0 +1,184 @@
+"""Decide where every embedding table lives, or say by how many bytes it does not fit.
+
+Four placements (DESIGN.md): GPU memory (table-wise or row-wise; packed on the fewest GPUs that
+hold the tables with their optimizer state, or spread over all), the GPU server's system memory,
+remote CPU servers' memory (sparse parameter servers), and hybrid (hottest tables onto the GPUs
+until full, the rest in system memory). Table load for balancing is lookups per example times
+dimension: the bytes each table gathers per example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sim.errors import PlacementError
+from sim.specs import JobSpec, ModelSpec, ServerSpec, TableSpec
+
+GB = 1e9  # for messages only
+
+
+@dataclass(frozen=True)
+class TablePlacement:
+    """Where one table lives: `location` gpu, host or remote, and the indices it occupies there
+    (GPU indices, several for row-wise shards; a socket for host; a sparse-PS index for remote).
+    `bytes` counts weights plus optimizer state."""
+
+    table: str
+    location: str
+    devices: tuple[int, ...]
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Every table's place under one placement kind."""
+
+    kind: str
+    sharding: str
+    tables: tuple[TablePlacement, ...]
+
+    def devices_used(self, location: str) -> tuple[int, ...]:
+        used = {d for t in self.tables if t.location == location for d in t.devices}
+        return tuple(sorted(used))
+
+    def bytes_by_device(self, location: str) -> dict[int, int]:
+        totals: dict[int, int] = {}
+        for t in self.tables:
+            if t.location == location:
+                share = t.bytes // len(t.devices)
+                for d in t.devices:
+                    totals[d] = totals.get(d, 0) + share
+        return totals
+
+
+def table_bytes(model: ModelSpec, table: TableSpec) -> int:
+    return table.weight_bytes(model.bytes_per_element) + model.optimizer_state_bytes_per_table(table)
+
+
+def table_load(table: TableSpec) -> float:
+    return table.pooling.effective_mean_lookups * table.dim
+
+
+def gpu_capacity_bytes(server: ServerSpec) -> list[int]:
+    fraction = server.efficiency.hbm_usable_fraction
+    return [int(g.hbm_capacity_bytes * fraction) for g in server.gpus]
+
+
+def place(model: ModelSpec, job: JobSpec, trainer: ServerSpec, ps: ServerSpec) -> Placement:
+    """Place `model`'s tables for `job`; PlacementError says what does not fit and by how much."""
+    kind = job.placement.kind
+    if kind in ("gpu", "hybrid") and not trainer.gpus:
+        raise PlacementError(f"placement '{kind}' needs GPUs, and {trainer.name} has none; "
+                             "use placement remote or system")
+    if kind == "gpu":
+        return _place_gpu(model, job, trainer)
+    if kind == "system":
+        host = _spread(model, model.tables, _socket_capacity(trainer), "host",
+                       f"the system memory of {trainer.name}")
+        return Placement(kind, job.placement.sharding, host)
+    if kind == "remote":
+        capacity = [int(ps.mem_capacity_bytes * ps.efficiency.dram_usable_fraction)] * job.sparse_ps
+        remote = _spread(model, model.tables, capacity, "remote",
+                         f"{job.sparse_ps} sparse parameter server(s) of type {ps.name}")
+        return Placement(kind, job.placement.sharding, remote)
+    return _place_hybrid(model, job, trainer)
+
+
+def _gpus_for_job(job: JobSpec, trainer: ServerSpec) -> int:
+    count = job.gpus_per_trainer or len(trainer.gpus)
+    if count > len(trainer.gpus):
+        raise PlacementError(f"gpus_per_trainer = {count} but {trainer.name} has "
+                             f"{len(trainer.gpus)} GPUs; use at most {len(trainer.gpus)}")
+    return count
+
+
+def _place_gpu(model: ModelSpec, job: JobSpec, trainer: ServerSpec) -> Placement:
+    capacity = gpu_capacity_bytes(trainer)[: _gpus_for_job(job, trainer)]
+    where = f"the GPU memory of {trainer.name} ({len(capacity)} x {capacity[0] / GB:.1f} GB usable)"
+    total = sum(table_bytes(model, t) for t in model.tables)
+    _check_total(total, sum(capacity), where)
+    if job.placement.packing == "packed":
+        capacity = capacity[: _fewest_devices(model, capacity, job.placement.sharding)]
+    if job.placement.sharding == "row_wise":
+        devices = tuple(range(len(capacity)))
+        placed = tuple(TablePlacement(t.name, "gpu", devices, table_bytes(model, t))
+                       for t in model.tables)
+        return Placement("gpu", "row_wise", placed)
+    return Placement("gpu", "table_wise", _spread(model, model.tables, capacity, "gpu", where))
+
+
+def _fewest_devices(model: ModelSpec, capacity: Sequence[int], sharding: str) -> int:
+    total = sum(table_bytes(model, t) for t in model.tables)
+    for count in range(1, len(capacity) + 1):
+        if sharding == "row_wise" and total <= sum(capacity[:count]):
+            return count
+        if sharding == "table_wise" and _first_fit(model, capacity[:count]):
+            return count
+    return len(capacity)
+
+
+def _first_fit(model: ModelSpec, capacity: Sequence[int]) -> bool:
+    free = list(capacity)
+    for table in sorted(model.tables, key=lambda t: -table_bytes(model, t)):
+        size = table_bytes(model, table)
+        slot = next((i for i, f in enumerate(free) if f >= size), None)
+        if slot is None:
+            return False
+        free[slot] -= size
+    return True
+
+
+def _spread(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[int],
+            location: str, where: str) -> tuple[TablePlacement, ...]:
+    """Greedy balance of load (largest first onto the least-loaded device that has room)."""
+    _check_total(sum(table_bytes(model, t) for t in tables), sum(capacity), where)
+    free, load = list(capacity), [0.0] * len(capacity)
+    placed: dict[str, TablePlacement] = {}
+    order = sorted(tables, key=lambda t: (-table_load(t), -table_bytes(model, t), t.name))
+    for table in order:
+        size = table_bytes(model, table)
+        fits = [i for i in range(len(free)) if free[i] >= size]
+        if not fits:
+            raise PlacementError(
+                f"table {table.name} ({size / GB:.2f} GB with optimizer state) fits on no single "
+                f"device of {where}: the most free is {max(free) / GB:.2f} GB, short by "
+                f"{size - max(free)} bytes; use row-wise sharding or more devices")
+        best = min(fits, key=lambda i: (load[i], i))
+        free[best] -= size
+        load[best] += table_load(table)
+        placed[table.name] = TablePlacement(table.name, location, (best,), size)
+    return tuple(placed[t.name] for t in tables)
+
+
+def _check_total(needed: int, available: int, where: str) -> None:
+    if needed > available:
+        raise PlacementError(
+            f"the tables need {needed / GB:.1f} GB with optimizer state but {where} holds "
+            f"{available / GB:.1f} GB: short by {needed - available} bytes; choose a "
+            "placement with more memory (gpu < hybrid < system < remote) or more devices")
+
+
+def _socket_capacity(server: ServerSpec) -> list[int]:
+    fraction = server.efficiency.dram_usable_fraction
+    return [int(s.mem_capacity_bytes * fraction) for s in server.sockets]
+
+
+def _place_hybrid(model: ModelSpec, job: JobSpec, trainer: ServerSpec) -> Placement:
+    free = gpu_capacity_bytes(trainer)[: _gpus_for_job(job, trainer)]
+    on_gpu: dict[str, TablePlacement] = {}
+    rest: list[TableSpec] = []
+    # Hottest first: the tables that gather the most bytes per example gain most from HBM.
+    for table in sorted(model.tables, key=lambda t: (-table_load(t), t.name)):
+        size = table_bytes(model, table)
+        slot = max(range(len(free)), key=lambda i: (free[i], -i))
+        if free[slot] >= size:
+            free[slot] -= size
+            on_gpu[table.name] = TablePlacement(table.name, "gpu", (slot,), size)
+        else:
+            rest.append(table)
+    host_part = _spread(model, rest, _socket_capacity(trainer), "host",
+                        f"the system memory of {trainer.name} (for the tables the GPUs cannot "
+                        "hold)") if rest else ()
+    by_name = {**on_gpu, **{p.table: p for p in host_part}}
+    return Placement("hybrid", "table_wise", tuple(by_name[t.name] for t in model.tables))

@@ -1,0 +1,58 @@
+"""The few free parameters of the analytic cost model that no datasheet fixes.
+
+Each default states its source. A platform preset may override any of them under `efficiency:`
+and must then give its own source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.specs import checks
+
+
+@dataclass(frozen=True)
+class EfficiencySpec:
+    """Fractions of datasheet rates that real kernels reach, per-op overheads, usable memory.
+
+    Raises SpecError on a bad field.
+    """
+
+    # Dense GEMM on CPU at DLRM sizes reaches roughly half of AVX-512 peak (MKL-DNN sgemm
+    # benchmarks reach 60-80% at large square sizes; skinny DLRM layers less). Free parameter.
+    cpu_compute_efficiency: float = 0.5
+    # V100 sgemm reaches ~70% of 15.7 TFLOP/s at large sizes (cuBLAS); DLRM layers are smaller.
+    gpu_compute_efficiency: float = 0.6
+    # STREAM triad reaches ~70-80% of theoretical DRAM bandwidth on Skylake-SP servers.
+    cpu_stream_efficiency: float = 0.75
+    # STREAM-like kernels reach ~90% of V100 HBM2 bandwidth (Jia et al., "Dissecting the
+    # NVIDIA Volta GPU architecture via microbenchmarking", 2018: ~850 of 900 GB/s).
+    gpu_stream_efficiency: float = 0.9
+    # Random row gathers (embedding lookups) reach a lower share of peak than streams, since
+    # each row is a few cache lines with no prefetch. Free parameter, order of magnitude from
+    # Ke et al., "RecNMP" (ISCA 2020), which measures ~30-40% of peak for SparseLengthsSum.
+    cpu_gather_efficiency: float = 0.35
+    gpu_gather_efficiency: float = 0.6
+    # One core cannot saturate a socket: ~12 GB/s per Skylake-SP core (single-thread STREAM,
+    # McCalpin's STREAM results for Xeon Scalable), so few threads are latency-bound.
+    core_mem_bw_bytes_per_s: float = 12e9
+    # Fixed cost per operator: framework dispatch on CPU (~10 us, PyTorch/Caffe2 operator
+    # overhead) and kernel launch on GPU (~5 us, CUDA launch latency, NVIDIA docs).
+    cpu_op_overhead_s: float = 10e-6
+    gpu_op_overhead_s: float = 5e-6
+    # Share of HBM for embedding tables after the CUDA context, activations and allocator
+    # slack (free parameter; ~1-3 GB of a 32 GB V100 goes to the rest).
+    hbm_usable_fraction: float = 0.9
+    # Share of host DRAM for embedding tables after the OS, input buffers and framework.
+    dram_usable_fraction: float = 0.85
+
+    def __post_init__(self) -> None:
+        for name in ("cpu_compute_efficiency", "gpu_compute_efficiency", "cpu_stream_efficiency",
+                     "gpu_stream_efficiency", "cpu_gather_efficiency", "gpu_gather_efficiency",
+                     "hbm_usable_fraction", "dram_usable_fraction"):
+            value = getattr(self, name)
+            checks.fraction("EfficiencySpec", name, value)
+            checks.positive("EfficiencySpec", name, value)
+        checks.positive("EfficiencySpec", "core_mem_bw_bytes_per_s", self.core_mem_bw_bytes_per_s)
+        checks.non_negative("EfficiencySpec", "cpu_op_overhead_s", self.cpu_op_overhead_s)
+        checks.non_negative("EfficiencySpec", "gpu_op_overhead_s", self.gpu_op_overhead_s)
