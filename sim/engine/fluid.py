@@ -1,0 +1,227 @@
+"""Processor sharing of links, memory channels, cores and GPU time among concurrent flows.
+
+A `Channel` is a shared capacity in units per second: bytes/s for links and memory, core-seconds
+per second for a CPU socket, GPU-seconds per second for a GPU. A flow is one transfer or kernel;
+it asks each channel on its route for an amount (its weight there) and finishes when all of them
+are delivered together. Its progress rate (fraction of the flow per second) is
+
+    rate = min(max_rate, min over its channels c of capacity_c / (n_c * weight_c))
+
+where n_c counts the flows active on c: every channel splits its capacity equally among its flows
+and a flow moves at its tightest share. This is the equal-share approximation of max-min
+fairness: exact for one flow alone (weight / capacity) and for equal flows (n times as long),
+never over capacity, but it does not hand a flow's unused share to the others (progressive
+filling would). The win is locality: a flow arriving or leaving changes the rates only of the
+flows that share a channel with it, so the work per event is small and the event count per
+iteration grows with the flows, not with their product.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import simpy
+
+# A finish time within this relative distance of the clock counts as now: rates and remainders
+# are floats, and a flow must not linger for a 1e-18 s crumb.
+_REL_EPS = 1e-12
+
+
+@dataclass(eq=False)
+class Channel:
+    """A shared capacity: `capacity` units per second divided equally among active flows.
+
+    `kind` is the resource class used in reports (cpu, memory_bw, network, pcie, nvlink, gpu,
+    inter_socket) and `owner` the server that holds it. Raises ValueError on capacity <= 0.
+    """
+
+    name: str
+    capacity: float
+    kind: str
+    owner: str = ""
+    units: float = 0.0  # units delivered so far (bytes, core-seconds, GPU-seconds)
+    busy_s: float = 0.0  # time with at least one active flow
+    flows: dict[int, _Flow] = field(default_factory=dict, repr=False)
+    _busy_since: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.capacity, int | float) and math.isfinite(self.capacity)
+                and self.capacity > 0):
+            raise ValueError(f"Channel {self.name}: capacity must be a finite number > 0, "
+                             f"got {self.capacity!r}")
+
+
+@dataclass(eq=False)
+class _Flow:
+    fid: int
+    demands: tuple[tuple[Channel, float], ...]
+    max_rate: float
+    event: simpy.Event
+    remaining: float = 1.0  # fraction of the flow still to move
+    rate: float = 0.0
+    since: float = 0.0  # clock of the last update of `remaining`
+    version: int = 0
+
+
+class FluidNetwork:
+    """Runs flows over channels in a SimPy environment; `transfer` returns an event to yield.
+
+    Raises ValueError for a negative amount or a channel listed twice in one flow.
+    """
+
+    def __init__(self, env: simpy.Environment) -> None:
+        self.env = env
+        self._flows: dict[int, _Flow] = {}
+        self._heap: list[tuple[float, int, int]] = []  # (finish time, flow id, version)
+        self._next_id = 0
+        self._wake_at = math.inf
+        self.flows_started = 0
+
+    # Public ------------------------------------------------------------------------------
+    def transfer(self, demands: Sequence[tuple[Channel, float]], *,
+                 max_rate: float = math.inf) -> simpy.Event:
+        """Start a flow now; the event fires when every channel has delivered its amount.
+
+        `max_rate` bounds progress (flows per second): a kernel of t seconds alone passes
+        1 / t, so that it never runs faster than it would on an idle machine.
+        """
+        live = self._check(demands)
+        event = self.env.event()
+        if not live:
+            event.succeed()
+            return event
+        if max_rate <= 0:
+            raise ValueError(f"max_rate must be > 0, got {max_rate!r}")
+        flow = _Flow(self._next_id, live, max_rate, event, since=self.env.now)
+        self._next_id += 1
+        self.flows_started += 1
+        self._flows[flow.fid] = flow
+        for channel, _ in live:
+            if not channel.flows:
+                channel._busy_since = self.env.now
+            channel.flows[flow.fid] = flow
+        self._rerate(self._neighbours(flow))
+        return event
+
+    def run_for(self, seconds: float, max_rate_channel: Channel, units: float = 1.0
+                ) -> simpy.Event:
+        """A task of `seconds` alone that holds `units` of one channel (e.g. cores) meanwhile."""
+        if seconds <= 0:
+            return self.transfer(())
+        return self.transfer(((max_rate_channel, units * seconds),), max_rate=1.0 / seconds)
+
+    def settle(self) -> None:
+        """Bring every channel's delivered units and busy time up to the clock (for reports)."""
+        now = self.env.now
+        for flow in self._flows.values():
+            self._advance(flow, now)
+        for channel in self._channels():
+            if channel.flows:
+                channel.busy_s += now - channel._busy_since
+                channel._busy_since = now
+
+    @property
+    def active_flows(self) -> int:
+        return len(self._flows)
+
+    # Internals ---------------------------------------------------------------------------
+    @staticmethod
+    def _check(demands: Sequence[tuple[Channel, float]]) -> tuple[tuple[Channel, float], ...]:
+        seen: set[int] = set()
+        live: list[tuple[Channel, float]] = []
+        for channel, amount in demands:
+            if not amount >= 0 or not math.isfinite(amount):
+                raise ValueError(f"flow amount on {channel.name} must be finite and >= 0, "
+                                 f"got {amount!r}")
+            if id(channel) in seen:
+                raise ValueError(f"channel {channel.name} appears twice in one flow; "
+                                 "sum its amounts")
+            seen.add(id(channel))
+            if amount > 0:
+                live.append((channel, float(amount)))
+        return tuple(live)
+
+    def _channels(self) -> list[Channel]:
+        found: dict[int, Channel] = {}
+        for flow in self._flows.values():
+            for channel, _ in flow.demands:
+                found[id(channel)] = channel
+        return list(found.values())
+
+    def _neighbours(self, flow: _Flow) -> list[_Flow]:
+        """Flows that share a channel with `flow` (itself included), in id order."""
+        found: dict[int, _Flow] = {}
+        for channel, _ in flow.demands:
+            found.update(channel.flows)
+        return [found[k] for k in sorted(found)]
+
+    def _advance(self, flow: _Flow, now: float) -> None:
+        elapsed = now - flow.since
+        if elapsed > 0 and flow.rate > 0:
+            done = min(flow.remaining, flow.rate * elapsed)
+            flow.remaining -= done
+            for channel, weight in flow.demands:
+                channel.units += weight * done
+        flow.since = now
+
+    def _rerate(self, flows: list[_Flow]) -> None:
+        now = self.env.now
+        for flow in flows:
+            if flow.fid not in self._flows:
+                continue
+            rate = flow.max_rate
+            for channel, weight in flow.demands:
+                rate = min(rate, channel.capacity / (len(channel.flows) * weight))
+            if rate == flow.rate:  # its finish time in the heap still holds
+                continue
+            self._advance(flow, now)
+            flow.rate = rate
+            flow.version += 1
+            heapq.heappush(self._heap, (now + flow.remaining / rate, flow.fid, flow.version))
+        self._schedule()
+
+    def _schedule(self) -> None:
+        while self._heap and self._stale(self._heap[0]):
+            heapq.heappop(self._heap)
+        if not self._heap:
+            return
+        when = self._heap[0][0]
+        if when < self._wake_at:
+            self._wake_at = when
+            wake = self.env.timeout(max(0.0, when - self.env.now))
+            wake.callbacks.append(self._on_wake)
+
+    def _stale(self, entry: tuple[float, int, int]) -> bool:
+        flow = self._flows.get(entry[1])
+        return flow is None or flow.version != entry[2]
+
+    def _on_wake(self, _event: simpy.Event) -> None:
+        now = self.env.now
+        self._wake_at = math.inf
+        finished: list[_Flow] = []
+        while self._heap and (self._stale(self._heap[0])
+                              or self._heap[0][0] <= now + _REL_EPS * max(1.0, now)):
+            entry = heapq.heappop(self._heap)
+            if not self._stale(entry):
+                finished.append(self._flows[entry[1]])
+        touched: dict[int, _Flow] = {}
+        for flow in finished:
+            self._finish(flow, now)
+            for channel, _ in flow.demands:
+                touched.update(channel.flows)
+        self._rerate([touched[k] for k in sorted(touched)])
+        for flow in finished:
+            flow.event.succeed()
+
+    def _finish(self, flow: _Flow, now: float) -> None:
+        self._advance(flow, now)
+        for channel, weight in flow.demands:
+            channel.units += weight * flow.remaining  # the float crumb left by rounding
+            del channel.flows[flow.fid]
+            if not channel.flows:
+                channel.busy_s += now - channel._busy_since
+        flow.remaining = 0.0
+        del self._flows[flow.fid]
