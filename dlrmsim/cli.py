@@ -59,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except user_error_types() as err:
         print(f"dlrmsim {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `dlrmsim presets | head`: the reader left, nothing to say
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"dlrmsim {args.command}: interrupted", file=sys.stderr)
         return 130

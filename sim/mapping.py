@@ -19,28 +19,29 @@ T = TypeVar("T")
 DOC_KEYS = frozenset({"source", "sources", "note", "notes", "kind"})
 
 
-def from_mapping(cls: type[T], data: object, path: str) -> T:
-    """Build `cls` from `data`; raise PresetError naming `path.key` on any problem."""
+def from_mapping(cls: type[T], data: object, path: str = "") -> T:
+    """Build `cls` from `data`; raise PresetError naming the field path on any problem."""
+    where = path or "top level"
     if not isinstance(data, dict):
-        raise PresetError(f"{path}: expected a mapping of {cls.__name__} fields, got {data!r}")
+        raise PresetError(f"{where}: expected a mapping of {cls.__name__} fields, got {data!r}")
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields) - DOC_KEYS)
     if unknown:
         raise PresetError(
-            f"{path}: unknown field(s) {', '.join(unknown)} for {cls.__name__}; "
+            f"{where}: unknown field(s) {', '.join(unknown)} for {cls.__name__}; "
             f"allowed: {', '.join(fields)}"
         )
     kwargs: dict[str, Any] = {}
     for name, spec_field in fields.items():
         if name in data:
-            kwargs[name] = _convert(hints[name], data[name], f"{path}.{name}", name)
+            kwargs[name] = _convert(hints[name], data[name], f"{path}.{name}".lstrip("."), name)
         elif _is_required(spec_field):
-            raise PresetError(f"{path}: missing field '{name}' of {cls.__name__}; add it")
+            raise PresetError(f"{where}: missing field '{name}' of {cls.__name__}; add it")
     try:
         return cls(**kwargs)
     except SpecError as err:
-        raise PresetError(f"{path}: {err}") from err
+        raise PresetError(f"{where}: {err}") from err
 
 
 def _is_required(spec_field: dataclasses.Field[Any]) -> bool:
@@ -86,7 +87,7 @@ def _quantity(value: object, path: str, name: str) -> float:
     try:
         return parse_quantity(name, value)
     except ValueError as err:
-        raise PresetError(f"{path}: {err}") from err
+        raise PresetError(f"{path}: {str(err).removeprefix(name + ': ')}") from err
 
 
 def to_mapping(spec: object) -> object:

@@ -59,8 +59,13 @@ def read_file(path: Path) -> dict[str, Any]:
         raise PresetError(f"{path}: cannot read ({err.strerror}); check the path") from err
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as err:
-        raise PresetError(f"{path}: not valid YAML/JSON: {err}".replace("\n", " ")) from err
+    except json.JSONDecodeError as err:
+        raise PresetError(f"{path}: not valid JSON: {err.msg} at line {err.lineno}") from err
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise PresetError(f"{path}: not valid YAML: {problem}{at}; fix the syntax there") from err
     if not isinstance(data, dict):
         raise PresetError(f"{path}: expected a mapping of fields at the top, got {type(data).__name__}")
     return data
@@ -71,15 +76,15 @@ def _locate(kind: str, name_or_path: str | os.PathLike[str]) -> Path:
     if text.endswith(_SUFFIXES) or os.sep in text:
         path = Path(text)
         if not path.is_file():
-            raise PresetError(f"{path}: no such file; give a {kind[:-1]} preset name or a YAML path")
+            raise PresetError(f"{path}: no such file; give a preset name or the path of a YAML file")
         return path
     names = _registry(preset_root())[kind]
     if text in names:
         return names[text]
     close = difflib.get_close_matches(text, list(names), n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
     raise PresetError(
-        f"unknown {kind[:-1]} preset '{text}'{hint} Known: {', '.join(sorted(names))} "
+        f"unknown {kind[:-1]} preset '{text}'{hint}. Known: {', '.join(sorted(names))} "
         "(or give a path to a YAML file)"
     )
 
@@ -114,7 +119,10 @@ def _load(kind: str, name_or_path: str | os.PathLike[str]) -> Any:
     data = read_file(path)
     if kind == "models":
         data = _expand_tables(data, path)
-    return from_mapping(KINDS[kind], data, str(path))
+    try:
+        return from_mapping(KINDS[kind], data)
+    except PresetError as err:
+        raise PresetError(f"{path}: {err}") from err
 
 
 def load_model(name_or_path: str | os.PathLike[str]) -> ModelSpec:
@@ -132,7 +140,7 @@ def load_job(name_or_path: str | os.PathLike[str]) -> JobSpec:
 def load_any(name_or_path: str) -> tuple[str, Any]:
     """Resolve a name or file of any kind; returns (kind, spec). Files say `kind:` or are guessed."""
     if name_or_path.endswith(_SUFFIXES) or os.sep in name_or_path:
-        data = read_file(Path(name_or_path))
+        data = read_file(_locate("models", name_or_path))
         kind = str(data.get("kind", "")) + "s"
         if kind not in KINDS:
             kind = "models" if "tables" in data else "jobs" if "trainer_platform" in data else "platforms"
@@ -142,8 +150,8 @@ def load_any(name_or_path: str) -> tuple[str, Any]:
             return kind, _load(kind, name_or_path)
     every = [n for names in list_presets().values() for n in names]
     close = difflib.get_close_matches(name_or_path, every, n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise PresetError(f"unknown preset '{name_or_path}'{hint} Run `dlrmsim presets` to list them")
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise PresetError(f"unknown preset '{name_or_path}'{hint}. Run `dlrmsim presets` to list them")
 
 
 def save_spec(spec: Any, path: str | os.PathLike[str], *, kind: str, source: str = "") -> None:

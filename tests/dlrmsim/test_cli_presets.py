@@ -1,0 +1,79 @@
+"""`dlrmsim presets`: the table, the JSON, `show`, and one-line errors for user mistakes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dlrmsim.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_presets_json_lists_every_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "presets", "--json")
+    data = json.loads(out)
+    assert code == 0 and set(data) == {"models", "platforms", "jobs"}
+    assert "m2_prod" in data["models"] and "zion" in data["platforms"] and "m3_gpu" in data["jobs"]
+
+
+def test_presets_table_marks_estimates(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "presets")
+    assert code == 0
+    lines = {line.split()[1]: line for line in out.splitlines()[2:]}
+    assert "[estimate]" in lines["h100_8gpu"] and "[estimate]" not in lines["big_basin"]
+
+
+def test_show_gives_derived_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "presets", "show", "big_basin", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["kind"] == "platform"
+    assert data["derived"]["hbm_total_bytes"] == 8 * data["derived"]["hbm_per_gpu_bytes"]
+    code, out, _ = run(capsys, "presets", "show", "m1_prod", "--json")
+    model = json.loads(out)
+    assert model["derived"]["embedding_bytes"] == sum(
+        t["rows"] * t["dim"] * 4 for t in model["spec"]["tables"])
+
+
+def test_show_reads_a_users_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "tiny.yaml"
+    path.write_text("kind: model\nname: tiny\ndense_features: 4\nbottom_mlp: [8]\ntop_mlp: [4]\n"
+                    "tables: [{name: a, rows: 100, dim: 8, pooling: {mean_lookups: 2}}]\n")
+    code, out, _ = run(capsys, "presets", "show", str(path))
+    assert code == 0 and "embedding_bytes" in out and "3.2 kB" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["presets", "show", "nope"], "unknown preset 'nope'"),
+     (["presets", "show", "/no/such/file.yaml"], "no such file")],
+)
+def test_user_mistakes_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[str],
+                                               argv: list[str], message: str) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and message in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_bad_yaml_through_the_console_script(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: [oops\n")
+    result = subprocess.run([sys.executable, "-m", "dlrmsim", "presets", "show", str(path)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert str(path) in result.stderr and "not valid YAML" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0
+    assert "presets" in capsys.readouterr().out

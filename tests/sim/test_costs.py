@@ -1,0 +1,120 @@
+"""The analytic and calibrated cost models answer the same interface consistently."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sim.costs import AnalyticCosts, CalibratedCosts, EmbeddingWork, Processor, cost_model_for
+from sim.errors import ProfileError
+from sim.presets import load_platform
+from sim.profile import load_profile, parse_profile
+
+BB = load_platform("big_basin")
+GPU = Processor("gpu", BB.gpus[0])
+CPU1 = Processor("cpu", BB.sockets[0], threads=1)
+CPU20 = Processor("cpu", BB.sockets[0], threads=20)
+
+
+def test_large_mlp_is_compute_bound_at_the_efficient_rate() -> None:
+    costs = AnalyticCosts(BB.efficiency)
+    cost = costs.mlp(GPU, 65536, 4096, 4096, backward=False)
+    flops = 2 * 65536 * 4096 * 4096
+    expected = flops / (BB.gpus[0].peak_flops_per_s * BB.efficiency.gpu_compute_efficiency)
+    assert cost.seconds == pytest.approx(expected + BB.efficiency.gpu_op_overhead_s)
+    backward = costs.mlp(GPU, 65536, 4096, 4096, backward=True)
+    assert backward.flops == 2 * cost.flops
+
+
+def test_more_cores_are_faster_until_memory_bound() -> None:
+    costs = AnalyticCosts(BB.efficiency)
+    work = EmbeddingWork(batch=2048, rows=10**7, dim=64, pooling=32, unique_rows=50_000, zipf_s=1.05)
+    one, twenty = costs.embedding_forward(CPU1, work), costs.embedding_forward(CPU20, work)
+    assert twenty.seconds < one.seconds
+    # 20 cores x 12 GB/s exceed the socket's gather bandwidth: the socket limits
+    socket_bw = BB.sockets[0].mem_bw_bytes_per_s * BB.efficiency.cpu_gather_efficiency
+    assert twenty.seconds == pytest.approx(
+        2048 * 32 * 256 / socket_bw + 2048 * 64 * 4 / (BB.sockets[0].mem_bw_bytes_per_s
+                                                         * BB.efficiency.cpu_stream_efficiency)
+        + BB.efficiency.cpu_op_overhead_s, rel=1e-6)
+
+
+def test_update_cost_grows_with_optimizer_state() -> None:
+    costs = AnalyticCosts()
+    work = EmbeddingWork(batch=1024, rows=10**6, dim=64, pooling=8, unique_rows=4000, zipf_s=1.05)
+    sgd = costs.embedding_update(GPU, work, "sgd")
+    rowwise = costs.embedding_update(GPU, work, "rowwise_adagrad")
+    full = costs.embedding_update(GPU, work, "adagrad")
+    assert sgd.mem_bytes < rowwise.mem_bytes < full.mem_bytes
+
+
+def profile_dict(device: str = "cpu", version: int = 1) -> dict[str, object]:
+    return {
+        "schema": "dlrmsim.profile", "schema_version": version, "device": device, "mode": "quick",
+        "host": {"cpu_model": "test", "torch_threads": 2},
+        "measurements": [],
+        "cost_models": {
+            "mlp_forward": {
+                "form": "piecewise_monomial_sum", "params": ["batch", "in_features", "out_features"],
+                "pieces": [{"when": {"batch": [0, 1000]},
+                            "terms": [{"coef": 1e-5, "powers": {}},
+                                      {"coef": 1e-10, "powers": {"batch": 1, "in_features": 1,
+                                                                 "out_features": 1}}]},
+                           {"when": {"batch": [1000, 1e9]},
+                            "terms": [{"coef": 2e-5, "powers": {}}]}],
+                "fit_error": {"holdout_median_abs_rel": 0.03},
+            },
+        },
+        "bandwidths_bytes_per_s": {"host_copy": 5e9},
+    }
+
+
+def write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "profile.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_calibrated_costs_evaluate_the_profile_piecewise(tmp_path: Path) -> None:
+    costs = cost_model_for(BB, write(tmp_path, profile_dict()))
+    assert isinstance(costs, CalibratedCosts)
+    two_threads = Processor("cpu", BB.sockets[0], threads=2)
+    small = costs.mlp(two_threads, 100, 200, 300, backward=False)
+    assert small.seconds == pytest.approx(1e-5 + 1e-10 * 100 * 200 * 300)
+    assert costs.mlp(two_threads, 5000, 200, 300, backward=False).seconds == pytest.approx(2e-5)
+    # measured with 2 threads; 1 thread is assumed twice as slow
+    one = costs.mlp(CPU1, 100, 200, 300, backward=False)
+    assert one.seconds == pytest.approx(2 * small.seconds)
+    assert costs.memory_bw_bytes_per_s(two_threads) == 5e9
+
+
+def test_calibrated_costs_fall_back_for_other_processors_and_ops(tmp_path: Path) -> None:
+    costs = cost_model_for(BB, write(tmp_path, profile_dict()))
+    analytic = AnalyticCosts(BB.efficiency)
+    assert costs.mlp(GPU, 100, 200, 300, backward=False) == analytic.mlp(GPU, 100, 200, 300,
+                                                                         backward=False)
+    assert costs.mlp(CPU1, 100, 200, 300, backward=True) == analytic.mlp(CPU1, 100, 200, 300,
+                                                                         backward=True)
+
+
+def test_unknown_schema_version_is_refused_with_a_fix(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError, match="schema version 99.*re-run `dlrmsim calibrate`"):
+        load_profile(write(tmp_path, profile_dict(version=99)))
+
+
+@pytest.mark.parametrize("data", [[], {"schema": "other"}, {"schema": "dlrmsim.profile",
+                                                             "schema_version": 1}])
+def test_malformed_profiles_are_refused(data: object) -> None:
+    with pytest.raises(ProfileError):
+        parse_profile(data, "x.json")
+
+
+def test_missing_and_non_json_profiles(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError, match="cannot read"):
+        load_profile(tmp_path / "absent.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ProfileError, match="not a JSON profile"):
+        load_profile(bad)

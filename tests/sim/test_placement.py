@@ -1,0 +1,96 @@
+"""Placement puts every table somewhere that holds it, or says by how many bytes it cannot."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from sim.errors import PlacementError
+from sim.placement import gpu_capacity_bytes, place, table_bytes
+from sim.presets import load_job, load_model, load_platform
+from sim.specs import JobSpec, ModelSpec, PlacementSpec, PoolingSpec, TableSpec
+
+BB = load_platform("big_basin")
+CPU = load_platform("dual_socket_cpu")
+
+
+def job(kind: str, **over: object) -> JobSpec:
+    placement = PlacementSpec(kind, **over)  # type: ignore[arg-type]
+    return JobSpec("j", "m", "big_basin", batch_size=100, sparse_ps=2, placement=placement)
+
+
+def model(sizes: list[int], dim: int = 64) -> ModelSpec:
+    tables = tuple(TableSpec(f"t{i}", rows, dim, PoolingSpec(1.0 + i)) for i, rows in enumerate(sizes))
+    return ModelSpec("m", 13, tables, (64,), (32,), optimizer="sgd")
+
+
+@pytest.mark.parametrize("kind", ["gpu", "system", "remote", "hybrid"])
+def test_every_table_is_placed_within_capacity(kind: str) -> None:
+    m2 = load_model("m2_prod")
+    placed = place(m2, job(kind), BB, CPU)
+    assert [p.table for p in placed.tables] == [t.name for t in m2.tables]
+    cap = gpu_capacity_bytes(BB)
+    for gpu, used in placed.bytes_by_device("gpu").items():
+        assert used <= cap[gpu]
+    assert sum(p.bytes for p in placed.tables) == sum(table_bytes(m2, t) for t in m2.tables)
+
+
+def test_packed_uses_fewest_gpus_and_spread_uses_all() -> None:
+    capacity = gpu_capacity_bytes(BB)[0]
+    rows_per_gpu = capacity // (64 * 4)
+    # three tables of 0.6 GPU each: cannot share, so 3 GPUs packed; spread puts them on 3 too,
+    # but many small tables spread over all 8.
+    big = model([int(rows_per_gpu * 0.6)] * 3)
+    assert len(place(big, job("gpu", packing="packed"), BB, CPU).devices_used("gpu")) == 3
+    small = model([1000] * 16)
+    assert len(place(small, job("gpu", packing="packed"), BB, CPU).devices_used("gpu")) == 1
+    assert len(place(small, job("gpu", packing="spread"), BB, CPU).devices_used("gpu")) == 8
+
+
+def test_row_wise_shards_every_table_over_the_gpus() -> None:
+    placed = place(model([1000, 2000]), job("gpu", sharding="row_wise"), BB, CPU)
+    assert all(p.devices == tuple(range(8)) for p in placed.tables)
+    packed = place(model([1000, 2000]), job("gpu", sharding="row_wise", packing="packed"), BB, CPU)
+    assert all(p.devices == (0,) for p in packed.tables)
+
+
+def test_m3_does_not_fit_big_basin_gpu_memory_and_says_by_how_much() -> None:
+    m3 = load_model("m3_prod")
+    with pytest.raises(PlacementError) as err:
+        place(m3, job("gpu"), BB, CPU)
+    need = sum(table_bytes(m3, t) for t in m3.tables)
+    short = need - sum(gpu_capacity_bytes(BB))
+    assert f"short by {short} bytes" in str(err.value)
+
+
+def test_remote_spreads_over_the_sparse_parameter_servers() -> None:
+    m1 = load_model("m1_prod")
+    placed = place(m1, load_job("m1_cpu"), CPU, CPU)
+    used = placed.devices_used("remote")
+    assert used == tuple(range(load_job("m1_cpu").sparse_ps))
+
+
+def test_hybrid_puts_the_hottest_tables_on_gpus() -> None:
+    capacity = gpu_capacity_bytes(BB)[0]
+    rows = int(capacity * 0.7) // (64 * 4)
+    # nine tables of 0.7 GPU: eight go to the GPUs, the coldest to host memory
+    m = model([rows] * 9)
+    placed = place(m, job("hybrid"), BB, CPU)
+    on_host = [p.table for p in placed.tables if p.location == "host"]
+    assert on_host == ["t0"]  # t0 has the fewest lookups (pooling 1.0)
+
+
+def test_a_table_larger_than_any_device_is_named() -> None:
+    capacity = gpu_capacity_bytes(BB)[0]
+    m = model([capacity // (64 * 4) + 10, 10])
+    with pytest.raises(PlacementError, match="table t0"):
+        place(m, job("gpu"), BB, CPU)
+
+
+def test_gpu_placement_needs_gpus() -> None:
+    with pytest.raises(PlacementError, match="has none"):
+        place(model([10]), job("gpu"), CPU, CPU)
+    too_many = dataclasses.replace(job("gpu"), gpus_per_trainer=9)
+    with pytest.raises(PlacementError, match="at most 8"):
+        place(model([10]), too_many, BB, CPU)
