@@ -1,0 +1,125 @@
+"""The simulated job: its servers' channels, its cost models, and the primitive operations the
+role processes are written in (run a kernel, move bytes along a route, a bundle of both)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Generator, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from sim.costs import CostModel, OpCost, Processor
+from sim.demand import Demand
+from sim.engine import Channel, FluidNetwork, Timeline
+from sim.meter import Meter
+from sim.placement import Placement
+from sim.specs import JobSpec, ModelSpec
+from sim.topology import Endpoint, Route, ServerResources
+
+Proc = Generator[simpy.Event, Any, None]
+INDEX_BYTES = 8  # int64 indices, as DLRM and FBGEMM feed them
+LENGTH_BYTES = 4  # int32 bag lengths (offsets)
+DENSE_BYTES = 4  # fp32 dense features and MLP parameters (the paper's setups train in fp32)
+
+
+@dataclass(eq=False)
+class Job:
+    """Everything a role process needs: clock, network, servers, costs, demand and the meter."""
+
+    env: simpy.Environment
+    net: FluidNetwork
+    timeline: Timeline
+    model: ModelSpec
+    spec: JobSpec
+    placement: Placement
+    demand: Demand
+    trainer_costs: CostModel
+    ps_costs: CostModel
+    meter: Meter
+    trainers: list[ServerResources] = field(default_factory=list)
+    sparse_ps: list[ServerResources] = field(default_factory=list)
+    dense_ps: list[ServerResources] = field(default_factory=list)
+    readers: list[ServerResources] = field(default_factory=list)
+
+    @property
+    def servers(self) -> list[ServerResources]:
+        return [*self.trainers, *self.sparse_ps, *self.dense_ps, *self.readers]
+
+    def channels(self) -> list[Channel]:
+        return [c for s in self.servers for c in s.channels()]
+
+    # Primitive operations ----------------------------------------------------------------
+    def kernel(self, server: ServerResources, where: Endpoint, cost: OpCost,
+               threads: int = 1) -> simpy.Event:
+        """Run one kernel (its seconds alone, its memory bytes shared) on a GPU or a socket."""
+        return self.net.transfer(self.kernel_demands(server, where, cost, threads),
+                                 max_rate=_rate(cost.seconds))
+
+    @staticmethod
+    def kernel_demands(server: ServerResources, where: Endpoint, cost: OpCost,
+                       threads: int = 1) -> list[tuple[Channel, float]]:
+        kind, index = where
+        if cost.seconds <= 0:
+            return []
+        if kind == "gpu":
+            return [(server.gpu[index], cost.seconds), (server.hbm[index], cost.mem_bytes)]
+        return [(server.cpu[index], cost.seconds * threads), (server.mem[index], cost.mem_bytes)]
+
+    def move(self, route: Route, nbytes: float) -> Proc:
+        """Move bytes along a route: its latency, then a flow over all its channels."""
+        if nbytes <= 0:
+            return
+        if route.latency_s > 0:
+            yield self.env.timeout(route.latency_s)
+        yield self.net.transfer(route.demands(nbytes))
+
+    def bundle(self, parts: Iterable[tuple[list[tuple[Channel, float]], float]],
+               latency_s: float = 0.0) -> Proc:
+        """Parts that finish together (a fan-out to several servers, or their kernels):
+        each part is (demands, seconds alone); the bundle never outruns its slowest part."""
+        amounts: dict[int, tuple[Channel, float]] = {}
+        slowest = 0.0
+        for demands, seconds in parts:
+            slowest = max(slowest, seconds)
+            for channel, amount in demands:
+                old = amounts.get(id(channel), (channel, 0.0))[1]
+                amounts[id(channel)] = (channel, old + amount)
+        if not amounts:
+            return
+        if latency_s > 0:
+            yield self.env.timeout(latency_s)
+        yield self.net.transfer(list(amounts.values()), max_rate=_rate(slowest))
+
+    def span(self, server: str, lane: str, name: str, start_s: float) -> None:
+        self.timeline.span(server, lane, name, start_s, self.env.now)
+
+
+def _rate(seconds: float) -> float:
+    return 1.0 / seconds if seconds > 0 else math.inf
+
+
+def cpu_proc(server: ServerResources, socket: int, threads: int) -> Processor:
+    spec = server.spec.sockets[socket]
+    return Processor("cpu", spec, threads=max(1, min(threads, spec.cores)))
+
+
+def gpu_proc(server: ServerResources, gpu: int) -> Processor:
+    return Processor("gpu", server.spec.gpus[gpu])
+
+
+def mlp_cost(costs: CostModel, proc: Processor, batch: int, widths: tuple[int, ...],
+             *, backward: bool) -> OpCost:
+    """All layers of one MLP, forward or backward."""
+    total = OpCost(0.0)
+    for a, b in itertools.pairwise(widths):
+        total = total + costs.mlp(proc, batch, a, b, backward=backward)
+    return total
+
+
+def dense_update_cost(costs: CostModel, proc: Processor, parameters: int) -> OpCost:
+    """The optimizer step of the dense parameters: read weights and gradients, write weights."""
+    nbytes = 3.0 * parameters * DENSE_BYTES
+    return OpCost(nbytes / costs.memory_bw_bytes_per_s(proc), nbytes, 2.0 * parameters)

@@ -1,0 +1,111 @@
+"""Counts finished iterations, opens the measurement window once every worker is warm, and closes
+it when the first worker is done, snapshotting every channel at both ends."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from sim.engine import Channel, FluidNetwork
+
+BATCH_MEANS = 10  # groups for the batch-means standard error of the throughput
+
+
+@dataclass
+class Window:
+    """What happened between the end of warm-up and the first worker's last iteration."""
+
+    start_s: float
+    end_s: float
+    examples: int
+    durations_s: list[float]
+    ends_s: list[float]
+    group_examples: list[int]
+    units: dict[str, float]
+    busy_s: dict[str, float]
+
+    @property
+    def seconds(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(eq=False)
+class Meter:
+    """Watches `workers` workers run `iterations` each, the first `warmup` of them unmeasured.
+
+    Raises ValueError when warmup >= iterations or a count is < 1.
+    """
+
+    env: simpy.Environment
+    net: FluidNetwork
+    workers: int
+    iterations: int
+    warmup: int
+    channels: Callable[[], list[Channel]]
+    done_event: simpy.Event = field(init=False)
+    _counts: list[int] = field(init=False)
+    _start: dict[str, tuple[float, float]] | None = field(default=None, init=False)
+    _records: list[tuple[float, float, int]] = field(default_factory=list, init=False)
+    window: Window | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.workers < 1 or self.iterations < 2 or not 1 <= self.warmup < self.iterations:
+            raise ValueError(f"Meter: need workers >= 1 and 1 <= warmup < iterations, got "
+                             f"{self.workers}, {self.warmup}, {self.iterations}")
+        self.done_event = self.env.event()
+        self._counts = [0] * self.workers
+
+    def done(self, worker: int, examples: int, started_s: float) -> None:
+        """Worker `worker` finished one iteration of `examples` examples begun at `started_s`."""
+        now = self.env.now
+        self._counts[worker] += 1
+        if self._start is not None and self.window is None:
+            self._records.append((now, now - started_s, examples))
+        if self._start is None and min(self._counts) >= self.warmup:
+            self._start = self._snapshot()
+            self._t0 = now
+        if self._counts[worker] >= self.iterations and self.window is None:
+            self._close(now)
+
+    @property
+    def finished(self) -> bool:
+        return self.window is not None
+
+    def _snapshot(self) -> dict[str, tuple[float, float]]:
+        self.net.settle()
+        return {c.name: (c.units, c.busy_s) for c in self.channels()}
+
+    def _close(self, now: float) -> None:
+        end = self._snapshot()
+        start = self._start or {}
+        units = {k: v[0] - start.get(k, (0.0, 0.0))[0] for k, v in end.items()}
+        busy = {k: v[1] - start.get(k, (0.0, 0.0))[1] for k, v in end.items()}
+        ends = [r[0] for r in self._records]
+        self.window = Window(self._t0, now, sum(r[2] for r in self._records),
+                             [r[1] for r in self._records], ends,
+                             [r[2] for r in self._records], units, busy)
+        self.done_event.succeed()
+
+
+def throughput_rse(window: Window) -> float:
+    """Relative standard error of the window's throughput by batch means over the iterations."""
+    n = len(window.ends_s)
+    groups = min(BATCH_MEANS, n)
+    if groups < 2:
+        return float("inf")
+    bounds = np.linspace(0, n, groups + 1).astype(int)
+    means = []
+    previous_end = window.start_s
+    for a, b in itertools.pairwise(bounds):
+        span = window.ends_s[b - 1] - previous_end
+        means.append(sum(window.group_examples[a:b]) / span if span > 0 else 0.0)
+        previous_end = window.ends_s[b - 1]
+    values = np.asarray(means)
+    mean = float(values.mean())
+    if mean <= 0:
+        return float("inf")
+    return float(values.std(ddof=1) / np.sqrt(groups) / mean)

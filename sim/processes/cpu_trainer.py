@@ -1,0 +1,152 @@
+"""CPU trainers: each server runs Hogwild threads that share its model without locks. A thread's
+iteration: take a batch (from a reader, if the job has readers), send the indices to the sparse
+PS, wait for the pooled embeddings, run the MLPs forward and backward on its cores, send the
+embedding gradients to the sparse PS, and every k iterations of the trainer, synchronize the
+dense weights with the dense PS by EASGD."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import simpy
+
+from sim.cluster import Job, Proc, cpu_proc, dense_update_cost, mlp_cost
+from sim.costs import OpCost
+from sim.processes import dense_ps, reader, sparse_ps
+from sim.processes.embedding_work import group_costs, index_bytes, shard_work
+from sim.topology import ServerResources
+
+
+@dataclass
+class CpuBatchPlan:
+    """Per batch: bytes to and from each sparse PS, their kernels, local tables' kernels."""
+
+    request: dict[int, float] = field(default_factory=dict)
+    reply: dict[int, float] = field(default_factory=dict)
+    ps_fwd: dict[tuple[int, int], OpCost] = field(default_factory=dict)
+    ps_upd: dict[tuple[int, int], OpCost] = field(default_factory=dict)
+    ps_threads: dict[tuple[int, int], int] = field(default_factory=dict)
+    local: list[int] = field(default_factory=list)  # tables in the trainer's own memory
+
+
+def cpu_batch_plan(job: Job, batch_index: int) -> CpuBatchPlan:
+    plan = CpuBatchPlan()
+    model, demand = job.model, job.demand
+    works: dict[tuple[int, int], list] = {}
+    for t, (table, where) in enumerate(zip(model.tables, job.placement.tables, strict=True)):
+        if where.location != "remote":
+            plan.local.append(t)
+            continue
+        p = where.devices[0]
+        key = (p, t % len(job.sparse_ps[p].spec.sockets))
+        works.setdefault(key, []).append(shard_work(model, demand, batch_index, t))
+        plan.request[p] = plan.request.get(p, 0.0) + index_bytes(demand, batch_index, t)
+        plan.reply[p] = plan.reply.get(p, 0.0) + (demand.batch_size * table.dim
+                                                  * model.bytes_per_element)
+    for (p, s), group in works.items():
+        proc = cpu_proc(job.sparse_ps[p], s, len(group))
+        plan.ps_threads[(p, s)] = proc.threads
+        plan.ps_fwd[(p, s)], plan.ps_upd[(p, s)] = group_costs(job.ps_costs, proc, group,
+                                                               model.optimizer)
+    return plan
+
+
+def threads_per_worker(job: Job, server: ServerResources) -> int:
+    """Cores each Hogwild thread's kernels use: the server's cores split among the threads."""
+    return max(1, server.spec.cores // job.spec.hogwild_threads)
+
+
+def dense_costs(job: Job, server: ServerResources, socket: int) -> tuple[OpCost, OpCost]:
+    """(forward, backward) of the MLPs and interaction for one thread's batch."""
+    model, costs = job.model, job.trainer_costs
+    proc = cpu_proc(server, socket, threads_per_worker(job, server))
+    b, features, dim = job.spec.batch_size, model.num_tables + 1, model.tables[0].dim
+    forward = (mlp_cost(costs, proc, b, model.bottom_layer_widths, backward=False)
+               + costs.interaction(proc, b, features, dim, backward=False)
+               + mlp_cost(costs, proc, b, model.top_layer_widths, backward=False))
+    backward = (mlp_cost(costs, proc, b, model.top_layer_widths, backward=True)
+                + costs.interaction(proc, b, features, dim, backward=True)
+                + mlp_cost(costs, proc, b, model.bottom_layer_widths, backward=True)
+                + dense_update_cost(costs, proc, model.dense_parameters))
+    return forward, backward
+
+
+@dataclass(eq=False)
+class Worker:
+    """One Hogwild thread of one trainer server."""
+
+    job: Job
+    server: ServerResources
+    index: int  # the meter's worker number
+    thread: int  # Hogwild thread on its server
+    plans: dict[int, CpuBatchPlan]
+    queue: simpy.Store | None = None
+
+    @property
+    def socket(self) -> int:
+        return self.thread % len(self.server.cpu)
+
+    def run(self) -> Proc:
+        job, end = self.job, ("host", self.socket)
+        threads = threads_per_worker(job, self.server)
+        forward, backward = dense_costs(job, self.server, self.socket)
+        n = 0
+        while not job.meter.finished:
+            start = job.env.now
+            if self.queue is not None:
+                yield self.queue.get()
+            plan = self._plan(n)
+            yield from self._lookups(plan, end, threads)
+            yield job.kernel(self.server, end, forward, threads)
+            yield job.kernel(self.server, end, backward, threads)
+            yield from self._updates(plan, end, threads)
+            if (n * job.spec.hogwild_threads + self.thread) % job.spec.easgd_period == 0:
+                yield from dense_ps.easgd(job, self.server, end, spread=self.index)
+            job.span(self.server.name, f"hogwild{self.thread}", "iteration", start)
+            job.meter.done(self.index, job.spec.batch_size, start)
+            n += 1
+
+    def _plan(self, n: int) -> CpuBatchPlan:
+        # Threads start on different batches of the demand so that they do not move in step.
+        index = (n + self.index) % self.job.demand.num_batches
+        if index not in self.plans:
+            self.plans[index] = cpu_batch_plan(self.job, index)
+        return self.plans[index]
+
+    def _local_costs(self, plan: CpuBatchPlan, threads: int) -> tuple[OpCost, OpCost]:
+        proc = cpu_proc(self.server, self.socket, threads)
+        works = [shard_work(self.job.model, self.job.demand, 0, t) for t in plan.local]
+        return group_costs(self.job.trainer_costs, proc, works, self.job.model.optimizer)
+
+    def _lookups(self, plan: CpuBatchPlan, end: tuple[str, int], threads: int) -> Proc:
+        job = self.job
+        if plan.local:
+            yield job.kernel(self.server, end, self._local_costs(plan, threads)[0], threads)
+        if plan.request:
+            yield from sparse_ps.exchange(job, self.server, end, plan.request, to_ps=True)
+            yield from sparse_ps.serve(job, plan.ps_fwd, plan.ps_threads)
+            yield from sparse_ps.exchange(job, self.server, end, plan.reply, to_ps=False)
+
+    def _updates(self, plan: CpuBatchPlan, end: tuple[str, int], threads: int) -> Proc:
+        job = self.job
+        if plan.local:
+            yield job.kernel(self.server, end, self._local_costs(plan, threads)[1], threads)
+        if plan.request:
+            yield from sparse_ps.exchange(job, self.server, end, plan.reply, to_ps=True)
+            yield from sparse_ps.serve(job, plan.ps_upd, plan.ps_threads)
+
+
+def start(job: Job) -> None:
+    """Start every trainer thread, and the readers that feed them."""
+    plans: dict[int, CpuBatchPlan] = {}
+    index = 0
+    for server in job.trainers:
+        for thread in range(job.spec.hogwild_threads):
+            worker = Worker(job, server, index, thread, plans)
+            if job.readers:
+                worker.queue = simpy.Store(job.env, capacity=reader.QUEUE_BATCHES)
+                source = job.readers[index % len(job.readers)]
+                job.env.process(reader.feed(job, source, server, ("host", worker.socket),
+                                            worker.queue, spread=index))
+            job.env.process(worker.run())
+            index += 1

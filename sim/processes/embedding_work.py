@@ -1,0 +1,42 @@
+"""Per-batch embedding work of tables and table shards, and the kernels' costs for a group of
+tables on one processor, from the replayed demand."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sim.costs import CostModel, EmbeddingWork, OpCost, Processor
+from sim.demand import Demand
+from sim.specs import ModelSpec
+
+
+def shard_work(model: ModelSpec, demand: Demand, batch_index: int, table: int,
+               shards: int = 1) -> EmbeddingWork:
+    """One table's (or one of its `shards` row-wise shards') work for one batch of the demand."""
+    spec = model.tables[table]
+    row = batch_index % demand.num_batches
+    lookups = float(demand.lookups[row, table]) / shards
+    unique = max(1, int(demand.unique_rows[row, table]) // shards)
+    return EmbeddingWork(batch=demand.batch_size, rows=max(1, spec.rows // shards), dim=spec.dim,
+                         pooling=lookups / demand.batch_size, unique_rows=unique,
+                         zipf_s=float(spec.popularity.zipf_s),
+                         bytes_per_element=model.bytes_per_element)
+
+
+def group_costs(costs: CostModel, proc: Processor, works: Iterable[EmbeddingWork],
+                optimizer: str) -> tuple[OpCost, OpCost]:
+    """(forward, update) costs of a group of tables run one after another on one processor."""
+    forward, update = OpCost(0.0), OpCost(0.0)
+    for work in works:
+        forward = forward + costs.embedding_forward(proc, work)
+        update = update + costs.embedding_update(proc, work, optimizer)
+    return forward, update
+
+
+def index_bytes(demand: Demand, batch_index: int, table: int, shards: int = 1) -> float:
+    """Bytes of one table's indices and bag lengths for one batch (or one row-wise shard)."""
+    from sim.cluster import INDEX_BYTES, LENGTH_BYTES
+
+    row = batch_index % demand.num_batches
+    return (float(demand.lookups[row, table]) * INDEX_BYTES / shards
+            + demand.batch_size * LENGTH_BYTES)

@@ -1,0 +1,112 @@
+"""What one iteration of a GPU trainer server does, per batch of the demand: bytes of each copy
+and all-to-all, costs of each kernel, on which GPU, socket or sparse parameter server."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sim.cluster import DENSE_BYTES, Job, cpu_proc, dense_update_cost, gpu_proc, mlp_cost
+from sim.costs import OpCost
+from sim.processes.embedding_work import group_costs, index_bytes, shard_work
+from sim.topology import ServerResources
+
+
+def local_batches(batch: int, gpus: int) -> list[int]:
+    """The global batch split over the GPUs (data-parallel MLPs), remainder to the first."""
+    base, extra = divmod(batch, gpus)
+    return [base + (1 if g < extra else 0) for g in range(gpus)]
+
+
+@dataclass
+class DenseCosts:
+    """The batch-independent kernels of each GPU: MLPs, interaction, dense optimizer step."""
+
+    forward: list[OpCost]  # bottom MLP
+    top: list[OpCost]  # interaction + top MLP, forward and backward
+    backward: list[OpCost]  # bottom MLP backward and the dense optimizer step
+    allreduce_bytes: float  # what each GPU sends to its ring successor
+
+
+@dataclass
+class BatchPlan:
+    """The batch-dependent work of one iteration (see module docstring)."""
+
+    input_bytes: list[float]
+    emb_fwd: list[OpCost]
+    emb_upd: list[OpCost]
+    a2a: dict[tuple[int, int], float] = field(default_factory=dict)
+    host_fwd: dict[int, OpCost] = field(default_factory=dict)
+    host_upd: dict[int, OpCost] = field(default_factory=dict)
+    host_out: dict[tuple[int, int], float] = field(default_factory=dict)
+    remote_req: dict[int, float] = field(default_factory=dict)
+    remote_fwd: dict[tuple[int, int], OpCost] = field(default_factory=dict)
+    remote_upd: dict[tuple[int, int], OpCost] = field(default_factory=dict)
+    remote_out: dict[int, float] = field(default_factory=dict)
+    remote_to_gpu: list[float] = field(default_factory=list)
+    remote_threads: dict[tuple[int, int], int] = field(default_factory=dict)
+
+
+def dense_costs(job: Job, server: ServerResources, gpus: int) -> DenseCosts:
+    model, costs = job.model, job.trainer_costs
+    features = model.num_tables + 1
+    dim = model.tables[0].dim
+    forward, top, backward = [], [], []
+    for g, b in enumerate(local_batches(job.spec.batch_size, gpus)):
+        proc = gpu_proc(server, g)
+        forward.append(mlp_cost(costs, proc, b, model.bottom_layer_widths, backward=False))
+        top.append(costs.interaction(proc, b, features, dim, backward=False)
+                   + mlp_cost(costs, proc, b, model.top_layer_widths, backward=False)
+                   + mlp_cost(costs, proc, b, model.top_layer_widths, backward=True)
+                   + costs.interaction(proc, b, features, dim, backward=True))
+        backward.append(mlp_cost(costs, proc, b, model.bottom_layer_widths, backward=True)
+                        + dense_update_cost(costs, proc, model.dense_parameters))
+    ring = 2.0 * (gpus - 1) / gpus * model.dense_parameters * DENSE_BYTES if gpus > 1 else 0.0
+    return DenseCosts(forward, top, backward, ring)
+
+
+def batch_plan(job: Job, server: ServerResources, gpus: int, batch_index: int) -> BatchPlan:
+    model, demand = job.model, job.demand
+    bpe = model.bytes_per_element
+    locals_ = local_batches(job.spec.batch_size, gpus)
+    plan = BatchPlan([float(b * model.dense_features * DENSE_BYTES) for b in locals_],
+                     [OpCost(0.0)] * gpus, [OpCost(0.0)] * gpus, remote_to_gpu=[0.0] * gpus)
+    gpu_works: dict[int, list] = defaultdict(list)
+    host_works: dict[int, list] = defaultdict(list)
+    remote_works: dict[tuple[int, int], list] = defaultdict(list)
+    for t, (table, where) in enumerate(zip(model.tables, job.placement.tables, strict=True)):
+        shards = len(where.devices)
+        row_bytes = table.dim * bpe
+        if where.location == "gpu":
+            for d in where.devices:
+                gpu_works[d].append(shard_work(model, demand, batch_index, t, shards))
+                plan.input_bytes[d] += index_bytes(demand, batch_index, t, shards)
+                for h, b in enumerate(locals_):
+                    if h != d:
+                        plan.a2a[(d, h)] = plan.a2a.get((d, h), 0.0) + b * row_bytes
+        elif where.location == "host":
+            s = where.devices[0]
+            host_works[s].append(shard_work(model, demand, batch_index, t))
+            for h, b in enumerate(locals_):
+                plan.host_out[(s, h)] = plan.host_out.get((s, h), 0.0) + b * row_bytes
+        else:
+            p = where.devices[0]
+            ps_sockets = len(job.sparse_ps[p].spec.sockets) if job.sparse_ps else 1
+            remote_works[(p, t % ps_sockets)].append(shard_work(model, demand, batch_index, t))
+            plan.remote_req[p] = plan.remote_req.get(p, 0.0) + index_bytes(demand, batch_index, t)
+            plan.remote_out[p] = plan.remote_out.get(p, 0.0) + demand.batch_size * row_bytes
+            for h, b in enumerate(locals_):
+                plan.remote_to_gpu[h] += b * row_bytes
+    optimizer = model.optimizer
+    for d, works in gpu_works.items():
+        plan.emb_fwd[d], plan.emb_upd[d] = group_costs(job.trainer_costs, gpu_proc(server, d),
+                                                       works, optimizer)
+    for s, works in host_works.items():
+        proc = cpu_proc(server, s, server.spec.sockets[s].cores)
+        plan.host_fwd[s], plan.host_upd[s] = group_costs(job.trainer_costs, proc, works, optimizer)
+    for (p, s), works in remote_works.items():
+        proc = cpu_proc(job.sparse_ps[p], s, len(works))
+        plan.remote_threads[(p, s)] = proc.threads
+        plan.remote_fwd[(p, s)], plan.remote_upd[(p, s)] = group_costs(job.ps_costs, proc, works,
+                                                                       optimizer)
+    return plan

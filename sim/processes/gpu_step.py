@@ -1,0 +1,135 @@
+"""The synchronous training step of GPU trainer servers, phase by phase, all GPUs in lockstep:
+
+1. input copy to each GPU, bottom MLP, lookups of the GPU's tables; meanwhile host-side
+   embedding workers (system memory) and remote-lookup clients (sparse PS) fetch theirs;
+2. all-to-all of pooled embeddings;
+3. interaction and top MLP, forward and backward;
+4. at once: all-to-all of embedding gradients then embedding updates (on GPUs, hosts, sparse
+   PS), and bottom MLP backward then the ring all-reduce of dense gradients (then across
+   servers).
+Phases end at barriers because the collectives between them need every GPU.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import simpy
+
+from sim.cluster import DENSE_BYTES, Job, Proc
+from sim.costs import OpCost
+from sim.processes import host_embedding, remote_lookup
+from sim.processes.gpu_plan import BatchPlan, DenseCosts, batch_plan, dense_costs
+from sim.topology import ServerResources, network_route
+
+
+def gpus_used(job: Job) -> int:
+    return job.spec.gpus_per_trainer or len(job.trainers[0].spec.gpus)
+
+
+def ring_order(server: ServerResources, gpus: int) -> list[int]:
+    """A ring over the GPUs that uses NVLink for every hop when the topology allows (as NCCL
+    picks rings), else index order."""
+    links = server.spec.nvlink_links
+    if not links or gpus < 3:
+        return list(range(gpus))
+    for rest in itertools.permutations(range(1, gpus)):
+        order = [0, *rest]
+        if all(links[a][b] for a, b in zip(order, order[1:] + order[:1], strict=True)):
+            return order
+    return list(range(gpus))
+
+
+def gpu_trainers(job: Job) -> Proc:
+    """Run iterations until the meter has its window; one worker for all trainer servers."""
+    env, gpus = job.env, gpus_used(job)
+    first = job.trainers[0]
+    dense = dense_costs(job, first, gpus)
+    ring = ring_order(first, gpus)
+    plans: dict[int, BatchPlan] = {}
+    iteration = 0
+    while not job.meter.finished:
+        index = iteration % job.demand.num_batches
+        if index not in plans:
+            plans[index] = batch_plan(job, first, gpus, index)
+        start = env.now
+        yield from _step(job, plans[index], dense, ring, gpus)
+        job.meter.done(0, job.spec.batch_size * len(job.trainers), start)
+        iteration += 1
+
+
+def _all(job: Job, procs: list[Proc]) -> simpy.Event:
+    return simpy.AllOf(job.env, [job.env.process(p) for p in procs])
+
+
+def _step(job: Job, plan: BatchPlan, dense: DenseCosts, ring: list[int], gpus: int) -> Proc:
+    phases = (
+        ("forward", lambda s: _front(job, s, plan, dense, gpus)),
+        ("all_to_all", lambda s: _a2a(job, s, plan, forward=True)),
+        ("top_mlp", lambda s: [_kernel(job, s, g, dense.top[g]) for g in range(gpus)]),
+    )
+    for name, make in phases:
+        start = job.env.now
+        yield _all(job, [p for s in job.trainers for p in make(s)])
+        for s in job.trainers:
+            job.span(s.name, "step", name, start)
+    start = job.env.now
+    back = [p for s in job.trainers for p in _back(job, s, plan, dense, gpus)]
+    yield _all(job, [*back, _dense_sync(job, dense, ring, gpus)])
+    for s in job.trainers:
+        job.span(s.name, "step", "backward", start)
+
+
+def _kernel(job: Job, server: ServerResources, g: int, cost: OpCost) -> Proc:
+    yield job.kernel(server, ("gpu", g), cost)
+
+
+def _host_socket(server: ServerResources, g: int) -> int:
+    return server.spec.pcie_switches[server.spec.gpu_switch(g)].socket
+
+
+def _front(job: Job, server: ServerResources, plan: BatchPlan, dense: DenseCosts,
+           gpus: int) -> list[Proc]:
+    def one(g: int) -> Proc:
+        yield from job.move(server.route(("host", _host_socket(server, g)), ("gpu", g)),
+                            plan.input_bytes[g])
+        yield job.kernel(server, ("gpu", g), dense.forward[g])
+        yield job.kernel(server, ("gpu", g), plan.emb_fwd[g])
+
+    procs = [one(g) for g in range(gpus)]
+    procs += host_embedding.forward(job, server, plan)
+    procs += remote_lookup.forward(job, server, plan)
+    return procs
+
+
+def _a2a(job: Job, server: ServerResources, plan: BatchPlan, *, forward: bool) -> list[Proc]:
+    procs = []
+    for (d, h), nbytes in sorted(plan.a2a.items()):
+        src, dst = (d, h) if forward else (h, d)
+        procs.append(job.move(server.route(("gpu", src), ("gpu", dst)), nbytes))
+    return procs
+
+
+def _back(job: Job, server: ServerResources, plan: BatchPlan, dense: DenseCosts,
+          gpus: int) -> list[Proc]:
+    def embeddings() -> Proc:
+        yield _all(job, _a2a(job, server, plan, forward=False))
+        yield _all(job, [_kernel(job, server, g, plan.emb_upd[g]) for g in range(gpus)])
+
+    return [embeddings(), *host_embedding.backward(job, server, plan),
+            *remote_lookup.backward(job, server, plan)]
+
+
+def _dense_sync(job: Job, dense: DenseCosts, ring: list[int], gpus: int) -> Proc:
+    """Bottom MLP backward on every GPU, then the ring all-reduce inside and across servers."""
+    yield _all(job, [_kernel(job, s, g, dense.backward[g]) for s in job.trainers
+                     for g in range(gpus)])
+    hops = list(zip(ring, ring[1:] + ring[:1], strict=True)) if gpus > 1 else []
+    yield _all(job, [job.move(s.route(("gpu", a), ("gpu", b)), dense.allreduce_bytes)
+                     for s in job.trainers for a, b in hops])
+    servers = job.trainers
+    if len(servers) > 1:
+        n = len(servers)
+        nbytes = 2.0 * (n - 1) / n * job.model.dense_parameters * DENSE_BYTES
+        yield _all(job, [job.move(network_route(a, ("gpu", 0), b, ("gpu", 0)), nbytes)
+                         for a, b in zip(servers, servers[1:] + servers[:1], strict=True)])

@@ -1,0 +1,104 @@
+"""The result of one simulation: a flat typed record that notebooks and the CLI read as is."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sim.engine import Channel
+from sim.meter import Window, throughput_rse
+
+# Resource classes every role reports, even when it has none of them (then 0).
+KINDS = ("cpu", "memory_bw", "network", "pcie", "nvlink", "gpu")
+BYTE_KINDS = ("memory_bw", "hbm", "network", "pcie", "nvlink", "inter_socket")
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """Throughput, iteration times, utilization (busy fraction in [0, 1] per resource and per
+    role and resource class), bytes per link, the bottleneck, power and efficiency of one run."""
+
+    job: str
+    model: str
+    trainer_platform: str
+    ps_platform: str
+    placement: str
+    batch_size: int
+    servers: dict[str, int]
+    throughput_examples_per_s: float
+    throughput_rse: float
+    iteration_time_s: dict[str, float]
+    utilization: dict[str, dict[str, float]]
+    resource_utilization: dict[str, float]
+    bytes_per_link: dict[str, float]
+    bottleneck: str
+    bottleneck_kind: str
+    bottleneck_utilization: float
+    power_w: float
+    examples_per_joule: float
+    measured_iterations: int
+    simulated_s: float
+    flows: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def utilization(channels: list[Channel], window: Window) -> dict[str, float]:
+    """Busy fraction of every channel over the window: delivered units / (capacity x time)."""
+    span = window.seconds
+    return {c.name: (min(1.0, window.units.get(c.name, 0.0) / (c.capacity * span))
+                     if span > 0 else 0.0) for c in channels}
+
+
+def by_role(channels: list[Channel], window: Window, roles: dict[str, str]
+            ) -> dict[str, dict[str, float]]:
+    """Capacity-weighted busy fraction per role (trainer, sparse_ps, ...) and resource class."""
+    span = window.seconds
+    used: dict[tuple[str, str], float] = {}
+    capacity: dict[tuple[str, str], float] = {}
+    for c in channels:
+        key = (roles[c.owner], c.kind)
+        used[key] = used.get(key, 0.0) + window.units.get(c.name, 0.0)
+        capacity[key] = capacity.get(key, 0.0) + c.capacity * span
+    out: dict[str, dict[str, float]] = {}
+    for role in dict.fromkeys(roles.values()):
+        kinds = dict.fromkeys(KINDS, 0.0)
+        for (r, kind), total in capacity.items():
+            if r == role and total > 0:
+                kinds[kind] = min(1.0, used[(r, kind)] / total)
+        out[role] = kinds
+    return out
+
+
+def iteration_stats(window: Window) -> dict[str, float]:
+    times = np.asarray(window.durations_s, dtype=float)
+    if times.size == 0:
+        return {"mean": float("nan"), "p50": float("nan"), "p99": float("nan")}
+    return {"mean": float(times.mean()), "p50": float(np.percentile(times, 50)),
+            "p99": float(np.percentile(times, 99))}
+
+
+def summary_fields(channels: list[Channel], window: Window, roles: dict[str, str]
+                   ) -> dict[str, Any]:
+    """The result fields computed from the measurement window."""
+    per = utilization(channels, window)
+    top = max(channels, key=lambda c: (per[c.name], c.name)) if channels else None
+    throughput = window.examples / window.seconds if window.seconds > 0 else 0.0
+    return {
+        "throughput_examples_per_s": throughput,
+        "throughput_rse": throughput_rse(window),
+        "iteration_time_s": iteration_stats(window),
+        "utilization": by_role(channels, window, roles),
+        "resource_utilization": per,
+        "bytes_per_link": {c.name: window.units.get(c.name, 0.0) for c in channels
+                           if c.kind in BYTE_KINDS},
+        "bottleneck": top.name if top else "",
+        "bottleneck_kind": top.kind if top else "",
+        "bottleneck_utilization": per[top.name] if top else 0.0,
+        "measured_iterations": len(window.durations_s),
+        "simulated_s": window.end_s,
+    }

@@ -1,0 +1,153 @@
+"""`simulate`: the public entry point, for notebooks and the CLI. It resolves the job and its
+overrides, places the tables, builds the servers' channels, replays the demand through the role
+processes and returns a SimResult."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+import simpy
+
+from sim.cluster import Job
+from sim.costs import cost_model_for
+from sim.demand import demand_for
+from sim.engine import FluidNetwork, Timeline
+from sim.errors import DlrmsimInputError
+from sim.meter import Meter
+from sim.placement import place
+from sim.presets import load_job, load_model, load_platform
+from sim.processes import cpu_trainer, gpu_step
+from sim.results import SimResult, summary_fields
+from sim.specs import JobSpec, ModelSpec, PlacementSpec, ServerSpec
+from sim.topology import ServerResources
+
+DEFAULT_ITERATIONS = 40  # per worker; enough for a batch-means error well under 1% on presets
+# Without a job, the paper's test-suite batch sizes (Section V): 1600 on GPUs, 200 on CPUs.
+DEFAULT_GPU_BATCH, DEFAULT_CPU_BATCH = 1600, 200
+_OVERRIDES = {"batch_size": "batch_size", "trainers": "trainers", "sparse_ps": "sparse_ps",
+              "dense_ps": "dense_ps", "readers": "readers", "hogwild": "hogwild_threads",
+              "gpus": "gpus_per_trainer"}
+
+
+def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None = None,
+             platform: ServerSpec | str | None = None, ps_platform: ServerSpec | str | None = None,
+             placement: PlacementSpec | str | None = None, batch_size: int | None = None,
+             trainers: int | None = None, sparse_ps: int | None = None,
+             dense_ps: int | None = None, readers: int | None = None,
+             hogwild: int | None = None, gpus: int | None = None,
+             profile: str | os.PathLike[str] | None = None, trace: str | None = None,
+             iterations: int = DEFAULT_ITERATIONS, warmup: int | None = None, seed: int = 0,
+             chrome_trace: str | os.PathLike[str] | None = None) -> SimResult:
+    """Simulate a job (a preset name, a YAML path or a JobSpec), or a model on a platform;
+    any keyword given overrides the job. Same arguments and seed, same result bit for bit.
+
+    Raises SpecError, PresetError, PlacementError, ProfileError or DlrmsimInputError (all
+    DlrmsimInputError) for bad input.
+    """
+    overrides = {"batch_size": batch_size, "trainers": trainers, "sparse_ps": sparse_ps,
+                 "dense_ps": dense_ps, "readers": readers, "hogwild": hogwild, "gpus": gpus}
+    model_spec, trainer_spec, ps_spec, spec = resolve(job, model, platform, ps_platform,
+                                                      placement, overrides)
+    if not isinstance(iterations, int) or iterations < 3:
+        raise DlrmsimInputError(f"iterations = {iterations!r}: give a whole number >= 3")
+    warm = warmup if warmup is not None else max(1, iterations // 5)
+    if not isinstance(warm, int) or not 1 <= warm < iterations:
+        raise DlrmsimInputError(f"warmup = {warmup!r}: give a whole number in [1, iterations)")
+    sim_job = build(spec, model_spec, trainer_spec, ps_spec, profile=profile, trace=trace,
+                    seed=seed, iterations=iterations, warmup=warm,
+                    record=chrome_trace is not None)
+    result = execute(sim_job)
+    if chrome_trace is not None:
+        sim_job.timeline.write(chrome_trace)
+    return result
+
+
+def resolve(job: JobSpec | str | None, model: ModelSpec | str | None,
+            platform: ServerSpec | str | None, ps_platform: ServerSpec | str | None,
+            placement: PlacementSpec | str | None, overrides: dict[str, int | None]
+            ) -> tuple[ModelSpec, ServerSpec, ServerSpec, JobSpec]:
+    """The specs of a run after overrides; SpecError names a bad override's field."""
+    base = load_job(job) if isinstance(job, str) else job
+    model_spec = _spec(model, load_model) if model is not None else None
+    trainer_spec = _spec(platform, load_platform) if platform is not None else None
+    if base is None:
+        if model_spec is None or trainer_spec is None:
+            raise DlrmsimInputError("give a job (e.g. --job m2_gpu), or a model and a platform "
+                                    "(--model m2_prod --platform big_basin)")
+        batch = DEFAULT_GPU_BATCH if trainer_spec.gpus else DEFAULT_CPU_BATCH
+        kind = "gpu" if trainer_spec.gpus else "system"
+        base = JobSpec(name=f"{model_spec.name}_on_{trainer_spec.name}", model=model_spec.name,
+                       trainer_platform=trainer_spec.name, batch_size=batch,
+                       placement=PlacementSpec(kind=kind))
+    changes: dict[str, Any] = {_OVERRIDES[k]: v for k, v in overrides.items() if v is not None}
+    if isinstance(placement, str):
+        changes["placement"] = dataclasses.replace(base.placement, kind=placement)
+    elif placement is not None:
+        changes["placement"] = placement
+    if model_spec is not None:
+        changes["model"] = model_spec.name
+    if trainer_spec is not None:
+        changes["trainer_platform"] = trainer_spec.name
+    spec = dataclasses.replace(base, **changes) if changes else base
+    model_spec = model_spec or load_model(spec.model)
+    trainer_spec = trainer_spec or load_platform(spec.trainer_platform)
+    ps_spec = _spec(ps_platform, load_platform) if ps_platform else load_platform(spec.ps_platform)
+    return model_spec, trainer_spec, ps_spec, spec
+
+
+def _path(value: str | os.PathLike[str] | None) -> str | None:
+    return None if value is None else os.fspath(value)
+
+
+def _spec(value: Any, loader: Any) -> Any:
+    return loader(value) if isinstance(value, str | os.PathLike) else value
+
+
+def build(spec: JobSpec, model: ModelSpec, trainer: ServerSpec, ps: ServerSpec, *,
+          profile: str | os.PathLike[str] | None, trace: str | None, seed: int,
+          iterations: int, warmup: int, record: bool = False) -> Job:
+    """Place the tables and build the servers, costs, demand and meter of a run."""
+    placement = place(model, spec, trainer, ps)
+    env = simpy.Environment()
+    net = FluidNetwork(env)
+    gpu_job = bool(trainer.gpus)
+    workers = 1 if gpu_job else spec.trainers * spec.hogwild_threads
+    job = Job(env, net, Timeline(enabled=record), model, spec, placement,
+              demand_for(model, spec.batch_size, seed=seed, trace=trace),
+              cost_model_for(trainer, _path(profile)), cost_model_for(ps, _path(profile)),
+              Meter(env, net, workers, iterations, warmup, lambda: job.channels()))
+    job.trainers = [ServerResources.build(f"trainer{i}", "trainer", trainer)
+                    for i in range(spec.trainers)]
+    for role, count in (("sparse_ps", spec.sparse_ps), ("dense_ps", spec.dense_ps),
+                        ("reader", spec.readers)):
+        servers = [ServerResources.build(f"{role}{i}", role, ps) for i in range(count)]
+        setattr(job, role if role != "reader" else "readers", servers)
+    return job
+
+
+def execute(job: Job) -> SimResult:
+    """Run the job's processes until the meter's window closes."""
+    if job.trainers[0].spec.gpus:
+        job.env.process(gpu_step.gpu_trainers(job))
+    else:
+        cpu_trainer.start(job)
+    job.env.run(until=job.meter.done_event)
+    window = job.meter.window
+    assert window is not None  # run(until=done_event) returns only once it is set
+    roles = {s.name: s.role for s in job.servers}
+    fields = summary_fields(job.channels(), window, roles)
+    spec = job.spec
+    counts = {"trainer": spec.trainers, "sparse_ps": spec.sparse_ps, "dense_ps": spec.dense_ps,
+              "reader": spec.readers}
+    trainer_power = job.trainers[0].spec.power_w * spec.trainers
+    ps_power = sum(s.spec.power_w for s in [*job.sparse_ps, *job.dense_ps, *job.readers])
+    power = trainer_power + ps_power
+    others = [*job.sparse_ps, *job.dense_ps, *job.readers]
+    return SimResult(
+        job=spec.name, model=job.model.name, trainer_platform=job.trainers[0].spec.name,
+        ps_platform=others[0].spec.name if others else spec.ps_platform,
+        placement=job.placement.kind, batch_size=spec.batch_size, servers=counts,
+        power_w=power, examples_per_joule=fields["throughput_examples_per_s"] / power,
+        flows=job.net.flows_started, **fields)

@@ -1,0 +1,182 @@
+"""A server spec becomes channels (cores, memory, GPUs, HBM, NVLink, PCIe, sockets' links, NICs)
+and routes between any two of its endpoints; servers meet through a non-blocking network fabric.
+
+Endpoints are `("host", socket)` and `("gpu", index)`. Routes, by the paths the hardware offers:
+- GPU to GPU over NVLink when the pair has links (capacity = link count x per-link rate);
+  otherwise peer-to-peer through their PCIe switch when they share one; otherwise up through
+  both switches and host memory, crossing the inter-socket link when the switches hang off
+  different sockets. A server with no GPU-to-GPU links (the Zion prototype) thus sends all
+  GPU traffic through PCIe and host memory.
+- Host to GPU: host memory, the inter-socket link if the GPU's switch is on another socket, the
+  switch's uplink and the GPU's downlink.
+- Server to server: the sender's host memory to its NIC, the fabric, the receiver's NIC to its
+  host memory. The fabric itself never limits (a full-bisection switch, as the paper's setups
+  assume); the NICs do.
+PCIe and NIC channels are per direction, as the links are full duplex.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sim.engine import Channel
+from sim.specs import ServerSpec
+
+Endpoint = tuple[str, int]  # ("host", socket) or ("gpu", index)
+# A GPU is one channel of 1 GPU-second per second: concurrent kernels share it.
+GPU_SECONDS_PER_S = 1.0
+
+
+@dataclass(frozen=True)
+class Route:
+    """The channels a transfer crosses and the sum of their one-way latencies."""
+
+    channels: tuple[Channel, ...]
+    latency_s: float = 0.0
+
+    def __add__(self, other: Route) -> Route:
+        return Route(self.channels + other.channels, self.latency_s + other.latency_s)
+
+    def demands(self, nbytes: float) -> list[tuple[Channel, float]]:
+        return [(c, nbytes) for c in self.channels]
+
+
+@dataclass(eq=False)
+class ServerResources:
+    """The channels of one server of a cluster, named `<server>.<part>`, and its routes.
+
+    Raises ValueError for an endpoint the server does not have.
+    """
+
+    name: str
+    role: str
+    spec: ServerSpec
+    cpu: list[Channel] = field(default_factory=list)
+    mem: list[Channel] = field(default_factory=list)
+    gpu: list[Channel] = field(default_factory=list)
+    hbm: list[Channel] = field(default_factory=list)
+    nic_tx: list[Channel] = field(default_factory=list)
+    nic_rx: list[Channel] = field(default_factory=list)
+    _links: dict[str, Channel] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(cls, name: str, role: str, spec: ServerSpec) -> ServerResources:
+        res = cls(name, role, spec)
+        for s, sock in enumerate(spec.sockets):
+            res.cpu.append(Channel(f"{name}.cpu{s}", float(sock.cores), "cpu", name))
+            res.mem.append(Channel(f"{name}.mem{s}", sock.mem_bw_bytes_per_s, "memory_bw", name))
+        for g, gpu in enumerate(spec.gpus):
+            res.gpu.append(Channel(f"{name}.gpu{g}", GPU_SECONDS_PER_S, "gpu", name))
+            res.hbm.append(Channel(f"{name}.hbm{g}", gpu.hbm_bw_bytes_per_s, "hbm", name))
+        for k, nic in enumerate(spec.nics):
+            res.nic_tx.append(Channel(f"{name}.nic{k}.tx", nic.link.bw_bytes_per_s, "network", name))
+            res.nic_rx.append(Channel(f"{name}.nic{k}.rx", nic.link.bw_bytes_per_s, "network", name))
+        return res
+
+    def channels(self) -> list[Channel]:
+        """Every channel built so far, in a stable order."""
+        fixed = [*self.cpu, *self.mem, *self.gpu, *self.hbm, *self.nic_tx, *self.nic_rx]
+        return fixed + [self._links[k] for k in sorted(self._links)]
+
+    # Links made on first use ---------------------------------------------------------------
+    def _link(self, key: str, capacity: float, kind: str) -> Channel:
+        if key not in self._links:
+            self._links[key] = Channel(f"{self.name}.{key}", capacity, kind, self.name)
+        return self._links[key]
+
+    def _xsock(self, a: int, b: int) -> Route:
+        if a == b:
+            return Route(())
+        link = self.spec.inter_socket
+        assert link is not None  # ServerSpec requires it with 2+ sockets
+        return Route((self._link(f"upi{a}-{b}", link.bw_bytes_per_s, "inter_socket"),),
+                     link.latency_s)
+
+    def _nvlink(self, a: int, b: int) -> Route | None:
+        links = self.spec.nvlink_links
+        if not links or not links[a][b] or self.spec.nvlink is None:
+            return None
+        rate = links[a][b] * self.spec.nvlink.bw_bytes_per_s
+        return Route((self._link(f"nvlink{a}-{b}", rate, "nvlink"),), self.spec.nvlink.latency_s)
+
+    def _switch_hops(self, gpu: int, toward_gpu: bool) -> tuple[int, Route]:
+        """(socket, route) between a GPU and its switch's socket, in the given direction."""
+        s = self.spec.gpu_switch(gpu)
+        switch = self.spec.pcie_switches[s]
+        way = "h2d" if toward_gpu else "d2h"
+        up = self._link(f"pcie_sw{s}.up.{way}", switch.uplink.bw_bytes_per_s, "pcie")
+        down = self._link(f"pcie_gpu{gpu}.{way}", switch.downlink.bw_bytes_per_s, "pcie")
+        hops = (up, down) if toward_gpu else (down, up)
+        return switch.socket, Route(hops, switch.uplink.latency_s + switch.downlink.latency_s)
+
+    # Routes ------------------------------------------------------------------------------
+    def route(self, src: Endpoint, dst: Endpoint) -> Route:
+        """The path from `src` to `dst` inside this server."""
+        self._check(src)
+        self._check(dst)
+        if src == dst:
+            return Route(())
+        if src[0] == "gpu" and dst[0] == "gpu":
+            return self._gpu_to_gpu(src[1], dst[1])
+        if src[0] == "host" and dst[0] == "host":
+            return Route((self.mem[src[1]],)) + self._xsock(src[1], dst[1])
+        if src[0] == "host":
+            sock, hops = self._switch_hops(dst[1], toward_gpu=True)
+            return Route((self.mem[src[1]],)) + self._xsock(src[1], sock) + hops
+        sock, hops = self._switch_hops(src[1], toward_gpu=False)
+        return hops + self._xsock(sock, dst[1]) + Route((self.mem[dst[1]],))
+
+    def _gpu_to_gpu(self, a: int, b: int) -> Route:
+        direct = self._nvlink(a, b)
+        if direct is not None:
+            return direct
+        sa, sb = self.spec.gpu_switch(a), self.spec.gpu_switch(b)
+        if sa == sb:  # peer to peer inside the switch, no uplink
+            switch = self.spec.pcie_switches[sa]
+            bw, lat = switch.downlink.bw_bytes_per_s, switch.downlink.latency_s
+            return Route((self._link(f"pcie_gpu{a}.d2h", bw, "pcie"),
+                          self._link(f"pcie_gpu{b}.h2d", bw, "pcie")), 2 * lat)
+        sock_a, up = self._switch_hops(a, toward_gpu=False)
+        sock_b, down = self._switch_hops(b, toward_gpu=True)
+        return up + Route((self.mem[sock_a],)) + self._xsock(sock_a, sock_b) + down
+
+    def nic_for(self, endpoint: Endpoint, spread: int = 0) -> int:
+        """The NIC that serves an endpoint: one on the GPU's switch, else one on its socket."""
+        if not self.spec.nics:
+            raise ValueError(f"{self.spec.name} has no NIC; a job that crosses servers needs one")
+        if endpoint[0] == "gpu":
+            on_switch = self.spec.pcie_switches[self.spec.gpu_switch(endpoint[1])].nics
+            if on_switch:
+                return on_switch[spread % len(on_switch)]
+            socket = self.spec.pcie_switches[self.spec.gpu_switch(endpoint[1])].socket
+        else:
+            socket = endpoint[1]
+        local = [k for k, nic in enumerate(self.spec.nics) if nic.socket == socket]
+        pool = local or list(range(len(self.spec.nics)))
+        return pool[spread % len(pool)]
+
+    def to_nic(self, endpoint: Endpoint, nic: int, *, sending: bool) -> Route:
+        """Host memory (on the NIC's side of the sockets) to the NIC's wire, or back."""
+        spec = self.spec.nics[nic]
+        host_socket = endpoint[1] if endpoint[0] == "host" else spec.socket
+        wire = self.nic_tx[nic] if sending else self.nic_rx[nic]
+        inner = Route((self.mem[host_socket],)) + self._xsock(host_socket, spec.socket)
+        if endpoint[0] == "gpu":  # staged through host memory (no GPUDirect in the paper's setups)
+            inner = (self.route(endpoint, ("host", spec.socket)) if sending
+                     else self.route(("host", spec.socket), endpoint))
+        return (inner + Route((wire,), spec.link.latency_s) if sending
+                else Route((wire,), spec.link.latency_s) + inner)
+
+    def _check(self, endpoint: Endpoint) -> None:
+        kind, index = endpoint
+        count = {"host": len(self.spec.sockets), "gpu": len(self.spec.gpus)}.get(kind, 0)
+        if not 0 <= index < count:
+            raise ValueError(f"{self.name} has no endpoint {endpoint}")
+
+
+def network_route(src: ServerResources, src_end: Endpoint, dst: ServerResources,
+                  dst_end: Endpoint, spread: int = 0) -> Route:
+    """From an endpoint of one server to one of another, NIC to NIC through the fabric."""
+    tx = src.nic_for(src_end, spread)
+    rx = dst.nic_for(dst_end, spread)
+    return src.to_nic(src_end, tx, sending=True) + dst.to_nic(dst_end, rx, sending=False)
