@@ -1,0 +1,84 @@
+"""`dlrmsim simulate`: one job through the simulator, as a readable summary or JSON."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from dlrmsim.output import format_table, human_bytes, print_json
+from sim.results import SimResult
+from sim.run import DEFAULT_ITERATIONS, simulate
+from sim.specs.job import PLACEMENTS
+
+_COUNTS = (("--trainers", "trainer servers"), ("--sparse-ps", "sparse parameter servers"),
+           ("--dense-ps", "dense parameter servers"), ("--readers", "reader servers"),
+           ("--hogwild", "Hogwild threads per CPU trainer"),
+           ("--gpus", "GPUs per trainer server (0: all)"))
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "simulate", help="simulate training a model on a fleet; throughput, utilization, power",
+        description="Simulate a job preset (--job m2_gpu) or a model on a platform (--model, "
+                    "--platform). Any flag given with --job overrides the preset.")
+    parser.add_argument("--job", help="job preset name or YAML file")
+    parser.add_argument("--model", help="model preset name or YAML file")
+    parser.add_argument("--platform", help="trainer platform preset name or YAML file")
+    parser.add_argument("--ps-platform", help="platform of parameter servers and readers")
+    parser.add_argument("--placement", choices=PLACEMENTS, help="where the embedding tables live")
+    parser.add_argument("--batch-size", type=int, help="examples per batch (per CPU thread, per "
+                        "GPU server)")
+    for flag, what in _COUNTS:
+        parser.add_argument(flag, type=int, help=f"number of {what}")
+    parser.add_argument("--profile", help="calibration profile (JSON) for calibrated costs")
+    parser.add_argument("--trace", help="native lookup trace to replay instead of the model's "
+                        "generator")
+    parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS,
+                        help=f"iterations per worker, warm-up included (default "
+                             f"{DEFAULT_ITERATIONS})")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the generated lookups")
+    parser.add_argument("--chrome-trace", metavar="FILE",
+                        help="write the timeline for chrome://tracing or Perfetto")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = simulate(
+        args.job, model=args.model, platform=args.platform, ps_platform=args.ps_platform,
+        placement=args.placement, batch_size=args.batch_size, trainers=args.trainers,
+        sparse_ps=args.sparse_ps, dense_ps=args.dense_ps, readers=args.readers,
+        hogwild=args.hogwild, gpus=args.gpus, profile=args.profile, trace=args.trace,
+        iterations=args.iterations, seed=args.seed, chrome_trace=args.chrome_trace)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(summary(result))
+    return 0
+
+
+def summary(result: SimResult) -> str:
+    """The result as a few readable lines and a table of utilization by role."""
+    servers = ", ".join(f"{n} {role}" for role, n in result.servers.items() if n)
+    it = result.iteration_time_s
+    lines = [
+        f"job {result.job}: model {result.model} on {result.trainer_platform}, "
+        f"placement {result.placement}, batch {result.batch_size}, servers: {servers}",
+        f"throughput   {result.throughput_examples_per_s:,.0f} examples/s "
+        f"(relative standard error {result.throughput_rse:.2%})",
+        f"iteration    mean {it['mean'] * 1e3:.3f} ms, p50 {it['p50'] * 1e3:.3f} ms, "
+        f"p99 {it['p99'] * 1e3:.3f} ms",
+        f"bottleneck   {result.bottleneck} ({result.bottleneck_kind}, "
+        f"{result.bottleneck_utilization:.0%} busy)",
+        f"power        {result.power_w:,.0f} W, {result.examples_per_joule:,.1f} examples/J",
+        "",
+        "busy fraction by role:",
+    ]
+    kinds = list(next(iter(result.utilization.values())).keys()) if result.utilization else []
+    rows = [(role, *(round(v[k], 3) for k in kinds)) for role, v in result.utilization.items()]
+    lines.append(format_table(("role", *kinds), rows))
+    top = sorted(result.bytes_per_link.items(), key=lambda kv: -kv[1])[:5]
+    if top:
+        lines += ["", "busiest links (bytes in the measured window):"]
+        lines += [f"  {name}: {human_bytes(nbytes)}" for name, nbytes in top]
+    return "\n".join(lines)
