@@ -1,0 +1,169 @@
+"""simulate(): closed forms through the role processes, determinism, bounds, bad input."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+from sim.cluster import DENSE_BYTES, INDEX_BYTES, LENGTH_BYTES
+from sim.costs import EmbeddingWork, OpCost, Processor
+from sim.errors import DlrmsimInputError, PlacementError, SpecError
+from sim.presets import load_job, load_model, load_platform
+from sim.run import build, execute, resolve, simulate
+
+MLP_S = 1e-4
+INTERACTION_S = 2e-5
+EMB_FWD_S = 3e-5
+EMB_UPD_S = 5e-5
+
+
+class FakeCosts:
+    """Every kernel costs a constant; memory streams at `mem_bw`."""
+
+    name = "fake"
+
+    def __init__(self, mem_bw: float = 1e12) -> None:
+        self.mem_bw = mem_bw
+
+    def mlp(self, proc: Processor, batch: int, in_features: int, out_features: int,
+            *, backward: bool) -> OpCost:
+        return OpCost(MLP_S)
+
+    def interaction(self, proc: Processor, batch: int, features: int, dim: int,
+                    *, backward: bool) -> OpCost:
+        return OpCost(INTERACTION_S)
+
+    def embedding_forward(self, proc: Processor, work: EmbeddingWork) -> OpCost:
+        return OpCost(EMB_FWD_S)
+
+    def embedding_update(self, proc: Processor, work: EmbeddingWork, optimizer: str) -> OpCost:
+        return OpCost(EMB_UPD_S)
+
+    def memory_bw_bytes_per_s(self, proc: Processor) -> float:
+        return self.mem_bw
+
+
+def _job(name: str, iterations: int = 12, **overrides: object):  # type: ignore[no-untyped-def]
+    model, trainer, ps, spec = resolve(name, None, None, None, None, dict(overrides))
+    job = build(spec, model, trainer, ps, profile=None, trace=None, seed=0,
+                iterations=iterations, warmup=2)
+    return job
+
+
+def test_one_gpu_step_without_contention_is_the_sum_of_its_costs() -> None:
+    job = _job("test_suite_gpu", gpus=1)
+    job.trainer_costs = job.ps_costs = FakeCosts()
+    result = execute(job)
+    model, demand = job.model, job.demand
+    big_basin = load_platform("big_basin")
+    switch = big_basin.pcie_switches[0]
+    lookups = demand.lookups[0].sum()
+    batch = job.spec.batch_size
+    layers_bottom = len(model.bottom_layer_widths) - 1
+    layers_top = len(model.top_layer_widths) - 1
+    kernels = (2 * layers_bottom * MLP_S + 2 * layers_top * MLP_S + 2 * INTERACTION_S
+               + model.num_tables * (EMB_FWD_S + EMB_UPD_S)
+               + 3 * model.dense_parameters * DENSE_BYTES / 1e12)
+    latency = switch.uplink.latency_s + switch.downlink.latency_s
+
+    def copy_s(row: int) -> float:
+        nbytes = (batch * model.dense_features * DENSE_BYTES
+                  + demand.lookups[row].sum() * INDEX_BYTES
+                  + model.num_tables * batch * LENGTH_BYTES)
+        return nbytes / switch.uplink.bw_bytes_per_s + latency
+
+    expected = [copy_s(i % demand.num_batches) + kernels for i in range(2, 12)]
+    assert lookups > 0
+    assert result.iteration_time_s["mean"] == pytest.approx(sum(expected) / len(expected),
+                                                            rel=1e-9)
+
+
+def test_a_pipeline_runs_at_its_slowest_stage() -> None:
+    # The reader decodes at 1 MB/s: far slower than the trainer, so it sets the pace.
+    job = _job("test_suite_cpu", iterations=8, readers=1, dense_ps=0)
+    job.trainer_costs = FakeCosts()
+    job.ps_costs = FakeCosts(mem_bw=1e6)
+    from sim.processes.reader import batch_bytes
+
+    result = execute(job)
+    parse_s = 2 * batch_bytes(job) / 1e6
+    assert result.throughput_examples_per_s == pytest.approx(job.spec.batch_size / parse_s,
+                                                             rel=1e-3)
+    assert result.bottleneck.startswith("reader0.cpu")
+
+
+@pytest.mark.parametrize("name", ["m2_gpu", "m2_cpu", "test_suite_cpu"])
+def test_same_seed_same_result_bit_for_bit(name: str) -> None:
+    a = simulate(name, iterations=10, seed=3).to_dict()
+    b = simulate(name, iterations=10, seed=3).to_dict()
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+@pytest.mark.parametrize("name", ["m1_gpu", "m3_gpu", "m1_cpu", "test_suite_cpu"])
+def test_utilization_is_a_fraction(name: str) -> None:
+    result = simulate(name, iterations=10)
+    for value in result.resource_utilization.values():
+        assert 0.0 <= value <= 1.0
+    for kinds in result.utilization.values():
+        assert set(kinds) >= {"cpu", "memory_bw", "network", "pcie", "nvlink", "gpu"}
+        assert all(0.0 <= v <= 1.0 for v in kinds.values())
+    assert result.throughput_examples_per_s > 0
+    assert result.power_w > 0
+
+
+def test_power_counts_every_server_of_the_job() -> None:
+    result = simulate("m2_cpu", iterations=6)
+    job = load_job("m2_cpu")
+    cpu = load_platform("dual_socket_cpu").power_w
+    servers = job.trainers + job.sparse_ps + job.dense_ps + job.readers
+    assert result.power_w == pytest.approx(servers * cpu)
+    assert result.examples_per_joule == pytest.approx(result.throughput_examples_per_s
+                                                      / result.power_w)
+
+
+def test_chrome_trace_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "t.json"
+    simulate("test_suite_gpu", iterations=4, chrome_trace=out)
+    events = json.loads(out.read_text())["traceEvents"]
+    assert any(e["ph"] == "X" for e in events)
+
+
+def test_zero_or_negative_counts_name_the_field() -> None:
+    with pytest.raises(SpecError, match="trainers"):
+        simulate("m2_cpu", trainers=0)
+    with pytest.raises(SpecError, match="sparse_ps"):
+        simulate("m2_cpu", sparse_ps=-1)
+
+
+def test_a_placement_that_does_not_fit_says_by_how_much() -> None:
+    with pytest.raises(PlacementError, match="short by"):
+        simulate("m3_gpu", placement="gpu")
+
+
+def test_a_trace_of_another_model_is_refused(tmp_path: Path) -> None:
+    from traces.generator import generate_trace
+
+    path = tmp_path / "m2.trace"
+    generate_trace(load_model("m2_prod"), path, batches=2, batch_size=64, seed=0)
+    with pytest.raises(DlrmsimInputError, match="13 tables"):
+        simulate("m1_gpu", trace=str(path), iterations=4)
+
+
+def test_a_profile_of_another_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"schema_version": 999}))
+    with pytest.raises(DlrmsimInputError, match="schema"):
+        simulate("m1_gpu", profile=str(path), iterations=4)
+
+
+def test_sim_never_imports_torch() -> None:
+    root = Path(__file__).resolve().parents[2] / "sim"
+    for path in root.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n.split(".")[0] == "torch" for n in names), path
