@@ -1,0 +1,172 @@
+"""`dlrmsim trace`: generate, stats, fit, convert and plot embedding-lookup traces."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("trace", help="generate, read, measure and fit lookup traces")
+    sub = parser.add_subparsers(dest="trace_command", metavar="ACTION", required=True)
+    _add_generate(sub)
+    _add_stats(sub)
+    _add_fit(sub)
+    _add_convert(sub)
+    _add_plot(sub)
+
+
+def _add_generate(sub: Any) -> None:
+    p = sub.add_parser("generate", help="write a synthetic trace of a model (native format)")
+    p.add_argument("--model", required=True, help="model preset name or YAML file")
+    p.add_argument("--batches", type=int, required=True)
+    p.add_argument("--batch-size", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="trace file to write")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_generate)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from sim.presets import load_model
+    from traces.generator import generate_trace
+
+    model = load_model(args.model)
+    lookups = generate_trace(model, args.out, batches=args.batches, batch_size=args.batch_size,
+                             seed=args.seed)
+    result = {"out": args.out, "model": model.name, "batches": args.batches,
+              "batch_size": args.batch_size, "seed": args.seed, "lookups": lookups}
+    print(json.dumps(result) if args.json else
+          f"wrote {args.out}: {model.name}, {args.batches} x {args.batch_size}, {lookups:,} lookups")
+    return 0
+
+
+def _add_read_options(p: argparse.ArgumentParser) -> None:
+    from traces.sources import DEFAULT_DIM, FORMATS
+
+    p.add_argument("--format", default="auto", choices=("auto", *FORMATS))
+    p.add_argument("--rows", type=int, help="rows per table (Criteo hash size; dlrm: max id + 1)")
+    p.add_argument("--dim", type=int, default=DEFAULT_DIM, help="embedding dim to record")
+    p.add_argument("--batch-size", type=int, default=2048, help="bags per batch (dlrm, Criteo)")
+    p.add_argument("--pooling", type=int, default=1, help="ids per bag (dlrm trace files)")
+    p.add_argument("--tables", help="Meta .pt: table range FIRST:STOP")
+    p.add_argument("--length", type=int, default=100_000, help="ids drawn from a dlrm dist file")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--binary-dtype", default="int32", choices=("int32", "int64", "uint64"))
+    p.add_argument("--missing", default="zero", choices=("zero", "empty"),
+                   help="Criteo empty feature: row 0 (dlrm) or an empty bag")
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from traces.errors import TraceError
+    from traces.sources import ReadOptions, open_source
+
+    tables = None
+    if args.tables:
+        try:
+            first, stop = (int(x) for x in args.tables.split(":"))
+        except ValueError:
+            raise TraceError(f"--tables {args.tables!r}: give FIRST:STOP") from None
+        tables = (first, stop)
+    opts = ReadOptions(dim=args.dim, batch_size=args.batch_size, rows=args.rows,
+                       pooling=args.pooling, tables=tables, length=args.length, seed=args.seed,
+                       binary_dtype=args.binary_dtype, missing=args.missing)
+    return open_source(args.source, args.format, opts)
+
+
+def _add_stats(sub: Any) -> None:
+    p = sub.add_parser("stats", help="locality statistics of a trace, overall and per table")
+    p.add_argument("source", metavar="FILE")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--max-batches", type=int)
+    p.add_argument("--no-lru", action="store_true", help="skip the LRU hit-ratio curves")
+    _add_read_options(p)
+    p.set_defaults(func=_stats)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from traces.stats import format_stats, trace_stats
+
+    report = trace_stats(_open(args), max_batches=args.max_batches, lru=not args.no_lru)
+    print(json.dumps(report) if args.json else format_stats(report))
+    return 0
+
+
+def _add_fit(sub: Any) -> None:
+    p = sub.add_parser("fit", help="fit generator parameters to a trace or a locality file")
+    p.add_argument("source", metavar="SOURCE", help="trace file, or Meta locality_stats.txt")
+    p.add_argument("--out", required=True, help="model YAML to write (trace generate --model)")
+    p.add_argument("--entry", type=int, default=0, help="locality file: which entry")
+    p.add_argument("--fit-batch-size", type=int, default=1024,
+                   help="locality file: batch size the fit must reproduce the entry at")
+    p.add_argument("--fit-tables", type=int, default=8, help="locality file: tables to model")
+    p.add_argument("--json", action="store_true")
+    _add_read_options(p)
+    p.set_defaults(func=_fit)
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from sim.presets import save_model
+    from traces.fit import fit_locality_entry, fit_trace_stats
+    from traces.stats import trace_stats
+
+    if _is_locality_file(args.source):
+        from traces.errors import TraceError
+        from traces.locality_file import read_locality_file
+
+        entries = read_locality_file(args.source)
+        if not 0 <= args.entry < len(entries):
+            raise TraceError(f"{args.source}: no entry {args.entry}; it has {len(entries)}")
+        model = fit_locality_entry(entries[args.entry], batch_size=args.fit_batch_size,
+                                   tables=args.fit_tables, dim=args.dim)
+    else:
+        model = fit_trace_stats(trace_stats(_open(args), lru=False), name="fit")
+    save_model(model, args.out)
+    t0 = model.tables[0]
+    print(json.dumps({"out": args.out, "tables": model.num_tables, "rows": t0.rows,
+                      "zipf_s": t0.popularity.zipf_s}) if args.json else
+          f"wrote {args.out}: {model.num_tables} tables; {model.description}")
+    return 0
+
+
+def _is_locality_file(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return b"Locality stats after processing" in handle.read(4096)
+    except OSError:
+        return False
+
+
+def _add_convert(sub: Any) -> None:
+    p = sub.add_parser("convert", help="convert any readable trace to the native format")
+    p.add_argument("source", metavar="FILE")
+    p.add_argument("--out", required=True)
+    _add_read_options(p)
+    p.set_defaults(func=_convert)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from traces.sources import convert
+
+    source = _open(args)
+    batches = convert(source, args.out)
+    print(f"wrote {args.out}: {batches} batches, {len(source.tables)} tables "
+          f"(from {source.format})")
+    return 0
+
+
+def _add_plot(sub: Any) -> None:
+    p = sub.add_parser("plot", help="Figures 6 and 7 (hash size vs lookups) for a model, PNG")
+    p.add_argument("--model", required=True, help="model preset name or YAML file")
+    p.add_argument("--out", required=True, help="folder for the PNG files")
+    p.set_defaults(func=_plot)
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from sim.presets import load_model
+    from traces.plots import plot_model
+
+    for path in plot_model(load_model(args.model), args.out):
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,111 @@
+"""Reader of Criteo display-advertising logs: Kaggle and Terabyte TSV, and CSV with a header.
+
+A line is a label, 13 integer features and 26 categorical features (8-hex-digit ids, possibly
+empty). Each categorical feature is one table; its id is hashed to `int(id, 16) mod rows`, as
+dlrm does with `--max-ind-range`. Every example is one bag of one lookup per table; an empty
+feature becomes row 0 (dlrm's choice) or an empty bag (missing="empty").
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from traces.batch import TraceBatch
+from traces.errors import trace_error
+
+DENSE, SPARSE = 13, 26  # features per line (Criteo's published layout)
+TABLE_NAMES = tuple(f"C{i}" for i in range(1, SPARSE + 1))
+
+
+def _open(p: Path) -> io.TextIOBase:
+    try:
+        if p.name.endswith(".gz"):
+            return io.TextIOWrapper(gzip.open(p, "rb"), encoding="ascii", errors="strict")
+        return open(p, encoding="ascii", errors="strict")
+    except OSError as err:
+        raise trace_error(p, f"cannot read ({err.strerror})") from err
+
+
+def read_criteo(path: str | os.PathLike[str], rows: int | Sequence[int], batch_size: int, *,
+                missing: str = "zero", max_examples: int | None = None) -> Iterator[TraceBatch]:
+    """Batches of `batch_size` examples (the last may be shorter), 26 tables, table-major.
+
+    The separator is a tab unless the first line is a header starting with `label,` (CSV).
+    Raises TraceError naming the line and the feature for a short line or a non-hex id.
+    """
+    p = Path(path)
+    table_rows = [int(rows)] * SPARSE if isinstance(rows, int) else [int(r) for r in rows]
+    if len(table_rows) != SPARSE or min(table_rows) < 1:
+        raise trace_error(p, f"give one row count >= 1, or {SPARSE}")
+    if missing not in ("zero", "empty"):
+        raise trace_error(p, f"missing={missing!r}; use 'zero' or 'empty'")
+    if batch_size < 1:
+        raise trace_error(p, f"batch size {batch_size} must be >= 1")
+    with _open(p) as handle:
+        yield from _batches(p, handle, np.array(table_rows, dtype=np.int64), batch_size,
+                            missing, max_examples)
+
+
+def _batches(p: Path, handle: io.TextIOBase, rows: np.ndarray, batch_size: int, missing: str,
+             max_examples: int | None) -> Iterator[TraceBatch]:
+    ids = np.zeros((batch_size, SPARSE), dtype=np.int64)
+    present = np.ones((batch_size, SPARSE), dtype=bool)
+    filled, seen, sep = 0, 0, "\t"
+    try:
+        for line_number, line in enumerate(handle, 1):
+            if line_number == 1 and line.startswith("label,"):
+                sep = ","
+                continue
+            if not line.strip():
+                continue
+            ids[filled], present[filled] = _parse(p, line, line_number, sep, rows)
+            filled, seen = filled + 1, seen + 1
+            if filled == batch_size:
+                yield _to_batch(ids, present, missing)
+                filled = 0
+            if max_examples is not None and seen >= max_examples:
+                break
+    except UnicodeDecodeError as err:
+        raise trace_error(p, f"not a text file ({err.reason})") from err
+    except (OSError, EOFError) as err:
+        raise trace_error(p, f"cannot read ({err})") from err
+    if filled:
+        yield _to_batch(ids[:filled], present[:filled], missing)
+
+
+def _parse(p: Path, line: str, line_number: int, sep: str, rows: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray]:
+    fields = line.rstrip("\r\n").split(sep)
+    if len(fields) != 1 + DENSE + SPARSE:
+        raise trace_error(p, f"{len(fields)} fields, expected {1 + DENSE + SPARSE} (label, "
+                          f"{DENSE} integer and {SPARSE} categorical)", position=f"line {line_number}")
+    values = np.zeros(SPARSE, dtype=np.int64)
+    present = np.ones(SPARSE, dtype=bool)
+    for j, text in enumerate(fields[1 + DENSE:]):
+        if not text:
+            present[j] = False
+            continue
+        try:
+            value = int(text, 16) if text.isalnum() else -1
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise trace_error(p, f"{text!r} is not a hexadecimal id", table=TABLE_NAMES[j],
+                              position=f"line {line_number}")
+        values[j] = value % int(rows[j])
+    return values, present
+
+
+def _to_batch(ids: np.ndarray, present: np.ndarray, missing: str) -> TraceBatch:
+    hashed = ids.T  # table-major: [tables, examples]; already hashed by _parse
+    keep = present.T if missing == "empty" else np.ones_like(present.T)
+    lengths = keep.astype(np.int64).ravel()
+    offsets = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return TraceBatch(hashed[keep], offsets, ids.shape[0])

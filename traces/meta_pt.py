@@ -1,0 +1,137 @@
+"""Reader of Meta's `dlrm_datasets` embedding-lookup traces (`.pt` and `.pt.gz`).
+
+`torch.load` gives `(indices, offsets, lengths)`: lengths [T, B], offsets T*B+1 table-major,
+row ids local to each table (rows = max + 1, the file does not store it). The file is
+memory-mapped (a `.pt.gz` is first decompressed to a temporary file, which is unlinked once
+mapped), so reading a table or a range of tables copies only those tables into memory. torch is
+imported here only, when such a file is opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from traces.batch import TraceBatch
+from traces.errors import trace_error
+
+
+@dataclass(frozen=True)
+class MetaTrace:
+    """An opened Meta trace: T tables of one batch of B bags. Reads raise TraceError naming
+    the file, the table and the position of the first bad value."""
+
+    path: Path
+    indices: Any  # torch tensors, memory-mapped where the file format allows
+    offsets: Any
+    lengths: Any
+
+    @property
+    def num_tables(self) -> int:
+        return int(self.lengths.shape[0])
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.lengths.shape[1])
+
+    def table(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """(indices int64, bag lengths [B] int64) of table t, checked."""
+        if not 0 <= t < self.num_tables:
+            raise trace_error(self.path, f"no table {t}; the file has {self.num_tables}")
+        b = self.batch_size
+        offsets = self.offsets[t * b:(t + 1) * b + 1].numpy().astype(np.int64)
+        steps = np.diff(offsets)
+        lengths = self.lengths[t].numpy().astype(np.int64)
+        bad = np.flatnonzero((steps < 0) | (steps != lengths))
+        if bad.size:
+            i = int(bad[0])
+            raise trace_error(self.path, f"offsets step {steps[i]} but lengths says {lengths[i]} "
+                              "(offsets must not decrease and must match lengths)",
+                              table=t, position=f"bag {i}")
+        indices = self.indices[int(offsets[0]):int(offsets[-1])].numpy().astype(np.int64)
+        negative = np.flatnonzero(indices < 0)
+        if negative.size:
+            raise trace_error(self.path, f"negative index {indices[negative[0]]}", table=t,
+                              position=f"index {int(negative[0])} of the table")
+        return indices, lengths
+
+    def batch(self, first: int, stop: int) -> tuple[TraceBatch, list[int]]:
+        """Tables [first, stop) as one TraceBatch, and each table's rows (max index + 1)."""
+        parts = [self.table(t) for t in range(first, stop)]
+        indices = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+        offsets = np.zeros(len(parts) * self.batch_size + 1, dtype=np.int64)
+        if parts:
+            np.cumsum(np.concatenate([p[1] for p in parts]), out=offsets[1:])
+        rows = [int(p[0].max()) + 1 if p[0].size else 1 for p in parts]
+        return TraceBatch(indices, offsets, self.batch_size), rows
+
+
+def open_meta(path: str | os.PathLike[str], *, tmp_dir: str | None = None) -> MetaTrace:
+    """Open a `.pt` or `.pt.gz` trace. Raises TraceError if it cannot be read or its layout is not
+    (indices 1-D, offsets T*B+1, lengths [T, B])."""
+    p = Path(path)
+    if not p.is_file():
+        raise trace_error(p, "no such file")
+    try:
+        data = _load(p, tmp_dir)
+    except (OSError, RuntimeError, EOFError, ValueError, gzip.BadGzipFile) as err:
+        raise trace_error(p, f"cannot load as a torch file ({err})".replace("\n", " ")) from err
+    return _checked(p, data)
+
+
+def _load(p: Path, tmp_dir: str | None) -> Any:
+    import torch  # only here: the rest of traces/ runs without torch
+
+    if not p.name.endswith(".gz"):
+        return _torch_load(torch, str(p))
+    fd, plain = tempfile.mkstemp(suffix=".pt", dir=tmp_dir)
+    try:
+        with os.fdopen(fd, "wb") as out, gzip.open(p, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 24)
+        return _torch_load(torch, plain)
+    finally:  # the mapping outlives the name on POSIX, so the disk space goes with the process
+        with contextlib.suppress(OSError):
+            os.unlink(plain)
+
+
+def _torch_load(torch: Any, name: str) -> Any:
+    try:
+        return torch.load(name, map_location="cpu", mmap=True, weights_only=True)
+    except RuntimeError as err:
+        if "mmap" not in str(err) and "zip" not in str(err):
+            raise
+        # Files in torch's legacy (pre-1.6) format cannot be mapped; they are read whole once.
+        return torch.load(name, map_location="cpu", weights_only=True)
+
+
+def _checked(p: Path, data: Any) -> MetaTrace:
+    import torch
+
+    if not isinstance(data, tuple | list) or len(data) != 3:
+        raise trace_error(p, "expected (indices, offsets, lengths), got "
+                          f"{type(data).__name__} of length {len(data) if hasattr(data, '__len__') else '?'}")
+    if not all(isinstance(x, torch.Tensor) for x in data):
+        raise trace_error(p, "expected three tensors (indices, offsets, lengths)")
+    indices, offsets, lengths = data
+    if lengths.dim() != 2 or indices.dim() != 1 or offsets.dim() != 1:
+        raise trace_error(p, f"wrong tensor layout: indices {tuple(indices.shape)}, offsets "
+                          f"{tuple(offsets.shape)}, lengths {tuple(lengths.shape)}; expected "
+                          "1-D, 1-D of T*B+1, and [T, B]")
+    if any(x.is_floating_point() or x.is_complex() for x in data):
+        raise trace_error(p, "wrong tensor layout: tensors must hold integers")
+    t, b = lengths.shape
+    if offsets.numel() != t * b + 1:
+        raise trace_error(p, f"offsets has {offsets.numel()} entries; lengths [{t}, {b}] needs "
+                          f"{t * b + 1}")
+    if t * b and (int(offsets[0]) != 0 or int(offsets[-1]) != indices.numel()):
+        raise trace_error(p, f"offsets run from {int(offsets[0])} to {int(offsets[-1])}, expected "
+                          f"0 to {indices.numel()} (the number of indices)")
+    return MetaTrace(p, indices, offsets, lengths)

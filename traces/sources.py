@@ -1,0 +1,163 @@
+"""Every readable trace format behind one face: tables plus an iterator of native batches.
+
+`open_source` picks the reader from the file (native magic bytes, `.pt`/`.pt.gz`, Criteo's
+layout, dlrm's one-line trace or three-line distribution) or from an explicit format name;
+`convert` writes any of them as a native trace.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from traces.batch import TraceBatch
+from traces.criteo import SPARSE, TABLE_NAMES, read_criteo
+from traces.dlrm_files import generate_lru, read_dlrm_distribution, read_dlrm_trace
+from traces.errors import trace_error
+from traces.meta_pt import open_meta
+from traces.native import TraceTable, open_native, write_native
+
+FORMATS = ("native", "meta", "criteo", "dlrm", "dlrm-bin", "dlrm-dist")
+# Embedding dimension recorded for formats that do not store one. Unit: elements per row.
+# Source: none, those files do not record it; 64 is the dimension of the m1_prod and m2_prod
+# presets. A placeholder that the user overrides with --dim.
+DEFAULT_DIM = 64
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read formats that leave something open (see each field). Defaults are documented
+    placeholders, not facts about the data."""
+
+    dim: int = DEFAULT_DIM
+    batch_size: int = 2048  # bags per batch for dlrm and Criteo files
+    rows: int | None = None  # rows per table (Criteo: required hash size; dlrm: max id + 1 if None)
+    pooling: int = 1  # lookups per bag when a dlrm id sequence is cut into bags
+    tables: tuple[int, int] | None = None  # Meta: [first, stop) table range
+    length: int = 100_000  # ids generated from a dlrm distribution file
+    seed: int = 0
+    binary_dtype: str = "int32"
+    missing: str = "zero"  # Criteo: empty feature -> row 0, or an empty bag
+    tmp_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """A readable trace: its tables, and a function that yields its batches."""
+
+    path: Path
+    format: str
+    tables: tuple[TraceTable, ...]
+    batches: Callable[[], Iterator[TraceBatch]] = field(repr=False)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """The format of a file, from its first bytes and its name. Raises TraceError if unknown."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as handle:
+            head = handle.read(4096)
+    except OSError as err:
+        raise trace_error(p, f"cannot read ({err.strerror})") from err
+    name = p.name.lower()
+    if head.startswith(b"DLRMSIMT"):
+        return "native"
+    if name.endswith((".pt", ".pt.gz", ".pth")):
+        return "meta"
+    if head.startswith(b"label,") or head.split(b"\n")[0].count(b"\t") == SPARSE + 13:
+        return "criteo"
+    if name.endswith((".tsv", ".csv", ".tsv.gz", ".csv.gz")):
+        return "criteo"
+    lines = head.decode("ascii", errors="replace").strip().splitlines()
+    if len(lines) == 3 and all(ch in "0123456789., \n" for ch in head.decode("ascii", "replace")):
+        return "dlrm-dist"
+    if len(lines) == 1 and all(ch in "0123456789, \n" for ch in head.decode("ascii", "replace")):
+        return "dlrm"
+    raise trace_error(p, f"unknown trace format; name one of {', '.join(FORMATS)}")
+
+
+def open_source(path: str | os.PathLike[str], fmt: str = "auto",
+                options: ReadOptions | None = None) -> Source:
+    """Open any supported trace. Raises TraceError for an unknown format or unreadable file."""
+    p, opts = Path(path), options or ReadOptions()
+    fmt = detect_format(p) if fmt == "auto" else fmt
+    if fmt not in FORMATS:
+        raise trace_error(p, f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    return _OPENERS[fmt](p, opts)
+
+
+def _native(p: Path, opts: ReadOptions) -> Source:
+    trace = open_native(p)
+    return Source(p, "native", trace.tables, lambda: trace.iter_batches(), dict(trace.source))
+
+
+def _meta(p: Path, opts: ReadOptions) -> Source:
+    meta = open_meta(p, tmp_dir=opts.tmp_dir)
+    first, stop = opts.tables or (0, meta.num_tables)
+    if not 0 <= first < stop <= meta.num_tables:
+        raise trace_error(p, f"table range [{first}, {stop}) is outside the file's "
+                          f"{meta.num_tables} tables")
+    batch, rows = meta.batch(first, stop)
+    tables = tuple(TraceTable(f"t{t}", r, opts.dim) for t, r in zip(range(first, stop), rows,
+                                                                  strict=True))
+    return Source(p, "meta", tables, lambda: iter([batch]),
+                  {"file": p.name, "tables": [first, stop], "batch_size": meta.batch_size})
+
+
+def _criteo(p: Path, opts: ReadOptions) -> Source:
+    if opts.rows is None:
+        raise trace_error(p, "Criteo ids are hashed: give the rows per table (--rows)")
+    rows = opts.rows
+    tables = tuple(TraceTable(name, rows, opts.dim) for name in TABLE_NAMES)
+    return Source(p, "criteo", tables,
+                  lambda: read_criteo(p, rows, opts.batch_size, missing=opts.missing),
+                  {"file": p.name, "hashed_rows": rows, "missing": opts.missing})
+
+
+def _sequence(p: Path, opts: ReadOptions, ids: np.ndarray, fmt: str) -> Source:
+    rows = opts.rows if opts.rows is not None else int(ids.max()) + 1 if ids.size else 1
+    if ids.size and int(ids.max()) >= rows:
+        raise trace_error(p, f"row id {int(ids.max())} >= rows {rows}",
+                          position=f"item {int(np.argmax(ids))}")
+    per_batch = opts.batch_size * opts.pooling
+
+    def batches() -> Iterator[TraceBatch]:
+        for start in range(0, ids.size, per_batch):
+            chunk = ids[start:start + per_batch]
+            bags = -(-chunk.size // opts.pooling)
+            offsets = np.minimum(np.arange(bags + 1, dtype=np.int64) * opts.pooling, chunk.size)
+            yield TraceBatch(chunk, offsets, bags)
+
+    return Source(p, fmt, (TraceTable("t0", rows, opts.dim),), batches,
+                  {"file": p.name, "pooling": opts.pooling})
+
+
+def _dlrm(p: Path, opts: ReadOptions) -> Source:
+    return _sequence(p, opts, read_dlrm_trace(p), "dlrm")
+
+
+def _dlrm_bin(p: Path, opts: ReadOptions) -> Source:
+    return _sequence(p, opts, read_dlrm_trace(p, binary=True, dtype=opts.binary_dtype), "dlrm-bin")
+
+
+def _dlrm_dist(p: Path, opts: ReadOptions) -> Source:
+    ids = generate_lru(read_dlrm_distribution(p), opts.length, opts.seed)
+    return _sequence(p, opts, ids, "dlrm-dist")
+
+
+_OPENERS: dict[str, Callable[[Path, ReadOptions], Source]] = {
+    "native": _native, "meta": _meta, "criteo": _criteo, "dlrm": _dlrm, "dlrm-bin": _dlrm_bin,
+    "dlrm-dist": _dlrm_dist,
+}
+
+
+def convert(source: Source, out: str | os.PathLike[str]) -> int:
+    """Write `source` as a native trace at `out` (atomically); returns the batches written."""
+    info = {"converted_from": source.format, **source.info}
+    return write_native(out, source.tables, source.batches(), info)

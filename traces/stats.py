@@ -1,0 +1,109 @@
+"""Statistics of a trace, overall and per table: lookups, unique rows, unique ratio, pooling,
+once-accessed fraction, hottest-1% share, Meta-bin histograms and LRU hit-ratio curves.
+
+Tables are measured one at a time (a native trace is memory-mapped, so a table's indices are
+gathered from every batch without reading the others), so memory holds one table's lookups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from traces.batch import TraceBatch
+from traces.locality import access_counts, locality_of_counts
+from traces.lru import DEFAULT_MAX_ACCESSES, hit_ratio_curve, sample_mask
+from traces.native import open_native
+from traces.progress import progress
+from traces.sources import Source
+
+
+def _batch_supplier(source: Source, max_batches: int | None) -> Callable[[], Iterator[TraceBatch]]:
+    """A function that yields the batches again each call, validated once up front."""
+    if source.format == "native":
+        trace = open_native(source.path)
+        for _ in trace.iter_batches(max_batches):  # checksums and ranges, once
+            pass
+        return lambda: trace.iter_batches(max_batches, validate=False)
+    kept = list(source.batches())[:max_batches]  # other formats are small or a single batch
+    return lambda: iter(kept)
+
+
+def trace_stats(source: Source, *, max_batches: int | None = None, lru: bool = True,
+                lru_max_accesses: int = DEFAULT_MAX_ACCESSES, show_progress: bool = True
+                ) -> dict[str, Any]:
+    """All statistics as a JSON-ready dict (keys: lookups, unique_rows, unique_ratio,
+    once_fraction, top1pct_share, ..., tables). Raises TraceError on a corrupt trace."""
+    batches = _batch_supplier(source, max_batches)
+    first = next(batches(), None)
+    sizes = sorted({b.batch_size for b in batches()})
+    tables, all_counts = [], []
+    for t in progress(range(len(source.tables)), total=len(source.tables), desc="stats",
+                      enabled=show_progress):
+        indices = np.concatenate([b.table_indices(t) for b in batches()] or [np.zeros(0, np.int64)])
+        bags = sum(b.batch_size for b in batches())
+        counts = access_counts(indices)
+        all_counts.append(counts)
+        entry = {"name": source.tables[t].name, "rows": source.tables[t].rows,
+                 "dim": source.tables[t].dim, "mean_pooling": indices.size / bags if bags else 0.0,
+                 **locality_of_counts(counts).as_dict()}
+        if lru:
+            entry["lru"] = _curve(indices, lru_max_accesses)
+        tables.append(entry)
+    overall = locality_of_counts(np.concatenate(all_counts)).as_dict()
+    report: dict[str, Any] = {
+        "file": str(source.path), "format": source.format,
+        "batches": sum(1 for _ in batches()), "batch_sizes": sizes,
+        "num_tables": len(source.tables), **overall,
+        "mean_pooling_per_table": float(np.mean([e["mean_pooling"] for e in tables])),
+    }
+    if lru and first is not None:
+        report["lru"] = _overall_curve(source, batches, report["lookups"], lru_max_accesses)
+    report["tables"] = tables
+    return report
+
+
+def _curve(keys: np.ndarray, max_accesses: int) -> dict[str, object]:
+    rate = min(1.0, max_accesses / keys.size) if keys.size else 1.0
+    kept = keys[sample_mask(keys, rate)]
+    return hit_ratio_curve(kept, sample_rate=rate).as_dict()
+
+
+def _overall_curve(source: Source, batches: Callable[[], Iterator[TraceBatch]], lookups: int,
+                   max_accesses: int) -> dict[str, object]:
+    """One cache shared by all tables: keys are (table, row) flattened, in trace order."""
+    base = np.concatenate(([0], np.cumsum([t.rows for t in source.tables])[:-1])).astype(np.int64)
+    rate = min(1.0, max_accesses / lookups) if lookups else 1.0
+    parts = []
+    for batch in batches():
+        bounds = batch.table_bounds()
+        table_of = np.repeat(np.arange(len(base)), np.diff(bounds))
+        keys = batch.indices.astype(np.int64) + base[table_of]
+        parts.append(keys[sample_mask(keys, rate)])
+    return hit_ratio_curve(np.concatenate(parts), sample_rate=rate).as_dict()
+
+
+def format_stats(report: dict[str, Any]) -> str:
+    """A readable summary: the overall figures, one line per table, the Meta-bin histogram."""
+    lines = [f"{report['file']} ({report['format']}): {report['batches']} batches of "
+             f"{', '.join(map(str, report['batch_sizes']))}, {report['num_tables']} tables",
+             f"lookups {report['lookups']:,}  unique rows {report['unique_rows']:,}  unique ratio "
+             f"{report['unique_ratio']:.4f}  once {report['once_fraction']:.3f}  top 1% share "
+             f"{report['top1pct_share']:.3f}", "",
+             f"{'table':<12}{'rows':>12}{'lookups':>14}{'unique':>12}{'ratio':>8}{'pool':>8}"
+             f"{'once':>7}{'top1%':>7}"]
+    for t in report["tables"]:
+        lines.append(f"{t['name']:<12}{t['rows']:>12,}{t['lookups']:>14,}{t['unique_rows']:>12,}"
+                     f"{t['unique_ratio']:>8.4f}{t['mean_pooling']:>8.2f}"
+                     f"{t['once_fraction']:>7.3f}{t['top1pct_share']:>7.3f}")
+    lines += ["", f"{'accesses per unique row':<26}{'rows':>8}{'accesses':>10}"]
+    for label, rows, share in zip(report["histogram_bins"], report["rows_histogram"],
+                                  report["access_share"], strict=True):
+        lines.append(f"{label:<26}{rows:>8.3f}{share:>10.3f}")
+    if "lru" in report:
+        lines += ["", "LRU hit ratio (one cache for all tables): " + ", ".join(
+            f"{size:,} rows {hit:.3f}" for size, hit in
+            zip(report["lru"]["cache_rows"], report["lru"]["hit_ratio"], strict=True))]
+    return "\n".join(lines)
