@@ -27,17 +27,29 @@ def gpus_used(job: Job) -> int:
     return job.spec.gpus_per_trainer or len(job.trainers[0].spec.gpus)
 
 
-def ring_order(server: ServerResources, gpus: int) -> list[int]:
-    """A ring over the GPUs that uses NVLink for every hop when the topology allows (as NCCL
-    picks rings), else index order."""
+def rings(server: ServerResources, gpus: int) -> list[list[int]]:
+    """Rings for the all-reduce, as NCCL builds them: while a ring of NVLink hops is left in
+    the link counts, take it and spend one link of each hop (the hybrid cube mesh of Big Basin
+    yields several); without such a ring, one ring in index order over whatever path exists."""
     links = server.spec.nvlink_links
     if not links or gpus < 3:
-        return list(range(gpus))
+        return [list(range(gpus))]
+    spare = [list(row[:gpus]) for row in links[:gpus]]
+    found: list[list[int]] = []
+    while (ring := _nvlink_ring(spare, gpus)) is not None:
+        found.append(ring)
+        for a, b in zip(ring, ring[1:] + ring[:1], strict=True):
+            spare[a][b] -= 1
+            spare[b][a] -= 1
+    return found or [list(range(gpus))]
+
+
+def _nvlink_ring(spare: list[list[int]], gpus: int) -> list[int] | None:
     for rest in itertools.permutations(range(1, gpus)):
         order = [0, *rest]
-        if all(links[a][b] for a, b in zip(order, order[1:] + order[:1], strict=True)):
+        if all(spare[a][b] > 0 for a, b in zip(order, order[1:] + order[:1], strict=True)):
             return order
-    return list(range(gpus))
+    return None
 
 
 def gpu_trainers(job: Job) -> Proc:
@@ -45,7 +57,7 @@ def gpu_trainers(job: Job) -> Proc:
     env, gpus = job.env, gpus_used(job)
     first = job.trainers[0]
     dense = dense_costs(job, first, gpus)
-    ring = ring_order(first, gpus)
+    ring = rings(first, gpus)
     plans: dict[int, BatchPlan] = {}
     iteration = 0
     while not job.meter.finished:
@@ -62,7 +74,8 @@ def _all(job: Job, procs: list[Proc]) -> simpy.Event:
     return simpy.AllOf(job.env, [job.env.process(p) for p in procs])
 
 
-def _step(job: Job, plan: BatchPlan, dense: DenseCosts, ring: list[int], gpus: int) -> Proc:
+def _step(job: Job, plan: BatchPlan, dense: DenseCosts, ring: list[list[int]],
+          gpus: int) -> Proc:
     phases = (
         ("forward", lambda s: _front(job, s, plan, dense, gpus)),
         ("all_to_all", lambda s: _a2a(job, s, plan, forward=True)),
@@ -120,13 +133,18 @@ def _back(job: Job, server: ServerResources, plan: BatchPlan, dense: DenseCosts,
             *remote_lookup.backward(job, server, plan)]
 
 
-def _dense_sync(job: Job, dense: DenseCosts, ring: list[int], gpus: int) -> Proc:
+def _dense_sync(job: Job, dense: DenseCosts, ring: list[list[int]], gpus: int) -> Proc:
     """Bottom MLP backward on every GPU, then the ring all-reduce inside and across servers."""
     yield _all(job, [_kernel(job, s, g, dense.backward[g]) for s in job.trainers
                      for g in range(gpus)])
-    hops = list(zip(ring, ring[1:] + ring[:1], strict=True)) if gpus > 1 else []
-    yield _all(job, [job.move(s.route(("gpu", a), ("gpu", b)), dense.allreduce_bytes)
-                     for s in job.trainers for a, b in hops])
+    # Each ring carries an equal share; hops that rings share split their channel.
+    share = dense.allreduce_bytes / len(ring)
+    hops: dict[tuple[int, int], float] = {}
+    for order in ring if gpus > 1 else []:
+        for a, b in zip(order, order[1:] + order[:1], strict=True):
+            hops[(a, b)] = hops.get((a, b), 0.0) + share
+    yield _all(job, [job.move(s.route(("gpu", a), ("gpu", b)), nbytes)
+                     for s in job.trainers for (a, b), nbytes in sorted(hops.items())])
     servers = job.trainers
     if len(servers) > 1:
         n = len(servers)
