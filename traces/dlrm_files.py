@@ -36,10 +36,13 @@ def _numbers(p: Path, line: str, line_number: int, kind: type) -> list:
     out = []
     for position, item in enumerate(items):
         try:
-            out.append(kind(item))
+            value = kind(item)
         except ValueError:
-            raise trace_error(p, f"{item!r} is not a number",
-                              position=f"line {line_number}, item {position}") from None
+            value = None
+        if value is None or (kind is int and abs(value) >= 2**63) or value != value:
+            raise trace_error(p, f"{item!r} is not a number in range",
+                              position=f"line {line_number}, item {position}")
+        out.append(value)
     return out
 
 

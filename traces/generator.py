@@ -144,7 +144,7 @@ class ModelGenerator:
         indices = np.empty(total, dtype=self.index_dtype)
         start = 0
         for stream, ranks in zip(self.streams, rb.ranks, strict=True):
-            indices[start:start + ranks.size] = stream.row_map.apply(ranks)
+            stream.row_map.apply_into(ranks, indices[start:start + ranks.size])
             start += ranks.size
         offsets = np.zeros(len(rb.lengths) * batch_size + 1, dtype=np.int64)
         np.cumsum(np.concatenate(rb.lengths), out=offsets[1:])

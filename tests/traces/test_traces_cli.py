@@ -1,0 +1,39 @@
+"""`dlrmsim trace ...` end to end, through the CLI entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dlrmsim.cli import main
+
+sim_presets = pytest.importorskip("sim.presets")
+
+
+def test_generate_stats_fit_convert_plot(tmp_path: Path, data_dir: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "t.trace"
+    assert main(["trace", "generate", "--model", "test_suite", "--batches", "2", "--batch-size",
+                 "32", "--seed", "3", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["trace", "stats", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["batches"] == 2 and report["tables"]
+    spec = tmp_path / "fit.yaml"
+    assert main(["trace", "fit", str(data_dir / "meta_dlrm_datasets_2021_locality_stats.txt"),
+                 "--out", str(spec)]) == 0
+    assert sim_presets.load_model(str(spec)).tables[0].rows > 1000
+    assert main(["trace", "convert", str(data_dir / "criteo_sample.csv"), "--rows", "500",
+                 "--out", str(tmp_path / "c.trace")]) == 0
+    assert main(["trace", "plot", "--model", "m1_prod", "--out", str(tmp_path / "png")]) == 0
+    assert len(list((tmp_path / "png").glob("*.png"))) == 2
+
+
+def test_bad_input_is_one_line_and_status_2(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "junk.trace").write_bytes(b"DLRMSIMT" + b"\0" * 10)
+    assert main(["trace", "stats", str(tmp_path / "junk.trace")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "junk.trace" in err and len(err.splitlines()) == 1

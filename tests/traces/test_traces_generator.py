@@ -1,0 +1,106 @@
+"""Generator: determinism, pooling, truncation, popularity options, streaming to a file."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sim.specs import ModelSpec, PoolingSpec, PopularitySpec, TableSpec
+from traces import TraceError, generate_trace, open_native, summarize_model, summarize_trace
+from traces.generator import ModelGenerator
+from traces.pooling import PoolingSampler
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_same_seed_same_bytes(model: ModelSpec, tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        generate_trace(model, tmp_path / name, batches=3, batch_size=64, seed=5)
+    generate_trace(model, tmp_path / "c", batches=3, batch_size=64, seed=6)
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
+
+
+def test_threads_do_not_change_numbers(model: ModelSpec) -> None:
+    one = summarize_model(model, batches=3, batch_size=64, seed=2, workers=1)
+    two = summarize_model(model, batches=3, batch_size=64, seed=2, workers=2)
+    assert (one.lookups == two.lookups).all() and (one.unique_rows == two.unique_rows).all()
+
+
+def test_written_trace_is_valid_and_in_range(model: ModelSpec, tmp_path: Path) -> None:
+    lookups = generate_trace(model, tmp_path / "t", batches=4, batch_size=100, seed=1)
+    trace = open_native(tmp_path / "t")
+    assert trace.num_batches == 4 and trace.rows == (1000, 50_000, 30, 10_000_000)
+    total = 0
+    for batch in trace.iter_batches():  # validates offsets, ranges and checksums
+        total += batch.indices.size
+        assert set(batch.lengths()[1].tolist()) <= {2, 3}  # fixed 2.5: stochastic rounding
+        assert batch.lengths().max() <= 32
+    assert total == lookups
+
+
+def test_pooling_means_and_truncation() -> None:
+    rng = np.random.default_rng(0)
+    for spec in (PoolingSpec(2.5), PoolingSpec(10, "uniform"), PoolingSpec(10, "lognormal"),
+                 PoolingSpec(10, "power_law", alpha=3.0)):
+        mean = PoolingSampler(spec).sample(rng, 400_000).mean()
+        assert mean == pytest.approx(spec.mean_lookups, rel=0.03)
+    capped = PoolingSampler(PoolingSpec(50, "lognormal", max_lookups=32)).sample(rng, 10_000)
+    assert capped.max() == 32 and capped.min() >= 0
+
+
+def test_heavy_hitters_take_their_share() -> None:
+    table = TableSpec("h", 100_000, 4, PoolingSpec(10.0),
+                      PopularitySpec("zipf", 0.5, heavy_hitters=(0.3, 0.1)))
+    gen = ModelGenerator(ModelSpec("h", 1, (table,), (4,), (4,)), seed=3)
+    _, ranks = gen.streams[0].next_batch(20_000)
+    assert np.mean(ranks == 0) == pytest.approx(0.3, abs=0.01)
+    assert np.mean(ranks == 1) == pytest.approx(0.1, abs=0.01)
+
+
+def test_reuse_fraction_repeats_previous_batch_rows() -> None:
+    def overlap(reuse: float) -> float:
+        table = TableSpec("r", 5_000_000, 4, PoolingSpec(10.0), PopularitySpec("zipf", 0.6,
+                                                                               reuse_fraction=reuse))
+        gen = ModelGenerator(ModelSpec("r", 1, (table,), (4,), (4,)), seed=3)
+        first = gen.streams[0].next_batch(2000)[1]
+        second = gen.streams[0].next_batch(2000)[1]
+        return float(np.isin(second, first).mean())
+
+    assert overlap(0.5) > overlap(0.0) + 0.4
+
+
+def test_summarize_model_equals_generate_then_summarize(tmp_path: Path, make_model: Any) -> None:
+    model = make_model(reuse_fraction=0.2)
+    generate_trace(model, tmp_path / "t", batches=5, batch_size=128, seed=11)
+    from_file = summarize_trace(tmp_path / "t")
+    direct = summarize_model(model, batches=5, batch_size=128, seed=11)
+    assert (from_file.lookups == direct.lookups).all()
+    assert (from_file.unique_rows == direct.unique_rows).all()
+    assert direct.bytes_read(4).shape == (5, 4)
+    assert (direct.bytes_unique(2) == direct.unique_rows * 8 * 2).all()
+    assert summarize_trace(tmp_path / "t", max_batches=2).num_batches == 2
+
+
+def test_bad_counts_raise(model: ModelSpec, tmp_path: Path) -> None:
+    with pytest.raises(TraceError):
+        generate_trace(model, tmp_path / "t", batches=0, batch_size=4, seed=1)
+    assert not list(tmp_path.iterdir())
+
+
+def test_error_while_writing_leaves_nothing(model: ModelSpec, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: object, batches: int, batch_size: int) -> object:
+        yield from []
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(ModelGenerator, "batches", broken)
+    with pytest.raises(RuntimeError):
+        generate_trace(model, tmp_path / "t", batches=2, batch_size=4, seed=1)
+    assert not list(tmp_path.iterdir())

@@ -1,0 +1,151 @@
+"""Readers of Meta .pt/.pt.gz, dlrm trace and distribution files, and Criteo logs."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from traces import TraceError, open_native
+from traces.criteo import read_criteo
+from traces.dlrm_files import (
+    generate_lru,
+    read_dlrm_distribution,
+    read_dlrm_trace,
+    write_dlrm_trace,
+)
+from traces.meta_pt import open_meta
+from traces.sources import ReadOptions, convert, detect_format, open_source
+
+torch = pytest.importorskip("torch")
+
+
+def _meta_file(path: Path, tables: int = 3, batch: int = 4, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, 4, (tables, batch))
+    per_table = [rng.integers(0, 20 + 10 * t, int(lengths[t].sum())) for t in range(tables)]
+    indices = torch.tensor(np.concatenate(per_table), dtype=torch.int32)
+    offsets = torch.tensor(np.concatenate(([0], np.cumsum(lengths.ravel()))), dtype=torch.int64)
+    torch.save((indices, offsets, torch.tensor(lengths)), path)
+    return per_table
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_meta_tables_and_conversion(tmp_path: Path, gz: bool) -> None:
+    per_table = _meta_file(tmp_path / "m.pt")
+    path = tmp_path / "m.pt"
+    if gz:
+        with open(path, "rb") as src, gzip.open(tmp_path / "m.pt.gz", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        path = tmp_path / "m.pt.gz"
+    meta = open_meta(path)
+    assert meta.num_tables == 3 and meta.batch_size == 4
+    assert meta.table(1)[0].tolist() == per_table[1].tolist()
+    source = open_source(path, options=ReadOptions(tables=(1, 3)))
+    convert(source, tmp_path / "out")
+    batch = next(open_native(tmp_path / "out").iter_batches())
+    assert batch.table_indices(1).tolist() == per_table[2].tolist()
+
+
+@pytest.mark.parametrize(("payload", "message"), [
+    (lambda: [torch.zeros(3)], "expected \\(indices, offsets, lengths\\)"),
+    (lambda: (torch.zeros(3, dtype=torch.int32), torch.zeros(4, dtype=torch.int64),
+              torch.zeros(3, dtype=torch.int64)), "wrong tensor layout"),
+    (lambda: (torch.zeros(3, dtype=torch.int32), torch.tensor([0, 1, 2]),
+              torch.ones(1, 3, dtype=torch.int64)), "offsets has 3 entries"),
+])
+def test_meta_bad_layouts(tmp_path: Path, payload: object, message: str) -> None:
+    torch.save(payload(), tmp_path / "bad.pt")  # type: ignore[operator]
+    with pytest.raises(TraceError, match=message):
+        open_meta(tmp_path / "bad.pt")
+
+
+def test_meta_negative_length_names_table_and_bag(tmp_path: Path) -> None:
+    offsets = torch.tensor([0, 2, 1, 3])
+    torch.save((torch.zeros(3, dtype=torch.int32), offsets, torch.tensor([[2, -1, 2]])),
+               tmp_path / "n.pt")
+    with pytest.raises(TraceError, match="table #0, bag 1"):
+        open_meta(tmp_path / "n.pt").table(0)
+
+
+def test_meta_garbage_and_truncation(tmp_path: Path) -> None:
+    _meta_file(tmp_path / "m.pt")
+    raw = (tmp_path / "m.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(raw[: len(raw) // 2])
+    (tmp_path / "junk.pt.gz").write_bytes(b"not gzip at all")
+    for name in ("cut.pt", "junk.pt.gz"):
+        with pytest.raises(TraceError, match=name):
+            open_meta(tmp_path / name)
+
+
+def test_dlrm_trace_text_and_binary(tmp_path: Path, data_dir: Path) -> None:
+    ids = read_dlrm_trace(data_dir / "dlrm_trace.log")
+    assert ids.tolist() == [1, 2, 3, 4, 5, 3, 4, 1, 1, 6, 3]
+    for dtype in ("int32", "uint64"):
+        write_dlrm_trace(tmp_path / "b", ids, binary=True, dtype=dtype)
+        assert read_dlrm_trace(tmp_path / "b", binary=True, dtype=dtype).tolist() == ids.tolist()
+    (tmp_path / "odd").write_bytes(b"\x01\x00\x00")
+    with pytest.raises(TraceError, match="not a whole number"):
+        read_dlrm_trace(tmp_path / "odd", binary=True)
+    assert detect_format(data_dir / "dlrm_trace.log") == "dlrm"
+
+
+def test_dlrm_distribution(data_dir: Path) -> None:
+    dist = read_dlrm_distribution(data_dir / "dlrm_dist_emb.log")
+    assert dist.unique_ids == (1, 2, 3, 4, 5, 6) and dist.cumulative[-1] == 1.0
+    ids = generate_lru(dist, 2000, seed=1)
+    assert set(ids.tolist()) <= set(dist.unique_ids)
+    assert (generate_lru(dist, 2000, seed=1) == ids).all()
+    assert detect_format(data_dir / "dlrm_dist_emb.log") == "dlrm-dist"
+
+
+def test_criteo_csv_sample(data_dir: Path) -> None:
+    batches = list(read_criteo(data_dir / "criteo_sample.csv", 1000, 64))
+    assert [b.batch_size for b in batches] == [64, 64, 64, 8]
+    assert all(b.num_tables == 26 and b.indices.max() < 1000 for b in batches)
+    empty = next(iter(read_criteo(data_dir / "criteo_sample.csv", 1000, 200, missing="empty")))
+    assert empty.indices.size < 200 * 26  # the sample has empty features
+
+
+def test_criteo_tsv_and_errors(tmp_path: Path) -> None:
+    good = "\t".join(["1"] + ["5"] * 13 + ["0000000a"] * 26)
+    (tmp_path / "day_0").write_text(good + "\n" + good + "\n")
+    (batch,) = read_criteo(tmp_path / "day_0", 7, 4)
+    assert batch.batch_size == 2 and batch.indices.tolist() == [3] * 52
+    (tmp_path / "bad").write_text(good + "\n" + good.replace("0000000a", "zz", 1) + "\n")
+    with pytest.raises(TraceError, match="table 'C1', line 2"):
+        list(read_criteo(tmp_path / "bad", 7, 4))
+    (tmp_path / "short").write_text("1\t2\n")
+    with pytest.raises(TraceError, match="line 1"):
+        list(read_criteo(tmp_path / "short", 7, 4))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet="0123456789, \n.-ab\t", max_size=60))
+def test_text_readers_on_malformed_input(tmp_path: Path, text: str) -> None:
+    (tmp_path / "f").write_text(text)
+    for read in (read_dlrm_trace, read_dlrm_distribution,
+                 lambda p: list(read_criteo(p, 10, 3))):
+        with contextlib.suppress(TraceError):
+            read(tmp_path / "f")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.integers(0, 2000), flip=st.integers(0, 2000))
+def test_meta_reader_on_damaged_files(tmp_path: Path, cut: int, flip: int) -> None:
+    _meta_file(tmp_path / "m.pt")
+    raw = bytearray((tmp_path / "m.pt").read_bytes())
+    raw[flip % len(raw)] ^= 0xFF
+    (tmp_path / "d.pt").write_bytes(bytes(raw[: max(1, len(raw) - cut)]))
+    try:
+        meta = open_meta(tmp_path / "d.pt")
+        for t in range(meta.num_tables):
+            meta.table(t)
+    except TraceError:
+        pass

@@ -1,0 +1,89 @@
+"""Locality statistics, Meta bins, LRU stack distances, the locality file, and the fit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.specs import ModelSpec
+from traces import TraceError, generate_trace
+from traces.fit import fit_locality_entry, fit_trace_stats
+from traces.generator import ModelGenerator
+from traces.locality import BIN_LABELS, access_counts, locality_of_counts
+from traces.locality_file import read_locality_file
+from traces.lru import hit_ratio_curve, stack_distances
+from traces.sources import open_source
+from traces.stats import format_stats, trace_stats
+
+
+def _naive_distances(keys: list[int]) -> list[int]:
+    stack: list[int] = []
+    out = []
+    for key in keys:
+        if key in stack:
+            out.append(len(stack) - 1 - stack.index(key))
+            stack.remove(key)
+        else:
+            out.append(-1)
+        stack.append(key)
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 12), max_size=80))
+def test_stack_distances_match_a_plain_lru_stack(keys: list[int]) -> None:
+    assert stack_distances(np.array(keys, dtype=np.int64)).tolist() == _naive_distances(keys)
+
+
+def test_hit_ratio_curve_ends_at_all_reuses() -> None:
+    curve = hit_ratio_curve(np.array([1, 2, 1, 2, 3, 1]))
+    assert curve.hit_ratio[0] == 0.0 and curve.hit_ratio[-1] == pytest.approx(3 / 6)
+    assert list(curve.hit_ratio) == sorted(curve.hit_ratio)
+
+
+def test_meta_bins_and_head_share() -> None:
+    loc = locality_of_counts(access_counts(np.array([5, 5, 5, 7, 9, 9] + [1] * 100)))
+    assert loc.lookups == 106 and loc.unique_rows == 4 and loc.once_fraction == 0.25
+    assert loc.rows_histogram[BIN_LABELS.index("(64, 128]")] == 0.25
+    assert loc.top1pct_share == pytest.approx(100 / 106)
+
+
+def test_stats_of_a_generated_trace(model: ModelSpec, tmp_path: Path) -> None:
+    generate_trace(model, tmp_path / "t", batches=3, batch_size=50, seed=4)
+    report = trace_stats(open_source(tmp_path / "t"), show_progress=False)
+    for key in ("lookups", "unique_rows", "unique_ratio", "once_fraction", "top1pct_share",
+                "tables", "rows_histogram", "access_share", "lru"):
+        assert key in report
+    assert report["lookups"] == sum(t["lookups"] for t in report["tables"])
+    assert report["tables"][2]["unique_rows"] <= 30
+    assert "accesses per unique row" in format_stats(report)
+    spec = fit_trace_stats(report)
+    assert spec.tables[3].rows == 10_000_000 and spec.tables[0].popularity.zipf_s > 0
+
+
+def test_locality_file(data_dir: Path) -> None:
+    entries = read_locality_file(data_dir / "meta_dlrm_datasets_2021_locality_stats.txt")
+    first = entries[0]
+    assert (first.lookups, first.unique_rows, first.tables) == (887017990, 128435723, 856)
+    assert first.once_fraction == 0.473 and len(first.access_share) == len(BIN_LABELS)
+
+
+def test_locality_file_errors(tmp_path: Path) -> None:
+    (tmp_path / "s.txt").write_text("f.pt\nLocality stats after processing 1 batches of size 4\n")
+    with pytest.raises(TraceError, match="entry 0"):
+        read_locality_file(tmp_path / "s.txt")
+
+
+def test_fit_reproduces_the_first_meta_entry(data_dir: Path) -> None:
+    """Batch 65536 -> 1024: lookups per bag and table kept (15.8), rows and s fitted at 1024."""
+    entry = read_locality_file(data_dir / "meta_dlrm_datasets_2021_locality_stats.txt")[0]
+    model = fit_locality_entry(entry, batch_size=1024, tables=8)
+    batch = next(ModelGenerator(model, seed=1).batches(1, 1024))
+    counts = np.concatenate([access_counts(batch.table_indices(t)) for t in range(8)])
+    loc = locality_of_counts(counts)
+    assert loc.unique_ratio == pytest.approx(entry.unique_ratio, rel=0.10)
+    assert abs(loc.once_fraction - entry.once_fraction) <= 0.05
