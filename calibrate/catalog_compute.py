@@ -1,0 +1,212 @@
+"""Op specs for the compute kernels: embedding bags (torch and FBGEMM), MLP layers and the dot
+interaction, with their designs, cost-model terms and planning estimates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from calibrate.context import Context
+from calibrate.grid import Axis, Design
+from calibrate.kernels.embedding import EmbeddingKernel
+from calibrate.kernels.fbgemm import FbgemmKernel
+from calibrate.kernels.interaction import InteractionKernel, interaction_bytes
+from calibrate.kernels.mlp import MlpKernel, layer_bytes
+from calibrate.kernels.rotation import rotation_copies
+from calibrate.opspec import KernelFactory, OpSpec
+from calibrate.types import Kernel, Params
+
+FP32_BYTES = 4  # bytes per float32 element (IEEE 754 binary32)
+INDEX_BYTES = 8  # bytes per int64 index
+ZIPF_CHOICES = (0.0, 1.05, 1.15)  # exponents the issue asks for; 0 means uniform
+# Backward-plus-update work relative to the forward gather (dimensionless, a-priori guess):
+# SGD scatters every lookup's gradient; row-wise Adagrad also sorts and coalesces them.
+_BACKWARD_FACTOR = {"forward": 1.0, "sgd": 2.5, "rowwise_adagrad": 5.0}
+EMBEDDING_TERMS: tuple[dict[str, int], ...] = (
+    {},  # per call
+    {"batch": 1, "pooling": 1},  # per lookup
+    {"batch": 1, "pooling": 1, "dim": 1},  # per element gathered (x 4 bytes, fp32)
+    {"batch": 1, "dim": 1},  # per pooled output element
+)
+
+
+def _embedding_axes(ctx: Context) -> tuple[Axis, ...]:
+    rows_hi = 1e8 if ctx.on_gpu else 1e7  # issue 4: 1e3..1e7 on CPU, more on a GPU
+    quick = ctx.settings.name == "quick"
+    return (
+        Axis("rows", 1e3, rows_hi),
+        Axis("dim", 16, 256, choices=(16.0, 64.0, 256.0) if quick else
+             (16.0, 32.0, 64.0, 128.0, 256.0)),
+        Axis("pooling", 1, 128),
+        Axis("batch", 64, 65536),
+        Axis("zipf_s", 0, 1.15, integer=False, choices=ZIPF_CHOICES),
+    )
+
+
+def _embedding_design(ctx: Context, extra: dict[str, float] | None = None) -> Design:
+    centres = [{"rows": 1e5, "dim": 64.0, "pooling": 16.0, "batch": 1024.0, "zipf_s": 1.05}]
+    if ctx.settings.second_centre:
+        centres.append({"rows": 2e6, "dim": 128.0, "pooling": 32.0, "batch": 4096.0,
+                        "zipf_s": 0.0})
+    return Design(_embedding_axes(ctx), tuple(centres), ctx.settings.sweep_points,
+                  ctx.settings.lhs_points, fixed=extra or {})
+
+
+def _maker(kind: type, direction: str, ctx: Context) -> KernelFactory:
+    """A factory of `kind(params, direction, device, seed, flush_bytes)` kernels."""
+
+    def make(params: dict[str, float], seed: int) -> Kernel:
+        kernel: Kernel = kind(params, direction, ctx.device, seed, ctx.flush_bytes)
+        return kernel
+
+    return make
+
+
+def _half_if_backward(estimate: Callable[[Params], float], direction: str
+                      ) -> Callable[[Params], float]:
+    """A backward call's untimed forward in `prepare` costs about half the backward."""
+    return lambda p: estimate(p) / 2 if direction == "backward" else 0.0
+
+
+Estimates = tuple[Callable[[Params], float], ...]
+
+
+def _embedding_estimates(ctx: Context, direction: str, tables_key: str | None) -> Estimates:
+    rates = ctx.priors
+
+    def tables(p: Params) -> float:
+        return p[tables_key] if tables_key else 1.0
+
+    def estimate_s(p: Params) -> float:
+        lookups = tables(p) * p["batch"] * p["pooling"]
+        gathered = lookups * p["dim"] * FP32_BYTES
+        return rates.call_overhead_s + _BACKWARD_FACTOR[direction] * (
+            gathered / rates.gather_bytes_per_s + lookups * 5e-9)
+
+    def prepare_s(p: Params) -> float:
+        forward_s = estimate_s(p) if direction != "forward" and tables_key else 0.0
+        return tables(p) * p["batch"] * p["pooling"] * rates.index_s_per_lookup + forward_s
+
+    def table_set_bytes(p: Params) -> float:
+        one = tables(p) * p["rows"] * p["dim"] * FP32_BYTES
+        return one * rotation_copies(one, ctx.flush_bytes)
+
+    def setup_s(p: Params) -> float:
+        cdf_s = p["rows"] * 5e-8 if p["zipf_s"] > 0 else 0.0  # measured: 0.5 s for 1e7 rows
+        init_rate = rates.init_bytes_per_s if tables_key else rates.fill_bytes_per_s
+        return table_set_bytes(p) / init_rate + cdf_s
+
+    def memory_bytes(p: Params) -> float:
+        lookups = tables(p) * p["batch"] * p["pooling"]
+        workspace = 3 * lookups * p["dim"] * FP32_BYTES if direction != "forward" else 0.0
+        cdf = p["rows"] * 8 if p["zipf_s"] > 0 else 0.0
+        return table_set_bytes(p) + workspace + cdf + 4 * lookups * INDEX_BYTES
+
+    return estimate_s, prepare_s, setup_s, memory_bytes
+
+
+def embedding_specs(ctx: Context) -> list[OpSpec]:
+    """`embedding_forward`, `embedding_backward_sgd`, `embedding_backward_rowwise_adagrad`."""
+    specs = []
+    for op, direction in (("embedding_forward", "forward"), ("embedding_backward_sgd", "sgd"),
+                          ("embedding_backward_rowwise_adagrad", "rowwise_adagrad")):
+        estimate_s, prepare_s, setup_s, memory_bytes = _embedding_estimates(ctx, direction, None)
+        specs.append(OpSpec(
+            name=op, backend="torch", params=("batch", "rows", "dim", "pooling", "zipf_s"),
+            design=_embedding_design(ctx), terms=EMBEDDING_TERMS, split_params=("rows", "zipf_s"),
+            estimate_s=estimate_s, prepare_s=prepare_s, setup_s=setup_s,
+            memory_bytes=memory_bytes, shrink_for_memory=("rows", "batch"),
+            shrink_for_time=("batch", "pooling"),
+            make=_maker(EmbeddingKernel, direction, ctx)))
+    return specs
+
+
+def fbgemm_specs(ctx: Context) -> list[OpSpec]:
+    """The same three ops on FBGEMM's batched kernel, `fbgemm_` prefixed, with `tables`."""
+    terms = tuple({**t, "tables": 1} for t in EMBEDDING_TERMS)
+    specs = []
+    for op, direction in (("fbgemm_embedding_forward", "forward"),
+                          ("fbgemm_embedding_backward_sgd", "sgd"),
+                          ("fbgemm_embedding_backward_rowwise_adagrad", "rowwise_adagrad")):
+        estimate_s, prepare_s, setup_s, memory_bytes = _embedding_estimates(ctx, direction,
+                                                                            "tables")
+        base = _embedding_design(ctx)
+        design = Design((*base.axes, Axis("tables", 1, 16)),
+                        tuple({**c, "tables": 4.0} for c in base.centres),
+                        base.sweep_points, base.lhs_points)
+        specs.append(OpSpec(
+            name=op, backend="fbgemm",
+            params=("batch", "rows", "dim", "pooling", "zipf_s", "tables"),
+            design=design, terms=terms, split_params=("rows", "zipf_s"),
+            estimate_s=estimate_s, prepare_s=prepare_s, setup_s=setup_s,
+            memory_bytes=memory_bytes, shrink_for_memory=("rows", "tables", "batch"),
+            shrink_for_time=("batch", "pooling", "tables"),
+            make=_maker(FbgemmKernel, direction, ctx)))
+    return specs
+
+
+def mlp_specs(ctx: Context) -> list[OpSpec]:
+    """`mlp_forward` and `mlp_backward` of one Linear+ReLU layer."""
+    batch_hi = 65536 if ctx.on_gpu else 4096  # issue 4: batch and widths 64..4096 (more on GPU)
+    axes = (Axis("batch", 64, batch_hi), Axis("in_features", 64, 4096),
+            Axis("out_features", 64, 4096))
+    centres = [{"batch": 512.0, "in_features": 512.0, "out_features": 512.0}]
+    if ctx.settings.second_centre:
+        centres.append({"batch": 2048.0, "in_features": 1024.0, "out_features": 256.0})
+    design = Design(axes, tuple(centres), ctx.settings.sweep_points + 1, ctx.settings.lhs_points)
+    terms: tuple[dict[str, int], ...] = ({}, {"batch": 1, "in_features": 1, "out_features": 1},
+             {"batch": 1, "in_features": 1}, {"batch": 1, "out_features": 1},
+             {"in_features": 1, "out_features": 1})
+    specs = []
+    for op, direction, flop_factor in (("mlp_forward", "forward", 2.0),
+                                       ("mlp_backward", "backward", 4.0)):
+        def estimate_s(p: Params, f: float = flop_factor) -> float:
+            flops = f * p["batch"] * p["in_features"] * p["out_features"]
+            moved = layer_bytes(p["batch"], p["in_features"], p["out_features"])
+            return (ctx.priors.call_overhead_s * 3 + flops / ctx.priors.flops_per_s
+                    + f / 2 * moved / ctx.priors.stream_bytes_per_s)
+
+        def memory_bytes(p: Params) -> float:
+            one = layer_bytes(p["batch"], p["in_features"], p["out_features"])
+            return 3 * one * rotation_copies(one, ctx.flush_bytes)
+
+        specs.append(OpSpec(
+            name=op, backend="torch", params=("batch", "in_features", "out_features"),
+            design=design, terms=terms, split_params=("batch", "in_features", "out_features"),
+            estimate_s=estimate_s, memory_bytes=memory_bytes,
+            prepare_s=_half_if_backward(estimate_s, direction),
+            shrink_for_memory=("batch",), shrink_for_time=("batch",),
+            make=_maker(MlpKernel, direction, ctx)))
+    return specs
+
+
+def interaction_specs(ctx: Context) -> list[OpSpec]:
+    """`interaction_forward` and `interaction_backward` (features = tables + 1)."""
+    axes = (Axis("batch", 64, 65536), Axis("features", 2, 128),
+            Axis("dim", 16, 256, choices=(16.0, 32.0, 64.0, 128.0, 256.0)))
+    centres = [{"batch": 1024.0, "features": 27.0, "dim": 64.0}]
+    if ctx.settings.second_centre:
+        centres.append({"batch": 4096.0, "features": 101.0, "dim": 128.0})
+    design = Design(axes, tuple(centres), ctx.settings.sweep_points + 1, ctx.settings.lhs_points)
+    terms: tuple[dict[str, int], ...] = (
+        {}, {"batch": 1, "features": 2, "dim": 1}, {"batch": 1, "features": 1, "dim": 1},
+        {"batch": 1, "features": 2})
+    specs = []
+    for op, direction, factor in (("interaction_forward", "forward", 1.0),
+                                  ("interaction_backward", "backward", 2.0)):
+        def estimate_s(p: Params, f: float = factor) -> float:
+            flops = 2 * p["batch"] * p["features"] ** 2 * p["dim"]
+            moved = interaction_bytes(p["batch"], p["features"], p["dim"])
+            return ctx.priors.call_overhead_s * 6 + f * (
+                flops / ctx.priors.flops_per_s + 3 * moved / ctx.priors.stream_bytes_per_s)
+
+        def memory_bytes(p: Params) -> float:
+            one = interaction_bytes(p["batch"], p["features"], p["dim"])
+            return 6 * one + one * rotation_copies(one, ctx.flush_bytes, max_copies=8)
+
+        specs.append(OpSpec(
+            name=op, backend="torch", params=("batch", "features", "dim"), design=design,
+            terms=terms, split_params=("batch", "features"), estimate_s=estimate_s,
+            memory_bytes=memory_bytes, shrink_for_memory=("batch",), shrink_for_time=("batch",),
+            prepare_s=_half_if_backward(estimate_s, direction),
+            make=_maker(InteractionKernel, direction, ctx)))
+    return specs

@@ -1,0 +1,127 @@
+"""Command line: `python -m calibrate [options]`, `python -m calibrate serve --port N`, and the
+same through `dlrmsim calibrate` (which calls `add_arguments` and `run`).
+
+A user mistake raises CalibrationError; `main` prints it as one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from calibrate.device import DEVICE_CHOICES
+from calibrate.errors import CalibrationError
+from calibrate.kernels.network import SinkServer
+
+DEFAULT_SERVE_HOST = "0.0.0.0"  # listen on every interface, so a remote host can reach it
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add calibration options and the `serve` action to `parser`."""
+    parser.add_argument("--device", default="auto", metavar="|".join(DEVICE_CHOICES),
+                        help="where to time kernels (default: auto, CUDA when present)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a small grid: under 3 minutes on a CPU (default: full grid)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="profile path (default: profiles/<device>[-<gpu>]-<host>-<mode>.json)")
+    parser.add_argument("--peer", default=None, metavar="HOST:PORT",
+                        help="measure TCP to a `serve` peer (default: loopback)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of grids and inputs (default 0)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    parser.add_argument("--no-fbgemm", dest="fbgemm", action="store_false",
+                        help="skip FBGEMM kernels even when fbgemm_gpu is installed")
+    parser.add_argument("--ops", default=None, metavar="OP[,OP...]",
+                        help="calibrate only these ops (default: all)")
+    parser.add_argument("--budget-scale", type=float, default=1.0, metavar="X",
+                        help="multiply the mode's time budget by X (default 1)")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch intra-op threads (default: torch's choice, one per core)")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    actions = parser.add_subparsers(dest="calibrate_action", metavar="ACTION")
+    serve = actions.add_parser("serve", help="run a TCP sink that a `--peer` run measures")
+    serve.add_argument("--port", type=int, required=True, help="TCP port to listen on")
+    serve.add_argument("--host", default=DEFAULT_SERVE_HOST, help="address to bind")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        server = SinkServer(args.host, args.port)
+    except OSError as err:
+        raise CalibrationError(f"cannot listen on {args.host}:{args.port}: {err}") from err
+    print(f"calibrate serve: listening on {args.host}:{server.port}", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def summary(path: Path, profile: dict[str, Any]) -> dict[str, Any]:
+    """A short account of a finished run: where it went, how long, and each op's fit error."""
+    flagged: dict[str, int] = {}
+    for m in profile["measurements"]:
+        flagged[m["op"]] = flagged.get(m["op"], 0) + int(m["flagged"])
+    return {
+        "profile": str(path),
+        "wall_s": profile["run"]["wall_s"],
+        "ops": {name: {"points": model["fit_error"]["n_fit"] + model["fit_error"]["n_holdout"],
+                       "flagged": flagged.get(name, 0),
+                       "holdout_median_abs_rel": model["fit_error"]["holdout_median_abs_rel"],
+                       "pieces": len(model["pieces"])}
+                for name, model in profile["cost_models"].items()},
+    }
+
+
+def _print_summary(info: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(info, indent=1))
+        return
+    print(f"profile {info['profile']} written in {info['wall_s']:.0f} s")
+    print(f"{'op':42} {'points':>6} {'flagged':>7} {'holdout err':>11} {'pieces':>6}")
+    for name, row in info["ops"].items():
+        err = row["holdout_median_abs_rel"]
+        err_text = "-" if err is None else f"{100 * err:.1f}%"
+        print(f"{name:42} {row['points']:6d} {row['flagged']:7d} {err_text:>11} "
+              f"{row['pieces']:6d}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Carry out parsed arguments. Raises CalibrationError for a user mistake."""
+    if getattr(args, "calibrate_action", None) == "serve":
+        return _serve(args)
+    from calibrate.runner import RunOptions, calibrate  # torch loads only when measuring
+
+    if args.budget_scale <= 0:
+        raise CalibrationError(f"--budget-scale must be > 0, got {args.budget_scale}")
+    options = RunOptions(
+        device=args.device, quick=args.quick, out=args.out, peer=args.peer, seed=args.seed,
+        quiet=args.quiet, fbgemm=args.fbgemm, budget_scale=args.budget_scale,
+        threads=args.threads,
+        ops=tuple(s.strip() for s in args.ops.split(",") if s.strip()) if args.ops else None)
+    path, profile = calibrate(options)
+    if not args.quiet or args.json:
+        _print_summary(summary(path, profile), args.json)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m calibrate",
+        description="Time embedding, MLP and interaction kernels and measure memory, PCIe and "
+                    "network bandwidth on this host; write a dlrmsim profile.")
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except CalibrationError as err:
+        print(f"calibrate: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("calibrate: interrupted; no profile written", file=sys.stderr)
+        return 130

@@ -1,0 +1,60 @@
+"""The network peer: parse `HOST:PORT`, check it answers, or start a loopback sink."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from calibrate.errors import CalibrationError
+from calibrate.kernels.network import CONNECT_TIMEOUT_S, SinkServer, TcpSender
+
+
+def parse_peer(text: str) -> tuple[str, int]:
+    """(host, port) from "HOST:PORT" (IPv6 as "[::1]:PORT"). Raises CalibrationError."""
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise CalibrationError(f"--peer must look like HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+@dataclass
+class PeerLink:
+    """A connection to a sink (a remote `python -m calibrate serve`, or a loopback sink this
+    process started), opened lazily and reused by every `network_tcp` point."""
+
+    host: str
+    port: int
+    label: str
+    server: SinkServer | None = None
+    sender: TcpSender | None = None
+
+    def connect(self) -> TcpSender:
+        if self.sender is None:
+            self.sender = TcpSender(self.host, self.port)
+        return self.sender
+
+    def close(self) -> None:
+        if self.sender is not None:
+            self.sender.close()
+        if self.server is not None:
+            self.server.stop()
+
+
+def open_peer(peer: str | None) -> PeerLink:
+    """Check the peer answers a zero-byte message, or start a loopback sink when `peer` is None.
+
+    Raises CalibrationError when the peer cannot be reached or answers wrongly.
+    """
+    if peer is None:
+        server = SinkServer("127.0.0.1", 0).start_background()
+        return PeerLink("127.0.0.1", server.port, "loopback", server=server)
+    host, port = parse_peer(peer)
+    link = PeerLink(host, port, peer)
+    try:
+        link.connect().send(memoryview(b""))
+    except OSError as err:
+        link.close()
+        raise CalibrationError(
+            f"peer {peer} does not answer within {CONNECT_TIMEOUT_S:g} s ({err}); start "
+            f"`python -m calibrate serve --port {port}` there") from err
+    return link

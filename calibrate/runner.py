@@ -1,0 +1,224 @@
+"""One calibration run: resolve the device, plan every op, measure, fit, write the profile."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from calibrate.catalog_compute import embedding_specs, fbgemm_specs, interaction_specs, mlp_specs
+from calibrate.catalog_transfer import collective_specs, memory_specs, network_spec
+from calibrate.clock import Clock, CudaEventClock, WallClock
+from calibrate.context import Context
+from calibrate.device import resolve_device
+from calibrate.errors import CalibrationError
+from calibrate.fit import build_cost_model
+from calibrate.grid import build_grid
+from calibrate.headline import headlines
+from calibrate.host import available_memory_bytes, fingerprint, flush_bytes
+from calibrate.kernels.fbgemm import fbgemm_version
+from calibrate.opspec import OpSpec, Registry
+from calibrate.peer import PeerLink, open_peer
+from calibrate.plan import Limits, Plan, plan_op
+from calibrate.profile import SCHEMA, SCHEMA_VERSION, check_writable, write_profile
+from calibrate.progress import ProgressBar
+from calibrate.settings import mode_settings, priors_for
+from calibrate.stats import SPREAD_DEFINITION
+from calibrate.sweep import run_sweep
+
+MAX_MEMORY_CAP_BYTES = 8 * 1024**3  # bytes; the development VM's agreed ceiling (issue 4)
+MEMORY_SHARE = 0.5  # of available host memory, or free GPU memory, one point may use
+DEADLINE_FACTOR = 2.5  # an op may overrun its estimated budget by this factor before skipping
+# Relative weights of the ops in the time budget (dimensionless): embeddings dominate DLRM.
+_WEIGHTS = {"embedding": 3.0, "fbgemm": 1.5, "mlp": 1.5, "interaction": 1.0, "network": 0.6,
+            "allreduce": 1.0, "alltoall": 1.0}
+_DEFAULT_WEIGHT = 0.8
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the user asked for. `ops` restricts the run to some op names; `budget_scale`
+    multiplies the mode's time budget (a tiny value keeps only essential points); `threads` sets
+    torch's intra-op threads (default: torch's choice, one per core)."""
+
+    device: str = "auto"
+    quick: bool = False
+    out: Path | None = None
+    peer: str | None = None
+    seed: int = 0
+    quiet: bool = False
+    fbgemm: bool = True
+    ops: tuple[str, ...] | None = None
+    budget_scale: float = 1.0
+    threads: int | None = None
+
+
+def default_out_path(device: torch.device, quick: bool) -> Path:
+    """profiles/<device>[-<gpu>]-<host>-<mode>.json, with names reduced to [a-z0-9-]."""
+    def slug(text: str) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:32] or "unknown"
+
+    parts = [device.type]
+    if device.type == "cuda":
+        parts.append(slug(torch.cuda.get_device_name(device)))
+    parts += [slug(socket.gethostname()), "quick" if quick else "full"]
+    return Path("profiles") / ("-".join(parts) + ".json")
+
+
+def _memory_cap(device: torch.device) -> float:
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return MEMORY_SHARE * free
+    return min(MAX_MEMORY_CAP_BYTES, MEMORY_SHARE * available_memory_bytes())
+
+
+def build_registry(ctx: Context, link: PeerLink | None, only: Sequence[str] | None) -> Registry:
+    """Every op this device and mode calibrate, optionally restricted to `only`.
+    Raises CalibrationError for a name in `only` that is not an op here."""
+    specs: list[OpSpec] = embedding_specs(ctx)
+    if ctx.use_fbgemm:
+        specs += fbgemm_specs(ctx)
+    specs += mlp_specs(ctx) + interaction_specs(ctx) + memory_specs(ctx) + collective_specs(ctx)
+    if link is not None:
+        specs.append(network_spec(ctx, link.connect))
+    unknown = sorted(set(only or ()) - {s.name for s in specs})
+    if unknown:
+        raise CalibrationError(f"unknown op(s) {unknown}; known: {[s.name for s in specs]}")
+    registry = Registry()
+    for spec in specs:
+        if only is None or spec.name in only:
+            registry.add(spec)
+    return registry
+
+
+def _weight(name: str) -> float:
+    return next((w for key, w in _WEIGHTS.items() if name.startswith(key)), _DEFAULT_WEIGHT)
+
+
+def plan_all(registry: Registry, ctx: Context, budget_scale: float) -> dict[str, Plan]:
+    """Deterministic plans for every op: same seed and limits, same points."""
+    total = sum(_weight(spec.name) for spec in registry)
+    plans = {}
+    for spec in registry:
+        limits = Limits(
+            memory_cap_bytes=ctx.memory_cap_bytes, max_call_s=ctx.settings.max_call_s,
+            budget_s=ctx.settings.total_budget_s * budget_scale * _weight(spec.name) / total,
+            samples_per_point=ctx.settings.samples_per_point,
+            min_sample_s=ctx.settings.policy.min_sample_s,
+            max_inner=ctx.settings.policy.max_inner)
+        grid = build_grid(spec.design, ctx.seed ^ zlib.crc32(spec.name.encode()))
+        plans[spec.name] = plan_op(spec, grid, limits)
+    return plans
+
+
+def make_context(options: RunOptions, device: torch.device) -> Context:
+    use_fbgemm = options.fbgemm and fbgemm_version() is not None
+    return Context(
+        device=device, settings=mode_settings(device.type, options.quick),
+        priors=priors_for(device.type), seed=options.seed, flush_bytes=flush_bytes(),
+        memory_cap_bytes=_memory_cap(device),
+        gpu_count=torch.cuda.device_count() if torch.cuda.is_available() else 0,
+        use_fbgemm=use_fbgemm)
+
+
+def default_clock(device: torch.device) -> Clock:
+    return CudaEventClock() if device.type == "cuda" else WallClock()
+
+
+def calibrate(
+    options: RunOptions, clock: Clock | None = None, now: Callable[[], float] = time.monotonic
+) -> tuple[Path, dict[str, Any]]:
+    """Run a calibration and write its profile; returns (path, profile).
+
+    Raises CalibrationError for an unusable device, output path or peer, before measuring.
+    """
+    started = now()
+    device = resolve_device(options.device)
+    if options.threads is not None:
+        if options.threads < 1:
+            raise CalibrationError(f"--threads must be >= 1, got {options.threads}")
+        torch.set_num_threads(options.threads)
+    out = options.out or default_out_path(device, options.quick)
+    check_writable(out)
+    only = options.ops
+    link = open_peer(options.peer) if only is None or "network_tcp" in only else None
+    try:
+        ctx = make_context(options, device)
+        registry = build_registry(ctx, link, only)
+        plans = plan_all(registry, ctx, options.budget_scale)
+        results = _measure_all(registry, plans, ctx, clock or default_clock(device), now,
+                               options)
+    finally:
+        if link is not None:
+            link.close()
+    profile = assemble(ctx, registry, plans, results, options, link, now() - started)
+    write_profile(profile, out)
+    return out, profile
+
+
+def _measure_all(registry: Registry, plans: dict[str, Plan], ctx: Context, clock: Clock,
+                 now: Callable[[], float], options: RunOptions) -> dict[str, Any]:
+    bar = ProgressBar(sum(len(p.points) for p in plans.values()), enabled=not options.quiet)
+    results = {}
+    try:
+        for spec in registry:
+            plan = plans[spec.name]
+            deadline = now() + DEADLINE_FACTOR * max(plan.est_total_s, 1.0)
+            results[spec.name] = run_sweep(spec, plan, clock, ctx.settings.policy, ctx.seed,
+                                           deadline, progress=bar.advance, now=now)
+    finally:
+        bar.close()
+    return results
+
+
+def assemble(ctx: Context, registry: Registry, plans: dict[str, Plan], results: dict[str, Any],
+             options: RunOptions, link: PeerLink | None, wall_s: float) -> dict[str, Any]:
+    """The profile dictionary (see profiles/README.md for every key)."""
+    measurements = [m for spec in registry for m in results[spec.name].measurements]
+    models = {}
+    for spec in registry:
+        points = [(m.params, m.median_s, m.held_out) for m in results[spec.name].measurements]
+        model = build_cost_model(spec.params, spec.terms, spec.split_params, points)
+        if model is not None:
+            models[spec.name] = model
+    bandwidths, latencies = headlines(measurements)
+    return {
+        "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
+        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "mode": ctx.settings.name, "device": ctx.device.type,
+        "host": fingerprint(ctx.device, ctx.use_fbgemm),
+        "measurements": [m.to_json() for m in measurements],
+        "cost_models": models,
+        "bandwidths_bytes_per_s": bandwidths,
+        "latencies_s": latencies,
+        "grid": _grid_record(ctx, registry, plans, results, options, link),
+        "run": {"wall_s": round(wall_s, 1), "seed": options.seed, "threads": options.threads,
+                "budget_scale": options.budget_scale,
+                "estimated_s": round(sum(p.est_total_s for p in plans.values()), 1),
+                "timing_policy": vars(ctx.settings.policy),
+                "spread": SPREAD_DEFINITION,
+                "network_peer": link.label if link else None,
+                "network_tcp_time": "one-way bytes plus a 1-byte acknowledgement (one RTT)"},
+    }
+
+
+def _grid_record(ctx: Context, registry: Registry, plans: dict[str, Plan],
+                 results: dict[str, Any], options: RunOptions, link: PeerLink | None
+                 ) -> dict[str, Any]:
+    ops = {}
+    for spec in registry:
+        record = {"design": spec.design.describe(), **plans[spec.name].describe(),
+                  "wall_s": round(results[spec.name].wall_s, 2)}
+        record["skipped"] = record["skipped"] + results[spec.name].skipped
+        ops[spec.name] = record
+    return {"seed": options.seed, "memory_cap_bytes": ctx.memory_cap_bytes,
+            "cache_flush_bytes": ctx.flush_bytes, "budget_s": ctx.settings.total_budget_s *
+            options.budget_scale, "max_call_s": ctx.settings.max_call_s, "ops": ops}

@@ -1,0 +1,85 @@
+"""User mistakes end with one line, exit status 2 and no profile; the CLIs are wired."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from calibrate.cli import main
+from calibrate.errors import CalibrationError
+from calibrate.peer import parse_peer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _fails(argv, capsys, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("calibrate: error:") and message in err and err.count("\n") == 1
+
+
+def test_unknown_device(tmp_path, capsys):
+    _fails(["--device", "tpu", "--out", str(tmp_path / "p.json")], capsys, "unknown device 'tpu'")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a host without CUDA")
+def test_absent_cuda_device(tmp_path, capsys):
+    _fails(["--device", "cuda", "--out", str(tmp_path / "p.json")], capsys,
+           "no CUDA device is available")
+    assert not list(tmp_path.iterdir())
+
+
+def test_unwritable_output_path(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    _fails(["--device", "cpu", "--out", str(blocker / "p.json")], capsys, "cannot write")
+
+
+def test_unreachable_peer(tmp_path, capsys):
+    with socket.socket() as sock:  # a port nobody listens on once this socket closes
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    _fails(["--device", "cpu", "--peer", f"127.0.0.1:{port}", "--out", str(tmp_path / "p.json")],
+           capsys, "does not answer")
+    assert not list(tmp_path.iterdir())
+
+
+def test_unknown_op_and_bad_budget(tmp_path, capsys):
+    _fails(["--device", "cpu", "--ops", "warp_drive", "--out", str(tmp_path / "p.json")], capsys,
+           "unknown op")
+    _fails(["--budget-scale", "0"], capsys, "budget-scale")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("text", ["host", "host:", ":80", "host:99999", "host:x"])
+def test_bad_peer_text(text):
+    with pytest.raises(CalibrationError, match="HOST:PORT"):
+        parse_peer(text)
+
+
+def test_parse_peer_accepts_ipv6():
+    assert parse_peer("[::1]:9000") == ("::1", 9000)
+
+
+def test_python_dash_m_reports_errors_in_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "calibrate", "--device", "tpu", "--out",
+                             str(tmp_path / "p.json")], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("calibrate: error: unknown device 'tpu'; choose one of "
+                                     "cpu, cuda, auto")
+
+
+def test_dlrmsim_calibrate_is_registered_and_reports_errors(tmp_path, capsys):
+    from dlrmsim.cli import main as dlrmsim_main
+
+    assert dlrmsim_main(["calibrate", "--device", "tpu", "--out", str(tmp_path / "p.json")]) == 2
+    assert "unknown device" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        dlrmsim_main(["calibrate", "--help"])
+    assert "--peer" in capsys.readouterr().out

@@ -1,0 +1,68 @@
+"""A tiny real calibration on the CPU, end to end, and a tiny gloo collective."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from calibrate.device import resolve_device
+from calibrate.fit import predict_s
+from calibrate.kernels.collectives import measure_collective
+from calibrate.profile import load_profile
+from calibrate.runner import RunOptions, build_registry, calibrate, make_context, plan_all
+from calibrate.types import TimingPolicy
+
+OPS = ("embedding_forward", "embedding_backward_rowwise_adagrad", "mlp_backward",
+       "interaction_forward", "host_copy", "network_tcp")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("profile") / "tiny.json"
+    path, profile = calibrate(RunOptions(device="cpu", quick=True, out=out, quiet=True,
+                                         ops=OPS, budget_scale=0.1, seed=3, threads=1))
+    return path, profile
+
+
+def test_profile_is_written_valid_and_complete(tiny_run):
+    path, profile = tiny_run
+    assert load_profile(path) == json.loads(json.dumps(profile))
+    assert profile["device"] == "cpu" and profile["mode"] == "quick"
+    assert profile["host"]["cuda_version"] is None and profile["host"]["torch_threads"] == 1
+    assert {m["op"] for m in profile["measurements"]} == set(OPS)
+    assert set(profile["cost_models"]) == set(OPS)
+    assert set(profile["grid"]["ops"]) == set(OPS)
+    assert "host_copy" in profile["bandwidths_bytes_per_s"]
+    assert profile["latencies_s"]["network_tcp"] > 0
+
+
+def test_every_op_has_held_out_points_and_predictions(tiny_run):
+    _, profile = tiny_run
+    for name, model in profile["cost_models"].items():
+        assert model["fit_error"]["n_holdout"] >= 1, name
+        for m in profile["measurements"]:
+            if m["op"] == name:
+                assert predict_s(model, m["params"]) > 0
+                assert len(m["samples_s"]) >= 1 and m["median_s"] > 0
+
+
+def _planned(seed: int) -> dict[str, list[dict[str, float]]]:
+    options = RunOptions(device="cpu", quick=False, seed=seed)
+    ctx = make_context(options, resolve_device("cpu"))
+    plans = plan_all(build_registry(ctx, None, None), ctx, budget_scale=1.0)
+    return {op: [dict(p.point.params) for p in plan.points] for op, plan in plans.items()}
+
+
+def test_same_seed_same_grid():
+    assert _planned(3) == _planned(3)
+    assert _planned(3) != _planned(4)
+
+
+def test_gloo_allreduce_and_alltoall_between_two_processes():
+    policy = TimingPolicy(warmup_samples=1, repeats=3, retries=0, min_sample_s=0.0)
+    for op in ("allreduce", "alltoall"):
+        results = measure_collective(op, "gloo", 2, [4096.0, 65536.0], policy)
+        assert len(results) == 2
+        for samples, summary, _flagged, _attempts, _inner in results:
+            assert len(samples) == 3 and summary["median_s"] > 0

@@ -1,0 +1,151 @@
+"""The torch kernels compute the right thing, on fresh non-zero indices."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from calibrate.kernels.embedding import ADAGRAD_EPS, LEARNING_RATE, EmbeddingBagTable, EmbeddingKernel
+from calibrate.kernels.indices import IndexSampler
+from calibrate.kernels.interaction import InteractionKernel, dot_interaction
+from calibrate.kernels.memory import MemoryKernel
+from calibrate.kernels.mlp import MlpKernel
+from calibrate.kernels.network import SinkServer, TcpKernel, TcpSender
+from calibrate.kernels.rotation import ArenaCursor, rotation_copies
+
+CPU = torch.device("cpu")
+
+
+def sampler(rows: int, s: float, seed: int = 0) -> IndexSampler:
+    return IndexSampler(rows, s, torch.Generator().manual_seed(seed), CPU)
+
+
+def test_indices_are_in_range_fresh_and_not_zero():
+    draw = sampler(1000, 1.05)
+    a, b = draw.draw(5000), draw.draw(5000)
+    assert a.dtype == torch.int64 and int(a.min()) >= 0 and int(a.max()) < 1000
+    assert not torch.equal(a, b)
+    assert a.unique().numel() > 100
+
+
+def test_zipf_concentrates_lookups_and_uniform_does_not():
+    def top_share(s: float) -> float:
+        counts = torch.bincount(sampler(10000, s).draw(200000), minlength=10000)
+        return float(counts.sort(descending=True).values[:100].sum()) / 200000
+
+    assert top_share(0.0) < 0.03
+    assert top_share(1.15) > 0.4
+    assert top_share(1.15) > top_share(1.05)
+
+
+def test_hottest_rows_are_scattered_not_first():
+    counts = torch.bincount(sampler(100000, 1.15).draw(100000), minlength=100000)
+    hottest = counts.argsort(descending=True)[:10]
+    assert int(hottest.max()) > 1000
+
+
+def test_sampler_rejects_bad_arguments():
+    with pytest.raises(ValueError):
+        sampler(0, 1.0)
+    with pytest.raises(ValueError):
+        sampler(10, -1.0)
+
+
+def test_embedding_forward_is_sum_pooling():
+    table = EmbeddingBagTable(50, 8, "sgd", CPU, torch.Generator().manual_seed(0))
+    idx = torch.tensor([[1, 2, 3], [4, 4, 5]])
+    expected = table.weight[idx].sum(dim=1)
+    assert torch.allclose(table.forward(idx), expected)
+
+
+def test_sgd_update_matches_autograd_and_torch_sgd():
+    table = EmbeddingBagTable(30, 4, "sgd", CPU, torch.Generator().manual_seed(0))
+    ref = table.weight.clone().requires_grad_(True)
+    idx = torch.tensor([[1, 2, 2], [3, 1, 7]])
+    grad = torch.randn(2, 4)
+    F.embedding_bag(idx, ref, mode="sum").backward(grad)
+    table.backward_update(idx, grad)
+    assert torch.allclose(table.weight, ref.detach() - LEARNING_RATE * ref.grad, atol=1e-6)
+
+
+def test_rowwise_adagrad_matches_reference():
+    table = EmbeddingBagTable(20, 4, "rowwise_adagrad", CPU, torch.Generator().manual_seed(0))
+    before = table.weight.clone()
+    idx = torch.tensor([[1, 2], [2, 5]])
+    grad = torch.randn(2, 4)
+    table.backward_update(idx, grad)
+    row_grad = {1: grad[0], 2: grad[0] + grad[1], 5: grad[1]}
+    for row, g in row_grad.items():
+        state = g.pow(2).mean()
+        assert torch.allclose(table.state[row], state)
+        expected = before[row] - LEARNING_RATE * g / (state.sqrt() + ADAGRAD_EPS)
+        assert torch.allclose(table.weight[row], expected, atol=1e-6)
+    assert torch.equal(table.weight[0], before[0]) and table.state[0] == 0
+
+
+def test_dot_interaction_matches_a_naive_loop():
+    dense, sparse = torch.randn(3, 4), torch.randn(3, 2, 4)
+    out = dot_interaction(dense, sparse)
+    feats = [dense] + [sparse[:, i] for i in range(2)]
+    pairs = [(feats[i] * feats[j]).sum(1) for i in range(3) for j in range(i)]
+    assert out.shape == (3, 4 + 3)
+    assert torch.allclose(out, torch.cat([dense, torch.stack(pairs, 1)], 1), atol=1e-6)
+    with pytest.raises(ValueError):
+        dot_interaction(dense, torch.randn(3, 2, 5))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: EmbeddingKernel({"rows": 500, "dim": 8, "pooling": 4, "batch": 16, "zipf_s": 1.05},
+                            "rowwise_adagrad", CPU, 0, 1e6),
+    lambda: EmbeddingKernel({"rows": 500, "dim": 8, "pooling": 4, "batch": 16, "zipf_s": 0.0},
+                            "forward", CPU, 0, 1e6),
+    lambda: MlpKernel({"batch": 8, "in_features": 16, "out_features": 4}, "backward", CPU, 0, 1e5),
+    lambda: InteractionKernel({"batch": 8, "features": 3, "dim": 4}, "backward", CPU, 0, 1e5),
+    lambda: MemoryKernel("host_copy", {"bytes": 4096}, CPU, 1e5),
+    lambda: MemoryKernel("host_read", {"bytes": 4096}, CPU, 1e5),
+    lambda: MemoryKernel("host_write", {"bytes": 4096}, CPU, 1e5),
+])
+def test_kernels_run_on_fresh_slots(make):
+    kernel = make()
+    for _ in range(2):
+        kernel.prepare(3)
+        for slot in range(3):
+            kernel.run(slot)
+    kernel.close()
+
+
+def test_embedding_kernel_rotates_small_tables_and_draws_fresh_indices():
+    kernel = EmbeddingKernel({"rows": 100, "dim": 8, "pooling": 2, "batch": 4, "zipf_s": 0.0},
+                             "forward", CPU, 0, flush_bytes=100 * 8 * 4 * 3)
+    assert len(kernel.tables) == 3
+    kernel.prepare(2)
+    first = [t.clone() for t in kernel.inputs]
+    kernel.prepare(2)
+    assert not torch.equal(first[0], kernel.inputs[0])
+    assert not torch.equal(kernel.inputs[0], kernel.inputs[1])
+
+
+def test_rotation_helpers():
+    assert rotation_copies(100, 1000) == 10
+    assert rotation_copies(1e9, 1000) == 1
+    assert rotation_copies(1, 1e9, max_copies=16) == 16
+    cursor = ArenaCursor(size=10, arena=40, element_bytes=4)  # steps of 16 elements (64 bytes)
+    assert [cursor.next() for _ in range(4)] == [0, 16, 0, 16]
+    with pytest.raises(ValueError):
+        ArenaCursor(size=50, arena=40, element_bytes=4)
+
+
+def test_tcp_sink_acknowledges_messages_of_any_size():
+    server = SinkServer("127.0.0.1", 0).start_background()
+    try:
+        sender = TcpSender("127.0.0.1", server.port)
+        sender.send(memoryview(b""))
+        kernel = TcpKernel({"bytes": 3_000_000}, sender, arena_bytes=4_000_000)
+        kernel.prepare(2)
+        kernel.run(0)
+        kernel.run(1)
+        kernel.close()
+        sender.close()
+    finally:
+        server.stop()
