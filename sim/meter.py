@@ -50,6 +50,7 @@ class Meter:
     _counts: list[int] = field(init=False)
     _start: dict[str, tuple[float, float]] | None = field(default=None, init=False)
     _records: list[tuple[float, float, int]] = field(default_factory=list, init=False)
+    _t0: float = field(default=0.0, init=False)
     window: Window | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -68,7 +69,10 @@ class Meter:
         if self._start is None and min(self._counts) >= self.warmup:
             self._start = self._snapshot()
             self._t0 = now
-        if self._counts[worker] >= self.iterations and self.window is None:
+        # Close once the window holds what the workers' remaining iterations would give if they
+        # ran evenly: the moment the first of equal workers finishes, robust to unequal ones.
+        wanted = (self.iterations - self.warmup) * self.workers
+        if self._start is not None and self.window is None and len(self._records) >= wanted:
             self._close(now)
 
     @property

@@ -100,7 +100,8 @@ class Worker:
             yield job.kernel(self.server, end, forward, threads)
             yield job.kernel(self.server, end, backward, threads)
             yield from self._updates(plan, end, threads)
-            if (n * job.spec.hogwild_threads + self.thread) % job.spec.easgd_period == 0:
+            # Trainers are not in phase: each syncs on its own turn of the period.
+            if (n * job.spec.hogwild_threads + self.index) % job.spec.easgd_period == 0:
                 yield from dense_ps.easgd(job, self.server, end, spread=self.index)
             job.span(self.server.name, f"hogwild{self.thread}", "iteration", start)
             job.meter.done(self.index, job.spec.batch_size, start)

@@ -5,6 +5,7 @@ reproduce are strict xfails with the reason: they must flip when the model is fi
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from functools import cache
 
 import pytest
@@ -46,7 +47,7 @@ SPARSE = (4, 32, 128)
 
 
 def _falls(values: list[float]) -> bool:
-    return all(b < a for a, b in zip(values, values[1:], strict=False))
+    return all(b < a for a, b in itertools.pairwise(values))
 
 
 def test_V_A_throughput_falls_with_dense_and_sparse_features() -> None:
