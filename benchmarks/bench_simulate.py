@@ -57,7 +57,7 @@ def main() -> None:
         c = per_iteration_s("test_suite_cpu", model=model, sparse_ps=4)
         print(f"  {count:5d} tables  gpu {g * 1e3:7.2f} ms  cpu {c * 1e3:7.2f} ms")
     print("cost per iteration against servers (m2_cpu scaled: trainers = servers, sparse PS = "
-          "servers / 2 + 1):")
+          "max(1, servers / 2), 1 dense PS):")
     base = load_job("m2_cpu")
     for servers in (1, 4, 16, 64):
         kw = {"trainers": servers, "sparse_ps": max(1, servers // 2), "dense_ps": 1}
