@@ -100,7 +100,7 @@ def test_calibrated_costs_fall_back_for_other_processors_and_ops(tmp_path: Path)
 
 
 def test_unknown_schema_version_is_refused_with_a_fix(tmp_path: Path) -> None:
-    with pytest.raises(ProfileError, match="schema version 99.*re-run `dlrmsim calibrate`"):
+    with pytest.raises(ProfileError, match=r"schema version 99.*re-run `dlrmsim calibrate`"):
         load_profile(write(tmp_path, profile_dict(version=99)))
 
 
