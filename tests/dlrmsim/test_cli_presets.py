@@ -58,7 +58,7 @@ def test_show_reads_a_users_file(capsys: pytest.CaptureFixture[str], tmp_path: P
 )
 def test_user_mistakes_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[str],
                                                argv: list[str], message: str) -> None:
-    code, out, err = run(capsys, *argv)
+    code, _, err = run(capsys, *argv)
     assert code == 2 and message in err and "Traceback" not in err and len(err.splitlines()) == 1
 
 
