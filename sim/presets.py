@@ -51,8 +51,9 @@ def list_presets() -> dict[str, list[str]]:
     return {kind: sorted(names) for kind, names in _registry(preset_root()).items()}
 
 
-def read_file(path: Path) -> dict[str, Any]:
-    """Parse a YAML or JSON file into a mapping; PresetError on unreadable or malformed text."""
+def read_file(path: Path, *, allow_list: bool = False) -> Any:
+    """Parse a YAML or JSON file into a mapping (or a list, when allowed); PresetError on
+    unreadable or malformed text."""
     try:
         text = path.read_text()
     except OSError as err:
@@ -66,7 +67,7 @@ def read_file(path: Path) -> dict[str, Any]:
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise PresetError(f"{path}: not valid YAML: {problem}{at}; fix the syntax there") from err
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) and not (allow_list and isinstance(data, list)):
         raise PresetError(f"{path}: expected a mapping of fields at the top, got {type(data).__name__}")
     return data
 

@@ -1,0 +1,75 @@
+"""`dlrmsim validate`: predicted against measured DLRM training steps on this host."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from dlrmsim.output import print_json
+from dlrmsim.validate.configs import default_grid, load_configs
+from dlrmsim.validate.host import other_host_warning, read_host_facts
+from dlrmsim.validate.report import summary_text, table_text, to_json, write_plot
+from dlrmsim.validate.run import default_profile, validate_all
+from sim.errors import DlrmsimInputError
+from sim.profile import load_profile
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "validate", help="predict real DLRM training steps on this host and measure them",
+        description="For each configuration: measure a real training step (torch), predict it "
+                    "with the simulator from the calibration profile alone, and from nominal "
+                    "rates (analytic), and report the errors.")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="calibration profile (default: the committed one for this host)")
+    parser.add_argument("--configs", type=Path, default=None,
+                        help="YAML/JSON list of {model: NAME|PATH|mapping, batch_size: N, name?}"
+                             " (default: the built-in grid of 27)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                        help="where to run the real steps (default cpu)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of indices and weights")
+    parser.add_argument("--min-time", type=float, default=1.0, metavar="S",
+                        help="measure each configuration for at least S seconds (default 1)")
+    parser.add_argument("--plot", type=Path, default=Path("validate_out/validate.png"),
+                        help="where to write the predicted-vs-measured plot")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(func=run)
+
+
+def _check_device(device: str) -> None:
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise DlrmsimInputError("--device cuda: no CUDA device here; use --device cpu")
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_device(args.device)
+    facts = read_host_facts()
+    path = args.profile or default_profile(facts, args.device)
+    profile = load_profile(path)
+    warning = other_host_warning(profile, facts)
+    if warning:
+        print(warning, file=sys.stderr)
+    configs = load_configs(args.configs) if args.configs else default_grid()
+
+    def progress(row: Any) -> None:
+        if not args.json:
+            status = row.skipped or f"{row.measured_s * 1e3:.2f} ms measured"
+            print(f"  {row.name}: {status}", file=sys.stderr)
+
+    rows, meta = validate_all(configs, profile, device=args.device, seed=args.seed,
+                              min_time_s=args.min_time, on_row=progress)
+    data = to_json(rows, meta)
+    write_plot(rows, args.plot)
+    data["plot"] = str(args.plot)
+    if args.json:
+        print_json(data)
+    else:
+        print(table_text(rows))
+        print(summary_text(data))
+        print(f"plot: {args.plot}")
+    return 0

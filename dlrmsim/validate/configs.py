@@ -1,0 +1,113 @@
+"""The model configurations that validation runs: a default grid over the axes of the paper's
+test suite (Section V), scaled to fit one small host, or the user's own list.
+
+None of the default points repeats a point that calibration measures: their sizes are chosen off
+the calibration grid (odd batch sizes, dimensions and row counts), and a test checks this against
+the committed profiles. Nothing here is fitted to the end-to-end measurements.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sim.errors import PresetError
+from sim.mapping import from_mapping
+from sim.presets import load_model, read_file
+from sim.specs import ModelSpec, PoolingSpec, PopularitySpec, TableSpec
+
+# The centre of the default grid; every other default point changes one or a few axes.
+CENTRE: dict[str, Any] = {
+    "dense": 256, "tables": 16, "rows": 120_000, "pooling": 12, "dim": 48, "batch": 384,
+    "mlp": (256, 128), "optimizer": "rowwise_adagrad",
+}
+# One axis at a time, over the test-suite ranges of DESIGN.md scaled to this class of host.
+AXES: dict[str, tuple[Any, ...]] = {
+    "dense": (64, 1024, 4096),
+    "tables": (4, 48, 128),
+    "rows": (1_500, 30_000, 900_000),
+    "pooling": (1, 4, 40, 64),
+    "dim": (16, 96, 128),
+    "batch": (64, 1_536, 4_096),
+    "mlp": ((64, 64), (512, 512, 512), (1024, 1024, 1024, 1024)),
+    "optimizer": ("sgd",),
+}
+# Points that move several axes together, so that the grid is not only a cross.
+MIXED: dict[str, dict[str, Any]] = {
+    "mixed_small": {"dense": 128, "tables": 8, "rows": 5_000, "pooling": 2, "dim": 16,
+                    "batch": 96, "mlp": (64, 64)},
+    "mixed_large": {"dense": 2_048, "tables": 64, "rows": 400_000, "pooling": 24, "dim": 64,
+                    "batch": 2_048, "mlp": (1024, 512, 256)},
+    "mixed_sparse": {"dense": 64, "tables": 96, "rows": 60_000, "pooling": 32, "dim": 32,
+                     "batch": 768, "mlp": (128, 128)},
+}
+ZIPF_S = 1.05  # the skew of the production-like presets (presets/models/*_prod.yaml)
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """One model and batch size to measure and predict."""
+
+    name: str
+    model: ModelSpec
+    batch_size: int
+
+
+def synthetic_model(name: str, point: dict[str, Any]) -> ModelSpec:
+    """A test-suite-like model from grid axes (fixed pooling, so every bag has `pooling` rows)."""
+    table = TableSpec("t", point["rows"], point["dim"], PoolingSpec(float(point["pooling"])),
+                      PopularitySpec(law="zipf", zipf_s=ZIPF_S))
+    tables = tuple(dataclasses.replace(table, name=f"t{i}") for i in range(point["tables"]))
+    mlp = tuple(point["mlp"])
+    return ModelSpec(name, point["dense"], tables, mlp, mlp, interaction="dot",
+                     optimizer=point["optimizer"])
+
+
+def _config(name: str, changes: dict[str, Any]) -> ValidationConfig:
+    point = {**CENTRE, **changes}
+    return ValidationConfig(name, synthetic_model(name, point), point["batch"])
+
+
+def _label(value: Any) -> str:
+    return "x".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def default_grid() -> list[ValidationConfig]:
+    """The default configurations: the centre, one-axis variations, and mixed points."""
+    configs = [_config("centre", {})]
+    for axis, values in AXES.items():
+        configs += [_config(f"{axis}_{_label(v)}", {axis: v}) for v in values]
+    configs += [_config(name, changes) for name, changes in MIXED.items()]
+    return configs
+
+
+def load_configs(path: str | Path) -> list[ValidationConfig]:
+    """Configurations from a YAML or JSON file: a list (or `configs:` list) of entries with
+    `model` (a preset name, a path, or an inline model mapping), `batch_size` and optional
+    `name`. PresetError names the file and the entry on any problem."""
+    path = Path(path)
+    data = read_file(path, allow_list=True)
+    entries = data.get("configs") if isinstance(data, dict) else data
+    if not isinstance(entries, list) or not entries:
+        raise PresetError(f"{path}: expected `configs:` with a non-empty list of "
+                          "{model: ..., batch_size: N} entries")
+    return list(_entries(path, entries))
+
+
+def _entries(path: Path, entries: Iterable[Any]) -> Iterable[ValidationConfig]:
+    for i, entry in enumerate(entries):
+        where = f"{path}: configs[{i}]"
+        if not isinstance(entry, dict) or "model" not in entry or "batch_size" not in entry:
+            raise PresetError(f"{where}: give `model` and `batch_size`")
+        model = entry["model"]
+        try:
+            spec = from_mapping(ModelSpec, model) if isinstance(model, dict) else load_model(str(model))
+        except PresetError as err:
+            raise PresetError(f"{where}: {err}") from err
+        batch = entry["batch_size"]
+        if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+            raise PresetError(f"{where}.batch_size = {batch!r}: give a whole number >= 1")
+        yield ValidationConfig(str(entry.get("name", f"{spec.name}_b{batch}")), spec, batch)

@@ -1,0 +1,89 @@
+"""Measure real DLRM training steps (torch, via `calibrate.dlrm`) on indices from the trace
+generator: warm-up, then the median over enough steps."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from calibrate.dlrm import Dlrm, DlrmShape
+from calibrate.host import available_memory_bytes
+from dlrmsim.validate.configs import ValidationConfig
+from sim.mapping import to_mapping
+from traces.generator import ModelGenerator
+
+DISTINCT_BATCHES = 4  # batches of indices cycled through (count): fresh lookups, bounded memory
+MEMORY_HEADROOM = 0.6  # share of available memory a configuration may take (dimensionless)
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    """Wall-clock seconds per training step: the median and every kept sample."""
+
+    median_s: float
+    samples_s: tuple[float, ...]
+
+
+class SkipConfig(Exception):
+    """This configuration cannot run here; the message says why."""
+
+
+def footprint_bytes(config: ValidationConfig) -> float:
+    """Tables with optimizer state, generated indices, and activations (fp32), roughly."""
+    model, batch = config.model, config.batch_size
+    tables = model.embedding_bytes + model.optimizer_state_bytes
+    indices = DISTINCT_BATCHES * batch * model.mean_lookups_per_example * 8
+    widest = max(*model.bottom_layer_widths, *model.top_layer_widths)
+    activations = 8 * batch * widest * 4 * (len(model.bottom_mlp) + len(model.top_mlp) + 4)
+    return tables + indices + activations
+
+
+def _batches(config: ValidationConfig, seed: int, device: torch.device) -> list[list[torch.Tensor]]:
+    batches = []
+    generator = ModelGenerator(config.model, seed=seed)
+    for trace_batch in generator.batches(DISTINCT_BATCHES, config.batch_size):
+        bags = []
+        for t in range(trace_batch.num_tables):
+            lengths = trace_batch.lengths()[t] if trace_batch.lengths().ndim > 1 else None
+            indices = np.asarray(trace_batch.table_indices(t), dtype=np.int64)
+            if lengths is not None and np.any(lengths != lengths[0]):
+                raise SkipConfig(f"table {t} has bags of varying length; validation needs "
+                                 "fixed pooling (distribution: fixed)")
+            bags.append(torch.from_numpy(indices).view(config.batch_size, -1).to(device))
+        batches.append(bags)
+    return batches
+
+
+def measure_step(config: ValidationConfig, *, device: str = "cpu", threads: int, seed: int = 0,
+                 warmup: int = 3, min_steps: int = 10, min_time_s: float = 1.0) -> StepTiming:
+    """Median step time of `config`; SkipConfig when it does not fit in memory here."""
+    need = footprint_bytes(config)
+    available = available_memory_bytes()
+    if need > MEMORY_HEADROOM * available:
+        raise SkipConfig(f"needs about {need / 1e9:.1f} GB, more than {MEMORY_HEADROOM:.0%} of "
+                         f"the {available / 1e9:.1f} GB available")
+    torch.set_num_threads(threads)
+    dev = torch.device(device)
+    model = Dlrm(DlrmShape.from_mapping(to_mapping(config.model)), dev, seed)  # type: ignore[arg-type]
+    batches = _batches(config, seed, dev)
+    gen = torch.Generator().manual_seed(seed)
+    dense = torch.randn(config.batch_size, config.model.dense_features, generator=gen).to(dev)
+    labels = torch.randint(0, 2, (config.batch_size,), generator=gen).float().to(dev)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    for i in range(warmup):
+        model.step(dense, batches[i % len(batches)], labels)
+    samples: list[float] = []
+    started = time.perf_counter()
+    while len(samples) < min_steps or time.perf_counter() - started < min_time_s:
+        sync()
+        t0 = time.perf_counter()
+        model.step(dense, batches[len(samples) % len(batches)], labels)
+        sync()
+        samples.append(time.perf_counter() - t0)
+        if len(samples) >= 200:  # enough for a stable median of even the fastest step
+            break
+    return StepTiming(statistics.median(samples), tuple(samples))

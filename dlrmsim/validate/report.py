@@ -1,0 +1,116 @@
+"""Validation results: one row per configuration, error statistics, table, JSON and plot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlrmsim.output import format_table
+
+BAND = 0.10  # the +-10% band drawn around y = x (the issue's accuracy bar for the median)
+
+
+@dataclass(frozen=True)
+class ValidationRow:
+    """One configuration: measured and predicted step time (s) and signed relative errors.
+    `skipped` holds the reason when the configuration could not run; times are then None."""
+
+    name: str
+    batch_size: int
+    measured_s: float | None
+    predicted_s: float | None
+    error: float | None
+    analytic_s: float | None
+    analytic_error: float | None
+    skipped: str | None = None
+
+
+def signed_error(predicted: float, measured: float) -> float:
+    """(predicted - measured) / measured."""
+    return (predicted - measured) / measured
+
+
+def summary(errors: Sequence[float]) -> dict[str, float | None]:
+    """Median, 90th percentile and maximum of absolute errors (None when there are none)."""
+    if not errors:
+        return {"median_abs_error": None, "p90_abs_error": None, "max_abs_error": None}
+    magnitudes = np.abs(np.asarray(errors, dtype=float))
+    return {
+        "median_abs_error": float(np.median(magnitudes)),
+        "p90_abs_error": float(np.percentile(magnitudes, 90)),
+        "max_abs_error": float(magnitudes.max()),
+    }
+
+
+def to_json(rows: Sequence[ValidationRow], meta: dict[str, Any]) -> dict[str, Any]:
+    measured = [r for r in rows if r.error is not None]
+    analytic = [r.analytic_error for r in rows if r.analytic_error is not None]
+    return {
+        **meta,
+        "configs": [asdict(r) for r in rows],
+        **summary([r.error for r in measured if r.error is not None]),
+        "analytic": summary(analytic),
+    }
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1%}"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1e3:.2f}"
+
+
+def table_text(rows: Sequence[ValidationRow]) -> str:
+    body = [(r.name, r.batch_size, _ms(r.measured_s), _ms(r.predicted_s), _pct(r.error),
+             _ms(r.analytic_s), _pct(r.analytic_error), r.skipped or "") for r in rows]
+    headers = ("config", "batch", "measured_ms", "calibrated_ms", "error", "analytic_ms",
+               "analytic_error", "note")
+    return format_table(headers, body)
+
+
+def summary_text(data: dict[str, Any]) -> str:
+    def line(label: str, stats: dict[str, Any]) -> str:
+        if stats.get("median_abs_error") is None:
+            return f"{label}: no configuration measured"
+        return (f"{label}: median |error| {stats['median_abs_error']:.1%}, "
+                f"p90 {stats['p90_abs_error']:.1%}, max {stats['max_abs_error']:.1%}")
+    return "\n".join([line("calibrated (profile)", data), line("analytic (nominal rates)",
+                                                                data["analytic"])])
+
+
+def write_plot(rows: Sequence[ValidationRow], path: Path) -> None:
+    """Predicted against measured step time, log-log, with y = x and a +-10% band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    done = [(r.measured_s, r.predicted_s, r.analytic_s) for r in rows
+            if r.measured_s is not None and r.predicted_s is not None]
+    if not done:
+        return
+    sns.set_theme(style="whitegrid")
+    fig, ax = plt.subplots(figsize=(6, 6))
+    measured = [m for m, _, _ in done]
+    lo, hi = min(measured) / 2, max(measured) * 2
+    line = np.geomspace(lo, hi, 50)
+    ax.fill_between(line, line * (1 - BAND), line * (1 + BAND), color="0.85", label="±10%")
+    ax.plot(line, line, color="0.3", lw=1, label="y = x")
+    ax.scatter(measured, [p for _, p, _ in done], label="calibrated", zorder=3)
+    analytic = [(m, a) for m, _, a in done if a is not None]
+    if analytic:
+        ax.scatter(*zip(*analytic, strict=True), marker="x", label="analytic (nominal)", zorder=3)
+    ax.set(xscale="log", yscale="log", xlim=(lo, hi), xlabel="measured step time (s)",
+           ylabel="predicted step time (s)", title="dlrmsim validate: predicted vs measured")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+

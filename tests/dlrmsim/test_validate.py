@@ -1,0 +1,177 @@
+"""`dlrmsim validate`: the grid, config files, error statistics, host checks and a tiny run."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from dlrmsim.cli import main
+from dlrmsim.validate.configs import default_grid, load_configs
+from dlrmsim.validate.host import HostFacts, host_platform, nominal_core_flops_per_s, other_host_warning
+from dlrmsim.validate.report import signed_error, summary
+from sim.errors import PresetError
+from sim.profile import parse_profile
+
+ROOT = Path(__file__).resolve().parents[2]
+OPS = {
+    "embedding_forward": ["batch", "rows", "dim", "pooling", "zipf_s"],
+    "embedding_backward_sgd": ["batch", "rows", "dim", "pooling", "zipf_s"],
+    "embedding_backward_rowwise_adagrad": ["batch", "rows", "dim", "pooling", "zipf_s"],
+    "mlp_forward": ["batch", "in_features", "out_features"],
+    "mlp_backward": ["batch", "in_features", "out_features"],
+    "interaction_forward": ["batch", "features", "dim"],
+    "interaction_backward": ["batch", "features", "dim"],
+}
+
+
+def test_default_grid_spans_the_test_suite_axes() -> None:
+    grid = default_grid()
+    assert len(grid) >= 24 and len({c.name for c in grid}) == len(grid)
+    models = [c.model for c in grid]
+    assert {min(m.dense_features for m in models), max(m.dense_features for m in models)} == {64, 4096}
+    assert min(m.num_tables for m in models) == 4 and max(m.num_tables for m in models) == 128
+    rows = [t.rows for m in models for t in m.tables]
+    assert min(rows) < 2_000 and max(rows) > 500_000
+    pooling = [t.pooling.mean_lookups for m in models for t in m.tables]
+    assert min(pooling) == 1 and max(pooling) == 64
+    dims = [t.dim for m in models for t in m.tables]
+    assert min(dims) == 16 and max(dims) == 128
+    batches = [c.batch_size for c in grid]
+    assert min(batches) == 64 and max(batches) == 4096
+    assert (64, 64) in [m.bottom_mlp for m in models]
+    assert (1024, 1024, 1024, 1024) in [m.bottom_mlp for m in models]
+
+
+def _config_points(grid: list) -> set[tuple[str, tuple[float, ...]]]:
+    points = set()
+    for config in grid:
+        model, b = config.model, config.batch_size
+        for t in model.tables:
+            emb = (b, t.rows, t.dim, t.pooling.mean_lookups)
+            points |= {(op, emb) for op in OPS if op.startswith("embedding")}
+        for widths in (model.bottom_layer_widths, model.top_layer_widths):
+            for a, c in itertools.pairwise(widths):
+                points |= {("mlp_forward", (b, a, c)), ("mlp_backward", (b, a, c))}
+    return points
+
+
+def test_no_default_point_is_a_calibration_point() -> None:
+    profiles = sorted((ROOT / "profiles").glob("*.json"))
+    if not profiles:
+        pytest.skip("no committed profile to compare with")
+    ours = _config_points(default_grid())
+    keys = {"embedding": ("batch", "rows", "dim", "pooling"),
+            "mlp": ("batch", "in_features", "out_features")}
+    for path in profiles:
+        for m in json.loads(path.read_text())["measurements"]:
+            family = m["op"].split("_")[0]
+            if m["op"] in OPS and family in keys:
+                point = tuple(float(m["params"][k]) for k in keys[family])
+                assert (m["op"], point) not in {(op, tuple(map(float, p))) for op, p in ours}, (
+                    f"{path.name}: {m['op']} at {point} is also a validation point")
+
+
+def test_config_file_takes_presets_paths_and_inline_models(tmp_path: Path) -> None:
+    path = tmp_path / "configs.yaml"
+    path.write_text(
+        "configs:\n"
+        "  - {model: test_suite, batch_size: 200}\n"
+        "  - name: tiny\n    batch_size: 64\n    model:\n      name: tiny\n      dense_features: 8\n"
+        "      bottom_mlp: [16]\n      top_mlp: [8]\n"
+        "      tables: [{name: a, rows: 100, dim: 16, pooling: {mean_lookups: 2}}]\n")
+    configs = load_configs(path)
+    assert [c.name for c in configs] == ["test_suite_b200", "tiny"]
+    assert configs[1].model.tables[0].rows == 100
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("configs: []\n", "non-empty list"),
+    ("- {model: test_suite}\n", r"configs\[0\]: give `model` and `batch_size`"),
+    ("- {model: nope, batch_size: 3}\n", "unknown model preset 'nope'"),
+    ("- {model: test_suite, batch_size: 0}\n", r"configs\[0\]\.batch_size = 0"),
+])
+def test_bad_config_files_name_the_entry(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(PresetError, match=message):
+        load_configs(path)
+
+
+def test_error_statistics() -> None:
+    assert signed_error(1.1, 1.0) == pytest.approx(0.1)
+    assert signed_error(0.5, 1.0) == pytest.approx(-0.5)
+    stats = summary([0.1, -0.2, 0.05, -0.4, 0.0])
+    assert stats["median_abs_error"] == pytest.approx(0.1)
+    assert stats["max_abs_error"] == pytest.approx(0.4)
+    assert 0.2 < stats["p90_abs_error"] <= 0.4  # type: ignore[operator]
+
+
+def facts(model: str = "Test CPU", flags: frozenset[str] = frozenset({"avx2"})) -> HostFacts:
+    return HostFacts("here", model, 2.5e9, flags, 8 * 2**30)
+
+
+def test_nominal_rates_follow_the_vector_width() -> None:
+    assert nominal_core_flops_per_s(facts()) == pytest.approx(2.5e9 * 32)
+    wide = facts(flags=frozenset({"avx2", "avx512f"}))
+    assert nominal_core_flops_per_s(wide) == pytest.approx(2.5e9 * 64)
+    assert host_platform(3, wide).cores == 3
+
+
+def fake_profile(cpu_model: str, cores: int) -> dict[str, object]:
+    """A profile whose every op costs 1 ms plus 1 ns per batch element (not fitted to anything)."""
+    models = {op: {"form": "piecewise_monomial_sum", "params": params,
+                   "pieces": [{"when": {}, "terms": [{"coef": 1e-3, "powers": {}},
+                                                     {"coef": 1e-9, "powers": {"batch": 1}}]}]}
+              for op, params in OPS.items()}
+    return {"schema": "dlrmsim.profile", "schema_version": 1, "device": "cpu", "mode": "quick",
+            "host": {"hostname": "elsewhere", "cpu_model": cpu_model, "cpu_cores": cores,
+                     "torch_threads": 1},
+            "measurements": [], "cost_models": models,
+            "bandwidths_bytes_per_s": {"host_copy": 1e10}}
+
+
+def test_profile_from_another_host_warns_naming_both() -> None:
+    profile = parse_profile(fake_profile("Other CPU", 64), "p.json")
+    warning = other_host_warning(profile, facts())
+    assert warning is not None and "Other CPU" in warning and "Test CPU" in warning
+
+
+def test_tiny_validation_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps(fake_profile("Other CPU", 64)))
+    configs = tmp_path / "configs.yaml"
+    configs.write_text(
+        "- name: tiny\n  batch_size: 32\n  model:\n    name: tiny\n    dense_features: 8\n"
+        "    bottom_mlp: [16]\n    top_mlp: [8]\n    optimizer: sgd\n"
+        "    tables: [{name: a, rows: 100, dim: 16, pooling: {mean_lookups: 2}},"
+        " {name: b, rows: 50, dim: 16, pooling: {mean_lookups: 3}}]\n")
+    plot = tmp_path / "plot.png"
+    code = main(["validate", "--profile", str(profile), "--configs", str(configs), "--json",
+                 "--min-time", "0.05", "--plot", str(plot)])
+    out, err = capsys.readouterr()
+    assert code == 0 and "warning" in err
+    data = json.loads(out)
+    (row,) = data["configs"]
+    assert row["name"] == "tiny" and row["measured_s"] > 0
+    # With the fake profile the prediction is a closed form: per op 1 ms + 1 ns x batch. One
+    # trainer runs 2 embedding forwards, 2 MLP layers in each MLP forward and backward, the
+    # interaction both ways and 2 embedding updates: 14 ops, plus the dense optimizer step.
+    per_op = 1e-3 + 1e-9 * 32
+    assert row["predicted_s"] >= 14 * per_op
+    assert row["error"] == pytest.approx((row["predicted_s"] - row["measured_s"]) / row["measured_s"])
+    for key in ("median_abs_error", "p90_abs_error", "max_abs_error"):
+        assert math.isfinite(data[key])
+    assert plot.is_file()
+
+
+def test_cuda_device_without_cuda_is_a_user_error(capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this host has CUDA")
+    code = main(["validate", "--device", "cuda"])
+    assert code == 2 and "no CUDA device" in capsys.readouterr().err
