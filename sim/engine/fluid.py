@@ -44,7 +44,8 @@ class Channel:
     owner: str = ""
     units: float = 0.0  # units delivered so far (bytes, core-seconds, GPU-seconds)
     busy_s: float = 0.0  # time with at least one active flow
-    flows: dict[int, _Flow] = field(default_factory=dict, repr=False)
+    # Active flows by id, with each one's amount here (its weight on this channel).
+    flows: dict[int, tuple[_Flow, float]] = field(default_factory=dict, repr=False)
     _busy_since: float = field(default=0.0, repr=False)
 
     def __post_init__(self) -> None:
@@ -78,7 +79,11 @@ class FluidNetwork:
         self._heap: list[tuple[float, int, int]] = []  # (finish time, flow id, version)
         self._next_id = 0
         self._wake_at = math.inf
+        # Only the latest wake-up counts: an earlier one superseded by a sooner finish still
+        # fires, and must not start a second chain of wake-ups (each would re-arm itself).
+        self._wake: simpy.Event | None = None
         self.flows_started = 0
+        self.wakeups = 0
 
     # Public ------------------------------------------------------------------------------
     def transfer(self, demands: Sequence[tuple[Channel, float]], *,
@@ -99,11 +104,11 @@ class FluidNetwork:
         self._next_id += 1
         self.flows_started += 1
         self._flows[flow.fid] = flow
-        for channel, _ in live:
+        for channel, weight in live:
             if not channel.flows:
                 channel._busy_since = self.env.now
-            channel.flows[flow.fid] = flow
-        self._rerate(self._neighbours(flow))
+            channel.flows[flow.fid] = (flow, weight)
+        self._arrived(flow)
         return event
 
     def run_for(self, seconds: float, max_rate_channel: Channel, units: float = 1.0
@@ -151,13 +156,6 @@ class FluidNetwork:
                 found[id(channel)] = channel
         return list(found.values())
 
-    def _neighbours(self, flow: _Flow) -> list[_Flow]:
-        """Flows that share a channel with `flow` (itself included), in id order."""
-        found: dict[int, _Flow] = {}
-        for channel, _ in flow.demands:
-            found.update(channel.flows)
-        return [found[k] for k in sorted(found)]
-
     def _advance(self, flow: _Flow, now: float) -> None:
         elapsed = now - flow.since
         if elapsed > 0 and flow.rate > 0:
@@ -167,20 +165,52 @@ class FluidNetwork:
                 channel.units += weight * done
         flow.since = now
 
-    def _rerate(self, flows: list[_Flow]) -> None:
+    @staticmethod
+    def _share(flow: _Flow) -> float:
+        """The flow's rate from scratch: its tightest equal share, or its cap."""
+        rate = flow.max_rate
+        for channel, weight in flow.demands:
+            rate = min(rate, channel.capacity / (len(channel.flows) * weight))
+        return rate
+
+    def _set_rate(self, flow: _Flow, rate: float, now: float) -> None:
+        if rate == flow.rate:  # its finish time in the heap still holds
+            return
+        self._advance(flow, now)
+        flow.rate = rate
+        flow.version += 1
+        heapq.heappush(self._heap, (now + flow.remaining / rate, flow.fid, flow.version))
+
+    def _arrived(self, new: _Flow) -> None:
+        """Rates after `new` joined its channels. Only the shares on those channels shrank, so
+        a neighbour's rate can only fall, to its new share there: no full recomputation. The
+        result equals recomputing every neighbour's minimum, bit for bit (min is exact)."""
+        lowered: dict[int, tuple[_Flow, float]] = {}
+        for channel, _ in new.demands:
+            count, capacity = len(channel.flows), channel.capacity
+            for fid, (other, weight) in channel.flows.items():
+                share = capacity / (count * weight)
+                if share < other.rate and share < lowered.get(fid, (other, math.inf))[1]:
+                    lowered[fid] = (other, share)
         now = self.env.now
-        for flow in flows:
-            if flow.fid not in self._flows:
-                continue
-            rate = flow.max_rate
-            for channel, weight in flow.demands:
-                rate = min(rate, channel.capacity / (len(channel.flows) * weight))
-            if rate == flow.rate:  # its finish time in the heap still holds
-                continue
-            self._advance(flow, now)
-            flow.rate = rate
-            flow.version += 1
-            heapq.heappush(self._heap, (now + flow.remaining / rate, flow.fid, flow.version))
+        for fid in sorted(lowered):  # id order keeps channel sums in a fixed order
+            other, share = lowered[fid]
+            self._set_rate(other, share, now)
+        self._set_rate(new, self._share(new), now)
+        self._schedule()
+
+    def _departed(self, counts: list[tuple[Channel, int]], now: float) -> None:
+        """Rates after flows left; `counts` holds each channel they left with its flow count
+        before. A neighbour speeds up only if one of those channels bound it (its rate equals
+        its old share there), so only such flows are recomputed."""
+        raised: dict[int, _Flow] = {}
+        for channel, before in counts:
+            capacity = channel.capacity
+            for fid, (other, weight) in channel.flows.items():
+                if fid not in raised and other.rate >= capacity / (before * weight):
+                    raised[fid] = other
+        for fid in sorted(raised):
+            self._set_rate(raised[fid], self._share(raised[fid]), now)
         self._schedule()
 
     def _schedule(self) -> None:
@@ -193,26 +223,32 @@ class FluidNetwork:
             self._wake_at = when
             wake = self.env.timeout(max(0.0, when - self.env.now))
             wake.callbacks.append(self._on_wake)
+            self._wake = wake
 
     def _stale(self, entry: tuple[float, int, int]) -> bool:
         flow = self._flows.get(entry[1])
         return flow is None or flow.version != entry[2]
 
-    def _on_wake(self, _event: simpy.Event) -> None:
+    def _on_wake(self, event: simpy.Event) -> None:
+        if event is not self._wake:
+            return
+        self.wakeups += 1
         now = self.env.now
         self._wake_at = math.inf
+        self._wake = None
         finished: list[_Flow] = []
         while self._heap and (self._stale(self._heap[0])
                               or self._heap[0][0] <= now + _REL_EPS * max(1.0, now)):
             entry = heapq.heappop(self._heap)
             if not self._stale(entry):
                 finished.append(self._flows[entry[1]])
-        touched: dict[int, _Flow] = {}
+        counts: dict[int, tuple[Channel, int]] = {}
+        for flow in finished:
+            for channel, _ in flow.demands:
+                counts.setdefault(id(channel), (channel, len(channel.flows)))
         for flow in finished:
             self._finish(flow, now)
-            for channel, _ in flow.demands:
-                touched.update(channel.flows)
-        self._rerate([touched[k] for k in sorted(touched)])
+        self._departed(list(counts.values()), now)
         for flow in finished:
             flow.event.succeed()
 
