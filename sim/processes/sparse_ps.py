@@ -3,7 +3,9 @@ gradient updates, on their cores and memory bandwidth; requests and replies cros
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sim.cluster import Job, Proc
 from sim.costs import OpCost
@@ -29,15 +31,51 @@ def exchange(job: Job, client: ServerResources, end: Endpoint, nbytes: Mapping[i
              *, to_ps: bool) -> Proc:
     """One fan-out (to_ps) or fan-in of messages between a client and sparse PS, as a bundle
     that ends when the last message is in (the client waits for all of them anyway)."""
-    parts: list[Part] = []
-    latency = 0.0
-    for p, size in sorted(nbytes.items()):
-        ps = job.sparse_ps[p]
-        route = (network_route(client, end, ps, ("host", 0), spread=p) if to_ps
-                 else network_route(ps, ("host", 0), client, end, spread=p))
-        parts.append((route.demands(size), 0.0))
-        latency = max(latency, route.latency_s)
-    yield from job.bundle(parts, latency)
+    fan = _fan(job, client, end, tuple(sorted(nbytes)), to_ps)
+    sizes = [nbytes[p] for p in fan.servers]
+    # Each channel's amount is summed over its messages in server order, as a bundle of one
+    # part per message would: the flow is the same, bit for bit, without rebuilding routes.
+    demands = []
+    for channel, members in fan.members:
+        amount = 0.0
+        for i in members:
+            amount += sizes[i]
+        demands.append((channel, amount))
+    yield from job.bundle([(demands, 0.0)], fan.latency_s)
+
+
+@dataclass(frozen=True)
+class _Fan:
+    """The channels of one client's messages to (or from) a set of sparse PS: each channel
+    with the positions (in `servers`) of the messages that cross it, in first-use order."""
+
+    servers: tuple[int, ...]
+    members: tuple[tuple[Channel, tuple[int, ...]], ...]
+    latency_s: float
+
+
+# Routes depend only on the servers' specs and names, so each fan is built once per job; a
+# worker repeats the same fans every iteration. Weak keys: a finished job frees its fans.
+_FANS: weakref.WeakKeyDictionary[Job, dict[tuple[str, Endpoint, tuple[int, ...], bool], _Fan]]
+_FANS = weakref.WeakKeyDictionary()
+
+
+def _fan(job: Job, client: ServerResources, end: Endpoint, servers: tuple[int, ...],
+         to_ps: bool) -> _Fan:
+    fans = _FANS.setdefault(job, {})
+    key = (client.name, end, servers, to_ps)
+    if key not in fans:
+        members: dict[int, tuple[Channel, list[int]]] = {}
+        latency = 0.0
+        for i, p in enumerate(servers):
+            ps = job.sparse_ps[p]
+            route = (network_route(client, end, ps, ("host", 0), spread=p) if to_ps
+                     else network_route(ps, ("host", 0), client, end, spread=p))
+            for channel in route.channels:
+                members.setdefault(id(channel), (channel, []))[1].append(i)
+            latency = max(latency, route.latency_s)
+        fans[key] = _Fan(servers, tuple((c, tuple(m)) for c, m in members.values()), latency)
+    return fans[key]
 
 
 def serve(job: Job, costs: Mapping[tuple[int, int], OpCost],
