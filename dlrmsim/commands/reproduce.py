@@ -1,0 +1,62 @@
+"""`dlrmsim reproduce`: every experiment of the paper, a report beside it, a table of claims."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from dlrmsim.output import format_table, print_json
+from dlrmsim.reproduce import DEFAULT_OUT, Reproduction, Settings, reproduce
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "reproduce", help="run every experiment of Acun et al. (HPCA 2021); write a report",
+        description="Simulate every experiment of the paper from the presets and write a report "
+                    "(Markdown, HTML, PNG figures, CSV data) with the paper's claims and whether "
+                    "they hold. The folder is replaced only when the run completes.")
+    parser.add_argument("--quick", action="store_true",
+                        help="few iterations and samples: minutes instead of tens of minutes")
+    parser.add_argument("--out", default=DEFAULT_OUT,
+                        help=f"output folder (default {DEFAULT_OUT}/)")
+    parser.add_argument("--jobs", type=_positive, default=1,
+                        help="simulations run in parallel processes (default 1)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of lookups, noise and samples")
+    parser.add_argument("--only", type=_ids, default=(),
+                        help="comma-separated experiment ids (fig1,fig5,fig6_7,fig9,fig10,"
+                             "fig11,fig12,fig13,fig14,table3)")
+    parser.add_argument("--json", action="store_true", help="print the claims as JSON")
+    parser.set_defaults(func=run)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give a whole number >= 1")
+    return value
+
+
+def _ids(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings.for_mode(args.quick, seed=args.seed, only=args.only)
+    done = reproduce(args.out, settings, jobs=args.jobs)
+    if args.json:
+        print_json({"out": str(done.out), "report": str(done.report),
+                    "seconds": round(done.seconds, 1), "simulations": done.simulations,
+                    "claims": [c.to_dict() for c in done.claims]})
+    else:
+        print(summary(done))
+    return 0
+
+
+def summary(done: Reproduction) -> str:
+    rows = [(c.claim.id, c.claim.source, c.verdict.status, c.claim.statement) for c in done.claims]
+    return "\n".join([
+        f"{done.simulations} simulations in {done.seconds:.0f} s",
+        format_table(("claim", "source", "verdict", "the paper says"), rows),
+        "",
+        f"report: {done.report} (and report.html, figures/, data/)",
+    ])

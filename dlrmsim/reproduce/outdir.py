@@ -1,0 +1,105 @@
+"""The output folder of a reproduction, all or nothing: results are built in a temporary sibling
+(`.<name>.tmp-<pid>-<random>`), and swapped in only when complete, so that an interrupted run
+never leaves old and new results mixed. Temporaries left by a killed run are removed at the next
+start; those of a run still alive (same host, live pid) are left alone."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from dlrmsim.reproduce.errors import ReproduceError
+
+_TMP, _OLD = ".tmp-", ".old-"
+
+
+def _prefix(target: Path, kind: str) -> str:
+    return f".{target.name}{kind}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _owner_pid(name: str, prefix: str) -> int | None:
+    head = name[len(prefix):].split("-", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def clean_stale(target: Path) -> list[Path]:
+    """Remove the temporaries and old copies that runs which are no longer alive left beside
+    `target`; returns what was removed."""
+    removed: list[Path] = []
+    if not target.parent.is_dir():
+        return removed
+    for kind in (_TMP, _OLD):
+        prefix = _prefix(target, kind)
+        for path in sorted(target.parent.glob(prefix + "*")):
+            pid = _owner_pid(path.name, prefix)
+            if pid is not None and pid != os.getpid() and _pid_alive(pid):
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _cannot_write(target: Path, err: OSError) -> ReproduceError:
+    reason = err.strerror or type(err).__name__
+    return ReproduceError(f"cannot write the report to {target}: {reason}; give a writable "
+                          f"folder with --out")
+
+
+def start(target: Path) -> Path:
+    """Check that `target` can be written and make the temporary folder to build in.
+
+    Raises ReproduceError (one line) when the target is a file or its parent cannot be written.
+    """
+    if target.exists() and not target.is_dir():
+        raise ReproduceError(f"cannot write the report to {target}: it is a file, not a folder")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale(target)
+        return Path(tempfile.mkdtemp(prefix=f"{_prefix(target, _TMP)}{os.getpid()}-",
+                                     dir=target.parent))
+    except OSError as err:
+        raise _cannot_write(target, err) from err
+
+
+def commit(building: Path, target: Path) -> None:
+    """Swap the finished folder in: the old results move aside, the new take their name, the
+    old are deleted. Between the two renames no `target` exists, never a mix."""
+    old = None
+    if target.exists():
+        old = target.parent / f"{_prefix(target, _OLD)}{os.getpid()}"
+        os.replace(target, old)
+    os.replace(building, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def building(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a fresh folder to write the results into; on success it becomes `target`, on any
+    exception (Ctrl-C included) it is removed and `target` is left as it was."""
+    final = Path(target).expanduser().absolute()
+    work = start(final)
+    try:
+        yield work
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    try:
+        commit(work, final)
+    except OSError as err:
+        shutil.rmtree(work, ignore_errors=True)
+        raise _cannot_write(final, err) from err

@@ -1,0 +1,84 @@
+"""`reproduce`: plan every selected experiment's simulations, run each distinct one once, turn
+the outcomes into rows, figures and claim verdicts, and write the report, all into a temporary
+folder that replaces the output folder only when everything is done."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlrmsim.reproduce import outdir, report
+from dlrmsim.reproduce.catalog_fleet import all_claims
+from dlrmsim.reproduce.claims import evaluate
+from dlrmsim.reproduce.registry import Registry, default_registry
+from dlrmsim.reproduce.runner import Simulator, run_all
+from dlrmsim.reproduce.types import ClaimResult, Experiment, ExperimentResult, Outcomes, Settings
+from sim.run import simulate
+
+DEFAULT_OUT = "reproduce_out"
+FIGURES = "figures"
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """What a reproduction wrote: the folder, each experiment's result, the claims' verdicts,
+    the number of distinct simulations and the wall time in seconds."""
+
+    out: Path
+    experiments: tuple[ExperimentResult, ...]
+    claims: tuple[ClaimResult, ...]
+    simulations: int
+    seconds: float
+
+    @property
+    def report(self) -> Path:
+        return self.out / "report.md"
+
+
+def reproduce(out: str | os.PathLike[str] = DEFAULT_OUT, settings: Settings | None = None, *,
+              jobs: int = 1, progress: bool | None = None, registry: Registry | None = None,
+              simulator: Simulator = simulate) -> Reproduction:
+    """Run the experiments of `settings` (all by default, full size) and write the report into
+    `out`. Raises ReproduceError for an unwritable folder or an unknown experiment id."""
+    settings = settings or Settings.for_mode(quick=False)
+    chosen = (registry or default_registry()).select(settings.only)
+    began = time.perf_counter()
+    with outdir.building(out) as work:
+        tasks = [t for e in chosen for t in e.plan(settings)]
+        outcomes = run_all(tasks, jobs=jobs, progress=progress, simulator=simulator)
+        (work / FIGURES).mkdir()
+        results = tuple(_result(e, outcomes, settings, work) for e in chosen)
+        claims = _claims(chosen, results)
+        report.write(work, settings, results, claims)
+        seconds = time.perf_counter() - began
+        _run_info(work, settings, len(outcomes), seconds)
+    final = Path(out).expanduser().absolute()
+    return Reproduction(final, results, claims, len(outcomes), seconds)
+
+
+def _result(experiment: Experiment, outcomes: Outcomes, settings: Settings,
+            work: Path) -> ExperimentResult:
+    rows = tuple(experiment.analyze(outcomes, settings))
+    figures = experiment.plot(rows, work / FIGURES)
+    return ExperimentResult(experiment, rows, tuple(str(p.relative_to(work)) for p in figures))
+
+
+def _claims(chosen: Sequence[Experiment], results: Sequence[ExperimentResult]
+            ) -> tuple[ClaimResult, ...]:
+    ran = {e.id for e in chosen}
+    rows = {r.experiment.id: r.rows for r in results}
+    return tuple(evaluate([c for c in all_claims() if c.experiment in ran], rows))
+
+
+def _run_info(work: Path, settings: Settings, simulations: int, seconds: float) -> None:
+    """Timing and load of this run, kept apart from the report so that the report itself does
+    not change from run to run."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    info = {"mode": settings.mode, "seed": settings.seed, "simulations": simulations,
+            "seconds": round(seconds, 1), "cpus": os.cpu_count(),
+            "load_average_1_5_15_min": [round(x, 2) for x in load]}
+    (work / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")

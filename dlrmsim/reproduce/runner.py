@@ -1,0 +1,60 @@
+"""Run the simulations the experiments ask for: each distinct task once, optionally in worker
+processes, with a progress bar on a terminal. Same tasks and seeds, same outcomes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+from dlrmsim.reproduce.types import Outcome, Task
+from sim.errors import DlrmsimInputError
+from sim.results import SimResult
+from sim.run import simulate
+
+Simulator = Callable[..., SimResult]
+
+
+def run_task(item: Task, simulator: Simulator = simulate) -> Outcome:
+    """Simulate one task. An input the simulator refuses (a placement that does not fit) is an
+    outcome with `error`, not an exception: the paper's experiments include such cases."""
+    try:
+        result = simulator(item.job, **item.kwargs())
+    except DlrmsimInputError as err:
+        return Outcome(error=str(err))
+    return Outcome(throughput=result.throughput_examples_per_s,
+                   examples_per_joule=result.examples_per_joule, power_w=result.power_w,
+                   bottleneck=result.bottleneck, utilization=result.utilization,
+                   resources=result.resource_utilization if item.resources else {})
+
+
+def run_all(tasks: Iterable[Task], *, jobs: int = 1, progress: bool | None = None,
+            simulator: Simulator = simulate) -> dict[Task, Outcome]:
+    """Every distinct task's outcome. `jobs` > 1 uses that many worker processes (each task is
+    independent and seeded, so the outcomes do not depend on the order they finish in).
+    `progress` None shows a bar only when stderr is a terminal."""
+    unique = list(dict.fromkeys(tasks))
+    bar = _bar(len(unique), progress)
+    try:
+        if jobs <= 1:
+            return {t: _tick(bar, t, run_task(t, simulator)) for t in unique}
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(run_task, t, simulator): t for t in unique}
+            done = {futures[f]: _tick(bar, futures[f], f.result()) for f in as_completed(futures)}
+        return {t: done[t] for t in unique}
+    finally:
+        bar.close()
+
+
+def _bar(total: int, progress: bool | None) -> Any:
+    from tqdm import tqdm
+
+    show = sys.stderr.isatty() if progress is None else progress
+    return tqdm(total=total, desc="simulations", unit="run", disable=not show, leave=False)
+
+
+def _tick(bar: Any, item: Task, outcome: Outcome) -> Outcome:
+    bar.set_postfix_str(item.label()[:40], refresh=False)
+    bar.update(1)
+    return outcome

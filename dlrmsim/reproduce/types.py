@@ -1,0 +1,175 @@
+"""The data types every stage of `dlrmsim reproduce` shares: settings, simulation tasks and their
+outcomes, result rows, experiments, claims and verdicts. Stages return new values of these types;
+none of them reaches into the simulator's internals."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim.specs import JobSpec
+
+# One flat record of an experiment's results (a CSV row); the keys are the experiment's columns.
+Row = dict[str, Any]
+# Rows by experiment id: what claims are evaluated on.
+Rows = Mapping[str, Sequence[Row]]
+
+# Simulated iterations per worker, warm-up included: quick mode keeps a run to a fraction of a
+# second; full mode uses the simulator's own default (40), whose batch-means error is < 1%.
+QUICK_ITERATIONS = 6
+FULL_ITERATIONS = 40
+# Figure 5: runs of one model at a fixed scale (each run a configuration and a noise draw).
+QUICK_FIG5_RUNS, FULL_FIG5_RUNS = 12, 80
+# Figure 9: jobs in the sampled month (no simulation, only counts).
+QUICK_FIG9_JOBS, FULL_FIG9_JOBS = 300, 3000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How big a reproduction is. `only` limits it to some experiment ids (empty: all).
+
+    Raises ValueError on a bad field.
+    """
+
+    quick: bool = False
+    seed: int = 0
+    iterations: int = FULL_ITERATIONS
+    fig5_runs: int = FULL_FIG5_RUNS
+    fig9_jobs: int = FULL_FIG9_JOBS
+    only: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.iterations, int) or self.iterations < 3:
+            raise ValueError(f"iterations = {self.iterations!r}: give a whole number >= 3")
+        for name in ("fig5_runs", "fig9_jobs"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 2:
+                raise ValueError(f"{name} = {value!r}: give a whole number >= 2")
+
+    @classmethod
+    def for_mode(cls, quick: bool, seed: int = 0, only: Sequence[str] = ()) -> Settings:
+        if quick:
+            return cls(True, seed, QUICK_ITERATIONS, QUICK_FIG5_RUNS, QUICK_FIG9_JOBS, tuple(only))
+        return cls(False, seed, FULL_ITERATIONS, FULL_FIG5_RUNS, FULL_FIG9_JOBS, tuple(only))
+
+    @property
+    def mode(self) -> str:
+        return "quick" if self.quick else "full"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One call of `sim.run.simulate`: a job name (or None) and sorted keyword arguments.
+
+    Hashable, so that experiments asking for the same run share one simulation. `resources`
+    asks to keep per-resource utilization (Figure 5 needs it; the rest do not).
+    """
+
+    job: str | JobSpec | None
+    options: tuple[tuple[str, Any], ...]
+    resources: bool = False
+
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.options)
+
+    def label(self) -> str:
+        parts = [f"{k}={getattr(v, 'name', v)}" for k, v in self.options
+                 if k not in ("iterations", "seed")]
+        job = self.job if isinstance(self.job, str) else getattr(self.job, "name", "-")
+        return " ".join([job, *parts])
+
+
+def task(job: str | JobSpec | None, *, resources: bool = False, **options: Any) -> Task:
+    """A Task with the options that are not None, sorted by name."""
+    kept = tuple(sorted((k, v) for k, v in options.items() if v is not None))
+    return Task(job, kept, resources)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one Task gave: the result's headline figures, or `error` when the simulator refused
+    the input (for example tables that do not fit where the placement puts them)."""
+
+    throughput: float = math.nan
+    examples_per_joule: float = math.nan
+    power_w: float = math.nan
+    bottleneck: str = ""
+    utilization: dict[str, dict[str, float]] = field(default_factory=dict)
+    resources: dict[str, float] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+Outcomes = Mapping[Task, Outcome]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment of the paper: which simulations it needs (`plan`), how it turns their
+    outcomes into rows (`analyze`) and how it draws them (`plot`, into a folder, returning the
+    files written)."""
+
+    id: str
+    title: str
+    paper_ref: str
+    plan: Callable[[Settings], list[Task]]
+    analyze: Callable[[Outcomes, Settings], list[Row]]
+    plot: Callable[[Sequence[Row], Path], list[Path]]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The result of checking one claim: `status` is pass, fail or not compared."""
+
+    status: str
+    detail: str
+
+    def __post_init__(self) -> None:
+        if self.status not in VERDICTS:
+            raise ValueError(f"status = {self.status!r}: one of {', '.join(VERDICTS)}")
+
+
+PASS, FAIL, NOT_COMPARED = "pass", "fail", "not compared"
+VERDICTS = (PASS, FAIL, NOT_COMPARED)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One statement of the paper (our paraphrase, with its section) and the check on our rows
+    that decides whether it holds; `method` says in words what the check computes."""
+
+    id: str
+    experiment: str
+    source: str
+    statement: str
+    method: str
+    check: Callable[[Rows], Verdict]
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """A claim with its verdict, as the report and `claims.json` show it."""
+
+    claim: Claim
+    verdict: Verdict
+
+    def to_dict(self) -> dict[str, str]:
+        c = self.claim
+        return {"id": c.id, "experiment": c.experiment, "source": c.source,
+                "statement": c.statement, "method": c.method, "status": self.verdict.status,
+                "detail": self.verdict.detail}
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    """An experiment's rows and figures (paths relative to the output folder)."""
+
+    experiment: Experiment
+    rows: tuple[Row, ...]
+    figures: tuple[str, ...]
