@@ -1,0 +1,103 @@
+"""`dlrmsim reproduce` end to end on a quick subset, and its output folder: an unwritable one
+gives one line and exit 2, an interrupted run leaves the previous results whole, stale
+temporaries are cleaned, the same seed gives the same report."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from dlrmsim.cli import main
+from dlrmsim.reproduce import ReproduceError, Settings, outdir, reproduce
+from sim.run import simulate
+
+# Small experiments: the fleet (21 runs), the models (none) and one sweep (~15 runs).
+SUBSET = ("fig1", "fig6_7", "fig11", "table3")
+
+
+def quick(*only: str) -> Settings:
+    return Settings(quick=True, iterations=4, fig5_runs=2, fig9_jobs=20, only=only)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("repro") / "out"
+    reproduce(out, quick(*SUBSET), progress=False)
+    return out
+
+
+def test_report_has_figures_claims_and_data(quick_run: Path) -> None:
+    text = (quick_run / "report.md").read_text()
+    assert "## Claims" in text and "Table III" in text and "not quoted here" in text
+    for image in [line.split("](")[1].rstrip(")") for line in text.splitlines()
+                  if line.startswith("![")]:
+        assert (quick_run / image).is_file(), image
+    html = (quick_run / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and 'class="pass"' in html
+    verdicts = json.loads((quick_run / "claims.json").read_text())
+    assert {v["experiment"] for v in verdicts} <= set(SUBSET)
+    assert {v["status"] for v in verdicts} <= {"pass", "fail", "not compared"}
+    assert (quick_run / "data" / "table3.csv").read_text().startswith("model,")
+
+
+def test_same_seed_same_report(quick_run: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    reproduce(again, quick(*SUBSET), progress=False)
+    assert (again / "report.md").read_text() == (quick_run / "report.md").read_text()
+    assert (again / "claims.json").read_bytes() == (quick_run / "claims.json").read_bytes()
+
+
+def test_unwritable_folder_is_one_line_and_exit_2(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    code = main(["reproduce", "--quick", "--only", "fig9", "--out", str(blocker / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "cannot write" in err
+    code = main(["reproduce", "--quick", "--only", "fig9", "--out", str(blocker)])
+    assert code == 2 and "is a file" in capsys.readouterr().err
+
+
+def test_unknown_experiment_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["reproduce", "--only", "fig99", "--out", str(tmp_path / "o")]) == 2
+    assert "unknown experiment fig99" in capsys.readouterr().err
+
+
+def test_interrupted_run_keeps_the_old_results_whole(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    reproduce(out, quick("fig9"), progress=False)
+    before = sorted(p.name for p in out.rglob("*"))
+    calls = 0
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt
+        return simulate(*args, **kwargs)  # type: ignore[arg-type]
+
+    with pytest.raises(KeyboardInterrupt):
+        reproduce(out, quick("fig1"), progress=False, simulator=interrupted)
+    assert sorted(p.name for p in out.rglob("*")) == before
+    assert not list(tmp_path.glob(".out.*")), "the temporary folder must be removed"
+
+
+def test_stale_temporaries_are_cleaned_and_live_ones_kept(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    dead = tmp_path / ".out.tmp-999999999-abc"
+    live = tmp_path / f".out.tmp-{os.getppid()}-xyz"
+    for folder in (dead, live):
+        folder.mkdir()
+        (folder / "report.md").write_text("half")
+    removed = outdir.clean_stale(target)
+    assert dead in removed and not dead.exists() and live.exists()
+
+
+def test_building_refuses_a_file_target(tmp_path: Path) -> None:
+    target = tmp_path / "f"
+    target.write_text("x")
+    with pytest.raises(ReproduceError, match="is a file"), outdir.building(target):
+        pass
