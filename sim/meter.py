@@ -1,5 +1,6 @@
 """Counts finished iterations, opens the measurement window once every worker is warm, and closes
-it when the first worker is done, snapshotting every channel at both ends."""
+it when the first worker is done, snapshotting every channel at both ends; or, given a target
+relative standard error, as soon as the throughput is that precise (a sequential stop)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ import simpy
 from sim.engine import Channel, FluidNetwork
 
 BATCH_MEANS = 10  # groups for the batch-means standard error of the throughput
+# A precision stop waits for this many window iterations per worker, so that each batch mean
+# holds at least two rounds of every worker: fewer would let an early lucky spread stop the run.
+MIN_ROUNDS = 2 * BATCH_MEANS
 
 
 @dataclass
@@ -37,7 +41,10 @@ class Window:
 class Meter:
     """Watches `workers` workers run `iterations` each, the first `warmup` of them unmeasured.
 
-    Raises ValueError when warmup >= iterations or a count is < 1.
+    With `target_rse`, the window closes at the first round of worker iterations (at least
+    MIN_ROUNDS of them) whose throughput has a batch-means relative standard error below it;
+    `iterations` is then a cap. Raises ValueError when warmup >= iterations, a count is < 1 or
+    target_rse is not in (0, 1).
     """
 
     env: simpy.Environment
@@ -46,6 +53,7 @@ class Meter:
     iterations: int
     warmup: int
     channels: Callable[[], list[Channel]]
+    target_rse: float | None = None
     done_event: simpy.Event = field(init=False)
     _counts: list[int] = field(init=False)
     _start: dict[str, tuple[float, float]] | None = field(default=None, init=False)
@@ -57,6 +65,8 @@ class Meter:
         if self.workers < 1 or self.iterations < 2 or not 1 <= self.warmup < self.iterations:
             raise ValueError(f"Meter: need workers >= 1 and 1 <= warmup < iterations, got "
                              f"{self.workers}, {self.warmup}, {self.iterations}")
+        if self.target_rse is not None and not 0 < self.target_rse < 1:
+            raise ValueError(f"Meter: target_rse must be in (0, 1), got {self.target_rse!r}")
         self.done_event = self.env.event()
         self._counts = [0] * self.workers
 
@@ -72,8 +82,18 @@ class Meter:
         # Close once the window holds what the workers' remaining iterations would give if they
         # ran evenly: the moment the first of equal workers finishes, robust to unequal ones.
         wanted = (self.iterations - self.warmup) * self.workers
-        if self._start is not None and self.window is None and len(self._records) >= wanted:
+        if self._start is not None and self.window is None and (
+                len(self._records) >= wanted or self._precise()):
             self._close(now)
+
+    def _precise(self) -> bool:
+        """Whether a precision stop may close the window now: checked once per round."""
+        n = len(self._records)
+        if self.target_rse is None or n % self.workers or n < MIN_ROUNDS * self.workers:
+            return False
+        ends = [r[0] for r in self._records]
+        examples = [r[2] for r in self._records]
+        return batch_means_rse(self._t0, ends, examples) < self.target_rse
 
     @property
     def finished(self) -> bool:
@@ -97,17 +117,25 @@ class Meter:
 
 def throughput_rse(window: Window) -> float:
     """Relative standard error of the window's throughput by batch means over the iterations."""
-    n = len(window.ends_s)
+    return batch_means_rse(window.start_s, window.ends_s, window.group_examples)
+
+
+def batch_means_rse(start_s: float, ends_s: list[float], examples: list[int]) -> float:
+    """Batch means over iteration ends in time order, pooled across workers: the window cut
+    into BATCH_MEANS runs of consecutive ends, each run's throughput its examples over its
+    span. Pooling is sound for many workers because each run is a slice of time in which all
+    of them progress; its means are nearly independent once a run spans several rounds."""
+    n = len(ends_s)
     groups = min(BATCH_MEANS, n)
     if groups < 2:
         return float("inf")
     bounds = np.linspace(0, n, groups + 1).astype(int)
     means = []
-    previous_end = window.start_s
+    previous_end = start_s
     for a, b in itertools.pairwise(bounds):
-        span = window.ends_s[b - 1] - previous_end
-        means.append(sum(window.group_examples[a:b]) / span if span > 0 else 0.0)
-        previous_end = window.ends_s[b - 1]
+        span = ends_s[b - 1] - previous_end
+        means.append(sum(examples[a:b]) / span if span > 0 else 0.0)
+        previous_end = ends_s[b - 1]
     values = np.asarray(means)
     mean = float(values.mean())
     if mean <= 0:

@@ -39,9 +39,12 @@ def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None 
              hogwild: int | None = None, gpus: int | None = None,
              profile: str | os.PathLike[str] | None = None, trace: str | None = None,
              iterations: int = DEFAULT_ITERATIONS, warmup: int | None = None, seed: int = 0,
-             chrome_trace: str | os.PathLike[str] | None = None) -> SimResult:
+             chrome_trace: str | os.PathLike[str] | None = None,
+             target_rse: float | None = None) -> SimResult:
     """Simulate a job (a preset name, a YAML path or a JobSpec), or a model on a platform;
     any keyword given overrides the job. Same arguments and seed, same result bit for bit.
+    With `target_rse` (e.g. 0.01) the run stops as soon as the throughput's relative standard
+    error is below it, `iterations` being a cap; warm-up then defaults to that of a default run.
 
     Raises SpecError, PresetError, PlacementError, ProfileError or DlrmsimInputError (all
     DlrmsimInputError) for bad input.
@@ -52,12 +55,15 @@ def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None 
                                                       placement, overrides)
     if not isinstance(iterations, int) or iterations < 3:
         raise DlrmsimInputError(f"iterations = {iterations!r}: give a whole number >= 3")
-    warm = warmup if warmup is not None else max(1, iterations // 5)
+    cap = iterations if target_rse is None else min(iterations, DEFAULT_ITERATIONS)
+    warm = warmup if warmup is not None else max(1, cap // 5)
+    if target_rse is not None and not (isinstance(target_rse, float) and 0 < target_rse < 1):
+        raise DlrmsimInputError(f"target_rse = {target_rse!r}: give a fraction in (0, 1)")
     if not isinstance(warm, int) or not 1 <= warm < iterations:
         raise DlrmsimInputError(f"warmup = {warmup!r}: give a whole number in [1, iterations)")
     sim_job = build(spec, model_spec, trainer_spec, ps_spec, profile=profile, trace=trace,
                     seed=seed, iterations=iterations, warmup=warm,
-                    record=chrome_trace is not None)
+                    record=chrome_trace is not None, target_rse=target_rse)
     result = execute(sim_job)
     if chrome_trace is not None:
         sim_job.timeline.write(chrome_trace)
@@ -107,7 +113,8 @@ def _spec(value: Any, loader: Any) -> Any:
 
 def build(spec: JobSpec, model: ModelSpec, trainer: ServerSpec, ps: ServerSpec, *,
           profile: str | os.PathLike[str] | None, trace: str | None, seed: int,
-          iterations: int, warmup: int, record: bool = False) -> Job:
+          iterations: int, warmup: int, record: bool = False,
+          target_rse: float | None = None) -> Job:
     """Place the tables and build the servers, costs, demand and meter of a run."""
     placement = place(model, spec, trainer, ps)
     env = simpy.Environment()
@@ -117,7 +124,8 @@ def build(spec: JobSpec, model: ModelSpec, trainer: ServerSpec, ps: ServerSpec, 
     job = Job(env, net, Timeline(enabled=record), model, spec, placement,
               demand_for(model, spec.batch_size, seed=seed, trace=trace),
               cost_model_for(trainer, _path(profile)), cost_model_for(ps, _path(profile)),
-              Meter(env, net, workers, iterations, warmup, lambda: job.channels()))
+              Meter(env, net, workers, iterations, warmup, lambda: job.channels(),
+                    target_rse))
     job.trainers = [ServerResources.build(f"trainer{i}", "trainer", trainer)
                     for i in range(spec.trainers)]
     for role, count in (("sparse_ps", spec.sparse_ps), ("dense_ps", spec.dense_ps),
