@@ -120,6 +120,7 @@ def mlp_cost(costs: CostModel, proc: Processor, batch: int, widths: tuple[int, .
 
 
 def dense_update_cost(costs: CostModel, proc: Processor, parameters: int) -> OpCost:
-    """The optimizer step of the dense parameters: read weights and gradients, write weights."""
+    """The optimizer step of the dense parameters: read weights and gradients, write weights.
+    Its per-tensor dispatch is counted with each layer's backward (sim/costs/ops.py)."""
     nbytes = 3.0 * parameters * DENSE_BYTES
     return OpCost(nbytes / costs.memory_bw_bytes_per_s(proc), nbytes, 2.0 * parameters)

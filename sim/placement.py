@@ -9,6 +9,7 @@ dimension: the bytes each table gathers per example.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -76,7 +77,8 @@ def place(model: ModelSpec, job: JobSpec, trainer: ServerSpec, ps: ServerSpec) -
     if kind == "system":
         host = _spread(model, model.tables, _socket_capacity(trainer), "host",
                        f"the system memory of {trainer.name}")
-        return Placement(kind, job.placement.sharding, host)
+        return Placement(kind, job.placement.sharding,
+                         _split_hot(host, model.tables, len(trainer.sockets)))
     if kind == "remote":
         capacity = [int(ps.mem_capacity_bytes * ps.efficiency.dram_usable_fraction)] * job.sparse_ps
         remote = _spread(model, model.tables, capacity, "remote",
@@ -149,6 +151,21 @@ def _spread(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[in
         load[best] += table_load(table)
         placed[table.name] = TablePlacement(table.name, location, (best,), size)
     return tuple(placed[t.name] for t in tables)
+
+
+def _split_hot(placed: tuple[TablePlacement, ...], tables: Sequence[TableSpec],
+               num_sockets: int) -> tuple[TablePlacement, ...]:
+    """Shard row-wise over every socket each table that alone gathers more than a socket's fair
+    share: the sockets then serve its lookups in parallel instead of one socket serving them
+    all (on Zion one hot table would otherwise leave seven sockets idle). A shard is 1/sockets
+    of a table that already fit one socket whole, so the shards fit too."""
+    sockets = tuple(range(num_sockets))
+    total = sum(table_load(t) for t in tables)
+    if len(sockets) < 2:
+        return placed
+    return tuple(dataclasses.replace(p, devices=sockets)
+                 if table_load(t) > total / len(sockets) else p
+                 for p, t in zip(placed, tables, strict=True))
 
 
 def _check_total(needed: int, available: int, where: str) -> None:

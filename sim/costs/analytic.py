@@ -1,12 +1,15 @@
 """Costs from datasheet rates times the platform's efficiency factors (a roofline per kernel).
 
 For hardware nobody here has. Each kernel takes the longer of its compute time and its memory
-time, plus a fixed per-operator overhead; the memory bytes are reported so that the simulator
-can share the memory bandwidth among concurrent kernels.
+time, plus a fixed dispatch cost for each framework operator it issues (sim/costs/ops.py); the
+memory bytes are reported so that the simulator can share the memory bandwidth among concurrent
+kernels. A table small enough to stay in its share of the last-level cache is gathered from the
+cache: it moves no DRAM/HBM bytes.
 """
 
 from __future__ import annotations
 
+from sim.costs import ops
 from sim.costs.base import EmbeddingWork, OpCost, Processor
 from sim.specs import CpuSocketSpec, EfficiencySpec, GpuSpec
 
@@ -45,13 +48,22 @@ class AnalyticCosts:
         socket_bw = proc.spec.mem_bw_bytes_per_s * eff
         return min(socket_bw, proc.threads * self.eff.core_mem_bw_bytes_per_s)
 
-    def _overhead(self, proc: Processor) -> float:
-        return self.eff.gpu_op_overhead_s if proc.kind == "gpu" else self.eff.cpu_op_overhead_s
+    def dispatch_s(self, proc: Processor, operators: int) -> float:
+        per_op = self.eff.gpu_op_overhead_s if proc.kind == "gpu" else self.eff.cpu_op_overhead_s
+        return operators * per_op
 
-    def _roofline(self, proc: Processor, flops: float, mem_bytes: float, *,
+    def _cache_bytes(self, proc: Processor) -> float:
+        return self.eff.gpu_cache_bytes if proc.kind == "gpu" else self.eff.cpu_cache_bytes
+
+    def _cached(self, proc: Processor, work: EmbeddingWork) -> bool:
+        """The whole table fits in its share of the cache, so its rows stay there."""
+        table = work.rows * row_bytes(work.dim, work.bytes_per_element)
+        return table <= self._cache_bytes(proc) * work.cache_share
+
+    def _roofline(self, proc: Processor, flops: float, mem_bytes: float, operators: int, *,
                   streaming: bool = True) -> OpCost:
         seconds = max(flops / self.flops_per_s(proc), mem_bytes / self._bw(proc, streaming=streaming))
-        return OpCost(seconds + self._overhead(proc), mem_bytes, flops)
+        return OpCost(seconds + self.dispatch_s(proc, operators), mem_bytes, flops)
 
     # Kernels ------------------------------------------------------------------------------
     def mlp(self, proc: Processor, batch: int, in_features: int, out_features: int,
@@ -61,7 +73,8 @@ class AnalyticCosts:
         flops = 2.0 * batch * in_features * out_features * passes
         weights = in_features * out_features * bpe * (2 if backward else 1)
         activations = batch * (in_features + out_features) * bpe * passes
-        return self._roofline(proc, flops, weights + activations)
+        operators = ops.MLP_BACKWARD_OPS if backward else ops.MLP_FORWARD_OPS
+        return self._roofline(proc, flops, weights + activations, operators)
 
     def interaction(self, proc: Processor, batch: int, features: int, dim: int,
                     *, backward: bool) -> OpCost:
@@ -69,13 +82,15 @@ class AnalyticCosts:
         passes = 2 if backward else 1
         flops = 2.0 * batch * features * features * dim * passes
         mem = batch * (features * dim + features * features) * bpe * passes
-        return self._roofline(proc, flops, mem)
+        operators = ops.INTERACTION_BACKWARD_OPS if backward else ops.INTERACTION_FORWARD_OPS
+        return self._roofline(proc, flops, mem, operators)
 
     def embedding_forward(self, proc: Processor, work: EmbeddingWork) -> OpCost:
-        gathered = work.lookups * row_bytes(work.dim, work.bytes_per_element)
+        gathered = 0.0 if self._cached(proc, work) else work.lookups * row_bytes(
+            work.dim, work.bytes_per_element)
         output = work.batch * work.dim * work.bytes_per_element
         flops = work.lookups * work.dim  # one add per element pooled
-        gather = self._roofline(proc, flops, gathered, streaming=False)
+        gather = self._roofline(proc, flops, gathered, ops.EMBEDDING_FORWARD_OPS, streaming=False)
         write = output / self._bw(proc, streaming=True)
         return OpCost(gather.seconds + write, gathered + output, flops)
 
@@ -87,6 +102,9 @@ class AnalyticCosts:
         grad_bytes = work.lookups * work.dim * work.bytes_per_element
         row_traffic = work.unique_rows * (2 * row + 2 * state)
         flops = work.lookups * work.dim + work.unique_rows * work.dim * 3
-        accumulate = self._roofline(proc, flops, grad_bytes, streaming=True)
+        if self._cached(proc, work):
+            row_traffic = 0
+        operators = ops.EMBEDDING_BACKWARD_OPS + ops.OPTIMIZER_OPS[optimizer]
+        accumulate = self._roofline(proc, flops, grad_bytes, operators, streaming=True)
         update = row_traffic / self._bw(proc, streaming=False)
         return OpCost(accumulate.seconds + update, grad_bytes + row_traffic, flops)

@@ -59,7 +59,8 @@ class EmbeddingWork:
     """One table's share of one batch: the figures an embedding kernel's cost depends on.
 
     `pooling` is the mean lookups per bag, `unique_rows` the distinct rows the batch touches
-    (from the trace), `rows` the table's (or shard's) hash size.
+    (from the trace), `rows` the table's (or shard's) hash size, `cache_share` the part of the
+    processor's last-level cache this table gets while it shares the processor with others.
     """
 
     batch: int
@@ -69,6 +70,7 @@ class EmbeddingWork:
     unique_rows: int
     zipf_s: float
     bytes_per_element: int = 4
+    cache_share: float = 1.0
 
     @property
     def lookups(self) -> float:

@@ -52,8 +52,12 @@ def cpu_batch_plan(job: Job, batch_index: int) -> CpuBatchPlan:
 
 
 def threads_per_worker(job: Job, server: ServerResources) -> int:
-    """Cores each Hogwild thread's kernels use: the server's cores split among the threads."""
-    return max(1, server.spec.cores // job.spec.hogwild_threads)
+    """Cores each Hogwild thread's kernels use: the server's cores split among the threads, and
+    never more than one socket's, since a thread's kernels run on its socket (its Processor) and
+    its intra-op threads share that socket's cores; beyond one socket the kernel demand would
+    overrun the socket's core channel."""
+    per_thread = server.spec.cores // job.spec.hogwild_threads
+    return max(1, min(per_thread, min(s.cores for s in server.spec.sockets)))
 
 
 def dense_costs(job: Job, server: ServerResources, socket: int) -> tuple[OpCost, OpCost]:

@@ -3,6 +3,7 @@ tables on one processor, from the replayed demand."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 from sim.costs import CostModel, EmbeddingWork, OpCost, Processor
@@ -25,9 +26,11 @@ def shard_work(model: ModelSpec, demand: Demand, batch_index: int, table: int,
 
 def group_costs(costs: CostModel, proc: Processor, works: Iterable[EmbeddingWork],
                 optimizer: str) -> tuple[OpCost, OpCost]:
-    """(forward, update) costs of a group of tables run one after another on one processor."""
+    """(forward, update) costs of a group of tables run one after another on one processor;
+    the tables share its last-level cache evenly."""
+    group = list(works)
     forward, update = OpCost(0.0), OpCost(0.0)
-    for work in works:
+    for work in (dataclasses.replace(w, cache_share=1.0 / len(group)) for w in group):
         forward = forward + costs.embedding_forward(proc, work)
         update = update + costs.embedding_update(proc, work, optimizer)
     return forward, update

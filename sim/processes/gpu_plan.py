@@ -85,10 +85,13 @@ def batch_plan(job: Job, server: ServerResources, gpus: int, batch_index: int) -
                     if h != d:
                         plan.a2a[(d, h)] = plan.a2a.get((d, h), 0.0) + b * row_bytes
         elif where.location == "host":
-            s = where.devices[0]
-            host_works[s].append(shard_work(model, demand, batch_index, t))
-            for h, b in enumerate(locals_):
-                plan.host_out[(s, h)] = plan.host_out.get((s, h), 0.0) + b * row_bytes
+            # A row-wise table's shards pool partial sums; the sockets reduce-scatter them (a
+            # few hundred kB over the socket links, left out) and each sends its slice of bags.
+            for s in where.devices:
+                host_works[s].append(shard_work(model, demand, batch_index, t, shards))
+                for h, b in enumerate(locals_):
+                    plan.host_out[(s, h)] = (plan.host_out.get((s, h), 0.0)
+                                             + b * row_bytes / shards)
         else:
             p = where.devices[0]
             ps_sockets = len(job.sparse_ps[p].spec.sockets) if job.sparse_ps else 1

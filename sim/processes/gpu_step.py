@@ -13,6 +13,7 @@ Phases end at barriers because the collectives between them need every GPU.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 import simpy
 
@@ -28,28 +29,46 @@ def gpus_used(job: Job) -> int:
 
 
 def rings(server: ServerResources, gpus: int) -> list[list[int]]:
-    """Rings for the all-reduce, as NCCL builds them: while a ring of NVLink hops is left in
-    the link counts, take it and spend one link of each hop (the hybrid cube mesh of Big Basin
-    yields several); without such a ring, one ring in index order over whatever path exists."""
+    """Rings for the all-reduce, as NCCL builds them: as many rings of NVLink hops as the link
+    counts hold, each spending one link of every hop it takes (the hybrid cube mesh of Big
+    Basin holds three, the six links of each V100); without such a ring, one ring in index
+    order over whatever path exists. Each ring also runs reversed (see _dense_sync)."""
     links = server.spec.nvlink_links
     if not links or gpus < 3:
         return [list(range(gpus))]
     spare = [list(row[:gpus]) for row in links[:gpus]]
-    found: list[list[int]] = []
-    while (ring := _nvlink_ring(spare, gpus)) is not None:
-        found.append(ring)
-        for a, b in zip(ring, ring[1:] + ring[:1], strict=True):
+    bound = min(sum(row) for row in spare) // 2  # a ring takes two links of every GPU
+    return _most_rings(spare, gpus, bound, [RING_SEARCH_BUDGET]) or [list(range(gpus))]
+
+
+RING_SEARCH_BUDGET = 20_000  # rings tried before settling for the best set found so far
+
+
+def _most_rings(spare: list[list[int]], gpus: int, bound: int, budget: list[int]
+                ) -> list[list[int]]:
+    best: list[list[int]] = []
+    for ring in _nvlink_rings(spare, gpus):
+        budget[0] -= 1
+        hops = list(zip(ring, ring[1:] + ring[:1], strict=True))
+        for a, b in hops:
             spare[a][b] -= 1
             spare[b][a] -= 1
-    return found or [list(range(gpus))]
+        rest = _most_rings(spare, gpus, bound - 1, budget) if bound > 1 else []
+        for a, b in hops:
+            spare[a][b] += 1
+            spare[b][a] += 1
+        if len(rest) + 1 > len(best):
+            best = [ring, *rest]
+        if len(best) >= bound or budget[0] <= 0:
+            break
+    return best
 
 
-def _nvlink_ring(spare: list[list[int]], gpus: int) -> list[int] | None:
+def _nvlink_rings(spare: list[list[int]], gpus: int) -> Iterator[list[int]]:
     for rest in itertools.permutations(range(1, gpus)):
         order = [0, *rest]
         if all(spare[a][b] > 0 for a, b in zip(order, order[1:] + order[:1], strict=True)):
-            return order
-    return None
+            yield order
 
 
 def gpu_trainers(job: Job) -> Proc:
@@ -137,12 +156,14 @@ def _dense_sync(job: Job, dense: DenseCosts, ring: list[list[int]], gpus: int) -
     """Bottom MLP backward on every GPU, then the ring all-reduce inside and across servers."""
     yield _all(job, [_kernel(job, s, g, dense.backward[g]) for s in job.trainers
                      for g in range(gpus)])
-    # Each ring carries an equal share; hops that rings share split their channel.
-    share = dense.allreduce_bytes / len(ring)
+    # Each ring carries an equal share, half of it each way round (NVLink is full duplex and
+    # NCCL runs every ring in both directions); hops that rings share split their channel.
+    share = dense.allreduce_bytes / len(ring) / 2
     hops: dict[tuple[int, int], float] = {}
     for order in ring if gpus > 1 else []:
         for a, b in zip(order, order[1:] + order[:1], strict=True):
-            hops[(a, b)] = hops.get((a, b), 0.0) + share
+            for hop in ((a, b), (b, a)):
+                hops[hop] = hops.get(hop, 0.0) + share
     yield _all(job, [job.move(s.route(("gpu", a), ("gpu", b)), nbytes)
                      for s in job.trainers for (a, b), nbytes in sorted(hops.items())])
     servers = job.trainers

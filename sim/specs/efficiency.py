@@ -36,10 +36,17 @@ class EfficiencySpec:
     # One core cannot saturate a socket: ~12 GB/s per Skylake-SP core (single-thread STREAM,
     # McCalpin's STREAM results for Xeon Scalable), so few threads are latency-bound.
     core_mem_bw_bytes_per_s: float = 12e9
-    # Fixed cost per operator: framework dispatch on CPU (~10 us, PyTorch/Caffe2 operator
-    # overhead) and kernel launch on GPU (~5 us, CUDA launch latency, NVIDIA docs).
+    # Fixed cost per framework operator (sim/costs/ops.py counts them per kernel). CPU: ~10 us
+    # of PyTorch/Caffe2 operator dispatch. GPU: the eager framework's host-side cost per
+    # operator (Python, dispatcher, autograd record, cudaLaunchKernel ~5 us by itself): ~10 us
+    # per operator for PyTorch 1.x eager (order of magnitude; not fitted to any figure). Small
+    # DLRM kernels finish faster than that, so the host's issue rate paces the GPU.
     cpu_op_overhead_s: float = 10e-6
-    gpu_op_overhead_s: float = 5e-6
+    gpu_op_overhead_s: float = 10e-6
+    # Last-level cache a table can stay in: Xeon Gold 6138 27.5 MB L3 per socket (Intel ARK);
+    # V100 6 MB L2 (NVIDIA Volta whitepaper). Tables on one processor share it evenly.
+    cpu_cache_bytes: float = 27.5e6
+    gpu_cache_bytes: float = 6e6
     # Share of HBM for embedding tables after the CUDA context, activations and allocator
     # slack (free parameter; ~1-3 GB of a 32 GB V100 goes to the rest).
     hbm_usable_fraction: float = 0.9
@@ -53,6 +60,7 @@ class EfficiencySpec:
             value = getattr(self, name)
             checks.fraction("EfficiencySpec", name, value)
             checks.positive("EfficiencySpec", name, value)
-        checks.positive("EfficiencySpec", "core_mem_bw_bytes_per_s", self.core_mem_bw_bytes_per_s)
+        for name in ("core_mem_bw_bytes_per_s", "cpu_cache_bytes", "gpu_cache_bytes"):
+            checks.positive("EfficiencySpec", name, getattr(self, name))
         checks.non_negative("EfficiencySpec", "cpu_op_overhead_s", self.cpu_op_overhead_s)
         checks.non_negative("EfficiencySpec", "gpu_op_overhead_s", self.gpu_op_overhead_s)

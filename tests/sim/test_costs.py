@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -23,7 +24,8 @@ def test_large_mlp_is_compute_bound_at_the_efficient_rate() -> None:
     cost = costs.mlp(GPU, 65536, 4096, 4096, backward=False)
     flops = 2 * 65536 * 4096 * 4096
     expected = flops / (BB.gpus[0].peak_flops_per_s * BB.efficiency.gpu_compute_efficiency)
-    assert cost.seconds == pytest.approx(expected + BB.efficiency.gpu_op_overhead_s)
+    # a forward layer issues two operators (the matrix product and the activation)
+    assert cost.seconds == pytest.approx(expected + 2 * BB.efficiency.gpu_op_overhead_s)
     backward = costs.mlp(GPU, 65536, 4096, 4096, backward=True)
     assert backward.flops == 2 * cost.flops
 
@@ -38,7 +40,7 @@ def test_more_cores_are_faster_until_memory_bound() -> None:
     assert twenty.seconds == pytest.approx(
         2048 * 32 * 256 / socket_bw + 2048 * 64 * 4 / (BB.sockets[0].mem_bw_bytes_per_s
                                                          * BB.efficiency.cpu_stream_efficiency)
-        + BB.efficiency.cpu_op_overhead_s, rel=1e-6)
+        + 2 * BB.efficiency.cpu_op_overhead_s, rel=1e-6)  # bag ids, then the pooled gather
 
 
 def test_update_cost_grows_with_optimizer_state() -> None:
@@ -48,6 +50,20 @@ def test_update_cost_grows_with_optimizer_state() -> None:
     rowwise = costs.embedding_update(GPU, work, "rowwise_adagrad")
     full = costs.embedding_update(GPU, work, "adagrad")
     assert sgd.mem_bytes < rowwise.mem_bytes < full.mem_bytes
+
+
+def test_a_table_that_fits_in_its_cache_share_moves_no_dram_rows() -> None:
+    costs = AnalyticCosts(BB.efficiency)
+    # 30 rows x 256 B = 7.7 kB, far below 27.5 MB of L3: only the pooled output is written
+    tiny = EmbeddingWork(batch=3200, rows=30, dim=64, pooling=204, unique_rows=30, zipf_s=1.05)
+    assert costs.embedding_forward(CPU20, tiny).mem_bytes == 3200 * 64 * 4
+    # 100k rows x 256 B = 25.6 MB fit a whole L3 but not a sixteenth of it
+    mid = EmbeddingWork(batch=200, rows=100_000, dim=64, pooling=20, unique_rows=2000,
+                        zipf_s=1.05)
+    alone = costs.embedding_forward(CPU20, mid)
+    shared = costs.embedding_forward(CPU20, dataclasses.replace(mid, cache_share=1 / 16))
+    assert alone.mem_bytes == 200 * 64 * 4
+    assert shared.mem_bytes == 200 * 20 * 256 + 200 * 64 * 4
 
 
 def profile_dict(device: str = "cpu", version: int = 1) -> dict[str, object]:

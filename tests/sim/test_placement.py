@@ -94,3 +94,14 @@ def test_gpu_placement_needs_gpus() -> None:
     too_many = dataclasses.replace(job("gpu"), gpus_per_trainer=9)
     with pytest.raises(PlacementError, match="at most 8"):
         place(model([10]), too_many, BB, CPU)
+
+
+def test_system_memory_shards_a_table_hotter_than_a_sockets_share_over_all_sockets() -> None:
+    zion = load_platform("zion")
+    # pooling 1, 2, 3, 30: the last gathers 30/36 of the bytes, above a socket's 1/8 share
+    hot = model([1000, 1000, 1000, 1000])
+    hot = dataclasses.replace(hot, tables=(*hot.tables[:3], dataclasses.replace(
+        hot.tables[3], pooling=PoolingSpec(30.0))))
+    placed = place(hot, dataclasses.replace(job("system"), trainer_platform="zion"), zion, CPU)
+    assert placed.tables[3].devices == tuple(range(8))
+    assert all(len(t.devices) == 1 for t in placed.tables[:3])
