@@ -3,6 +3,7 @@ local processes, NCCL among local GPUs) and TCP to a peer."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ from calibrate.types import Kernel, Params
 KIB = 1024  # bytes
 MIB = 1024 * KIB  # bytes
 GIB = 1024 * MIB  # bytes
-LINEAR_TERMS: tuple[dict[str, int], ...] = ({}, {"bytes": 1})  # latency + bytes / bandwidth
+LINEAR_TERMS: tuple[dict[str, float], ...] = ({}, {"bytes": 1})  # latency + bytes / bandwidth
 
 
 def _size_design(ctx: Context, lo: float, hi: float, centre: float, sweep: int,
@@ -76,7 +77,9 @@ def _group_measurer(op: str, backend: str, ctx: Context) -> Callable[..., list[A
 def collective_specs(ctx: Context) -> list[OpSpec]:
     """allreduce/alltoall over gloo (2 and 4 local processes) and, with >= 2 GPUs, NCCL."""
     full = ctx.settings.name == "full"
-    groups: list[tuple[str, tuple[float, ...], float]] = [("gloo", (2.0, 4.0) if full else (2.0,), 64 * MIB)]
+    # More ranks than cores measures the scheduler, not the collective.
+    gloo_worlds = tuple(w for w in ((2.0, 4.0) if full else (2.0,)) if w <= (os.cpu_count() or 1))
+    groups: list[tuple[str, tuple[float, ...], float]] = [("gloo", gloo_worlds or (2.0,), 64 * MIB)]
     if ctx.on_gpu and ctx.gpu_count >= 2:
         worlds = tuple(float(w) for w in (2, 4, 8, 16) if w <= ctx.gpu_count)
         groups.append(("nccl", worlds, GIB))

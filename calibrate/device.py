@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from calibrate.errors import CalibrationError
+
+if TYPE_CHECKING:
+    import torch
 
 DEVICE_CHOICES = ("cpu", "cuda", "auto")
 
@@ -14,6 +17,8 @@ def resolve_device(name: str) -> torch.device:
 
     Raises CalibrationError for another name, or for "cuda" when no CUDA device is usable.
     """
+    import torch  # here, so that `serve` on a peer host starts without loading torch
+
     if name not in DEVICE_CHOICES:
         raise CalibrationError(f"unknown device {name!r}; choose one of {', '.join(DEVICE_CHOICES)}")
     if name == "auto":

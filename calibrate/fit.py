@@ -24,7 +24,7 @@ MIN_SPLIT_GAIN = 0.15  # a split must remove this fraction of the squared relati
 EXACT_SSE = 1e-12  # squared relative error per point below which a fit is exact (no split)
 MAX_THRESHOLDS = 12  # candidate split thresholds per parameter and box (count)
 
-Powers = Mapping[str, int]
+Powers = Mapping[str, float]
 
 
 def monomials(params: Sequence[Mapping[str, float]], terms: Sequence[Powers]) -> np.ndarray:

@@ -9,7 +9,7 @@ from typing import Any
 from calibrate.grid import Design
 from calibrate.types import Kernel, Params
 
-Powers = Mapping[str, int]
+Powers = Mapping[str, float]
 KernelFactory = Callable[[dict[str, float], int], Kernel]
 # Measures all points of an op at once (collectives in worker processes): params list in,
 # one (samples_s, summary dict, flagged, attempts, calls_per_sample) per point out.

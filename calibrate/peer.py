@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 from dataclasses import dataclass
+from typing import Any
 
 from calibrate.errors import CalibrationError
-from calibrate.kernels.network import CONNECT_TIMEOUT_S, SinkServer, TcpSender
+from calibrate.kernels.network import CONNECT_TIMEOUT_S, TcpSender, serve_loopback
+
+SINK_START_TIMEOUT_S = 30.0  # seconds for the loopback sink process to report its port
 
 
 def parse_peer(text: str) -> tuple[str, int]:
@@ -19,13 +23,14 @@ def parse_peer(text: str) -> tuple[str, int]:
 
 @dataclass
 class PeerLink:
-    """A connection to a sink (a remote `python -m calibrate serve`, or a loopback sink this
-    process started), opened lazily and reused by every `network_tcp` point."""
+    """A connection to a sink (a remote `python -m calibrate serve`, or a loopback sink in a
+    child process, so that it does not share this interpreter's lock with the sender), opened
+    lazily and reused by every `network_tcp` point."""
 
     host: str
     port: int
     label: str
-    server: SinkServer | None = None
+    process: Any = None
     sender: TcpSender | None = None
 
     def connect(self) -> TcpSender:
@@ -36,8 +41,21 @@ class PeerLink:
     def close(self) -> None:
         if self.sender is not None:
             self.sender.close()
-        if self.server is not None:
-            self.server.stop()
+        if self.process is not None:
+            self.process.terminate()
+            self.process.join(timeout=10)
+
+
+def _loopback() -> PeerLink:
+    context = mp.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=serve_loopback, args=(child,), daemon=True)
+    process.start()
+    if not parent.poll(SINK_START_TIMEOUT_S):
+        process.terminate()
+        raise CalibrationError("the loopback TCP sink did not start")
+    return PeerLink("127.0.0.1", int(parent.recv()), "loopback (separate process)",
+                    process=process)
 
 
 def open_peer(peer: str | None) -> PeerLink:
@@ -46,8 +64,7 @@ def open_peer(peer: str | None) -> PeerLink:
     Raises CalibrationError when the peer cannot be reached or answers wrongly.
     """
     if peer is None:
-        server = SinkServer("127.0.0.1", 0).start_background()
-        return PeerLink("127.0.0.1", server.port, "loopback", server=server)
+        return _loopback()
     host, port = parse_peer(peer)
     link = PeerLink(host, port, peer)
     try:

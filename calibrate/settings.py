@@ -41,7 +41,7 @@ CPU_PRIORS = PriorRates(
     fill_bytes_per_s=4e9,  # measured: torch fill_ on the development VM
     pcie_bytes_per_s=1e10,
     network_bytes_per_s=2e9,  # loopback TCP on the development VM, order of magnitude
-    process_group_setup_s=4.0,  # spawn + import torch + gloo rendezvous, per group
+    process_group_setup_s=2.0,  # measured: spawn + import torch + gloo rendezvous, per group
 )
 
 CUDA_PRIORS = PriorRates(
@@ -81,10 +81,10 @@ class ModeSettings:
 _SETTINGS = {
     ("cpu", "quick"): ModeSettings(
         "quick", TimingPolicy(warmup_samples=1, repeats=5, max_spread=0.15, retries=1,
-                              min_sample_s=0.001), 3, 8, False, 75.0, 0.04),
+                              min_sample_s=0.001), 3, 10, False, 90.0, 0.04),
     ("cpu", "full"): ModeSettings(
         "full", TimingPolicy(warmup_samples=2, repeats=7, max_spread=0.10, retries=2,
-                             min_sample_s=0.002), 5, 24, True, 660.0, 0.3),
+                             min_sample_s=0.002), 5, 28, True, 760.0, 0.3),
     ("cuda", "quick"): ModeSettings(
         "quick", TimingPolicy(warmup_samples=2, repeats=7, max_spread=0.10, retries=1,
                               min_sample_s=0.0005), 3, 8, False, 45.0, 0.02),

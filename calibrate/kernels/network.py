@@ -11,6 +11,7 @@ import socket
 import socketserver
 import struct
 import threading
+from typing import Any
 
 _HEADER = struct.Struct("!Q")  # message length in bytes, network byte order
 _ACK = b"\x06"
@@ -70,6 +71,14 @@ class SinkServer(socketserver.ThreadingTCPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+
+
+def serve_loopback(conn: Any) -> None:
+    """Entry point of a child process: serve on a free loopback port, report it on `conn`."""
+    server = SinkServer("127.0.0.1", 0)
+    conn.send(server.port)
+    conn.close()
+    server.serve_forever()
 
 
 class TcpSender:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -83,3 +84,28 @@ def test_dlrmsim_calibrate_is_registered_and_reports_errors(tmp_path, capsys):
     with pytest.raises(SystemExit):
         dlrmsim_main(["calibrate", "--help"])
     assert "--peer" in capsys.readouterr().out
+
+
+def test_serve_then_measure_that_peer(tmp_path):
+    server = subprocess.Popen([sys.executable, "-m", "calibrate", "serve", "--port", "0",
+                               "--host", "127.0.0.1"], stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        line = server.stderr.readline()
+        assert "listening on 127.0.0.1:" in line
+        port = int(line.rsplit(":", 1)[1])
+        out = tmp_path / "net.json"
+        assert main(["--device", "cpu", "--quick", "--ops", "network_tcp", "--budget-scale", "0.1",
+                     "--peer", f"127.0.0.1:{port}", "--out", str(out), "--quiet"]) == 0
+        profile = json.loads(out.read_text())
+        assert profile["run"]["network_peer"] == f"127.0.0.1:{port}"
+        assert profile["latencies_s"]["network_tcp"] > 0
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_serve_loads_no_torch():
+    code = "import sys, calibrate.cli; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, cwd=ROOT)
+    assert result.stdout.strip() == "False"
