@@ -22,7 +22,9 @@ UNBOUNDED = 1e30  # upper end of an open range in a piece's `when` (JSON has no 
 MAX_PIECES = 6  # leaves of the regression tree (count)
 MIN_SPLIT_GAIN = 0.15  # a split must remove this fraction of the squared relative error
 EXACT_SSE = 1e-12  # squared relative error per point below which a fit is exact (no split)
-MAX_THRESHOLDS = 12  # candidate split thresholds per parameter and box (count)
+MAX_THRESHOLDS = 12
+MIN_LEAF = 4  # fewest points (count) a piece is fitted on
+MIN_LEAF_PER_TERM = 2.0  # and this many per term (leave-one-out on the first full CPU profile)  # candidate split thresholds per parameter and box (count)
 
 Powers = Mapping[str, float]
 
@@ -101,7 +103,7 @@ def fit_pieces(
         raise ValueError("need at least one point, and every time must be > 0")
     x = monomials(params, terms)
     values = {name: np.array([p[name] for p in params], dtype=np.float64) for name in split_params}
-    min_leaf = max(len(terms) + 1, 4)
+    min_leaf = max(int(MIN_LEAF_PER_TERM * len(terms)), MIN_LEAF)
     leaves = [_leaf({}, np.arange(y.size), x, y)]
     while len(leaves) < MAX_PIECES:
         total = sum(leaf.sse for leaf in leaves)
