@@ -1,0 +1,51 @@
+"""Every notebook under notebooks/ runs top to bottom headless with small parameters
+(DLRMSIM_NOTEBOOK_QUICK=1), and is committed with its outputs stripped."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
+KERNEL = "python3"
+CELL_TIMEOUT_S = 300  # one cell; the quick notebooks take seconds each
+
+
+@pytest.fixture(scope="module")
+def kernel() -> str:
+    """The python3 kernel of this interpreter; installed into its prefix when missing."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    if KERNEL not in KernelSpecManager().find_kernel_specs():
+        subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix"], check=True,
+                       capture_output=True)
+    return KERNEL
+
+
+def test_there_are_notebooks() -> None:
+    names = {p.stem for p in NOTEBOOKS}
+    assert {"quickstart", "paper_reproduction", "hypothetical_fleet"} <= names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_outputs_are_stripped(path: Path) -> None:
+    book = nbformat.read(path, as_version=4)
+    dirty = [i for i, c in enumerate(book.cells)
+             if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    assert not dirty, f"{path.name}: cells {dirty} keep outputs; strip them before committing"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_headless(path: Path, kernel: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DLRMSIM_NOTEBOOK_QUICK", "1")
+    book = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(book, timeout=CELL_TIMEOUT_S, kernel_name=kernel,
+                                     resources={"metadata": {"path": str(path.parent)}})
+    client.execute()  # raises CellExecutionError with the failing cell's traceback
