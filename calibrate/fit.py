@@ -22,9 +22,9 @@ UNBOUNDED = 1e30  # upper end of an open range in a piece's `when` (JSON has no 
 MAX_PIECES = 6  # leaves of the regression tree (count)
 MIN_SPLIT_GAIN = 0.15  # a split must remove this fraction of the squared relative error
 EXACT_SSE = 1e-12  # squared relative error per point below which a fit is exact (no split)
-MAX_THRESHOLDS = 12
+MAX_THRESHOLDS = 40  # candidate split thresholds per parameter and box (count)
 MIN_LEAF = 4  # fewest points (count) a piece is fitted on
-MIN_LEAF_PER_TERM = 2.0  # and this many per term (leave-one-out on the first full CPU profile)  # candidate split thresholds per parameter and box (count)
+MIN_LEAF_PER_TERM = 2.0  # and this many per term (leave-one-out on the first full CPU profile)
 
 Powers = Mapping[str, float]
 

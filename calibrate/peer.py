@@ -31,6 +31,7 @@ class PeerLink:
     port: int
     label: str
     process: Any = None
+    pipe: Any = None  # the sink child exits when this end closes
     sender: TcpSender | None = None
 
     def connect(self) -> TcpSender:
@@ -41,6 +42,8 @@ class PeerLink:
     def close(self) -> None:
         if self.sender is not None:
             self.sender.close()
+        if self.pipe is not None:
+            self.pipe.close()
         if self.process is not None:
             self.process.terminate()
             self.process.join(timeout=10)
@@ -55,7 +58,7 @@ def _loopback() -> PeerLink:
         process.terminate()
         raise CalibrationError("the loopback TCP sink did not start")
     return PeerLink("127.0.0.1", int(parent.recv()), "loopback (separate process)",
-                    process=process)
+                    process=process, pipe=parent)
 
 
 def open_peer(peer: str | None) -> PeerLink:

@@ -7,6 +7,8 @@ acknowledgement: one-way transfer plus one round trip of latency.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import socketserver
 import struct
@@ -74,11 +76,14 @@ class SinkServer(socketserver.ThreadingTCPServer):
 
 
 def serve_loopback(conn: Any) -> None:
-    """Entry point of a child process: serve on a free loopback port, report it on `conn`."""
+    """Entry point of a child process: serve on a free loopback port, report it on `conn`,
+    and exit as soon as `conn` closes, so that a killed parent leaves no orphan behind."""
     server = SinkServer("127.0.0.1", 0)
     conn.send(server.port)
-    conn.close()
-    server.serve_forever()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with contextlib.suppress(EOFError):
+        conn.recv()
+    os._exit(0)
 
 
 class TcpSender:
