@@ -42,7 +42,10 @@ class Channel:
     capacity: float
     kind: str
     owner: str = ""
-    units: float = 0.0  # units delivered so far (bytes, core-seconds, GPU-seconds)
+    # Units delivered so far (bytes, core-seconds, GPU-seconds): up to date for finished flows,
+    # and for active ones as of the last `settle` (crediting every rate change would cost a
+    # pass over the flow's channels each time, the hot path of a busy channel).
+    units: float = 0.0
     busy_s: float = 0.0  # time with at least one active flow
     # Active flows by id, with each one's amount here (its weight on this channel).
     flows: dict[int, tuple[_Flow, float]] = field(default_factory=dict, repr=False)
@@ -64,6 +67,7 @@ class _Flow:
     remaining: float = 1.0  # fraction of the flow still to move
     rate: float = 0.0
     since: float = 0.0  # clock of the last update of `remaining`
+    credited: float = 0.0  # fraction of the flow already added to its channels' units
     version: int = 0
 
 
@@ -123,6 +127,7 @@ class FluidNetwork:
         now = self.env.now
         for flow in self._flows.values():
             self._advance(flow, now)
+            self._credit(flow, 1.0 - flow.remaining)
         for channel in self._channels():
             if channel.flows:
                 channel.busy_s += now - channel._busy_since
@@ -135,19 +140,15 @@ class FluidNetwork:
     # Internals ---------------------------------------------------------------------------
     @staticmethod
     def _check(demands: Sequence[tuple[Channel, float]]) -> tuple[tuple[Channel, float], ...]:
-        seen: set[int] = set()
-        live: list[tuple[Channel, float]] = []
         for channel, amount in demands:
-            if not amount >= 0 or not math.isfinite(amount):
+            if not 0 <= amount < math.inf:  # also refuses NaN
                 raise ValueError(f"flow amount on {channel.name} must be finite and >= 0, "
                                  f"got {amount!r}")
-            if id(channel) in seen:
-                raise ValueError(f"channel {channel.name} appears twice in one flow; "
-                                 "sum its amounts")
-            seen.add(id(channel))
-            if amount > 0:
-                live.append((channel, float(amount)))
-        return tuple(live)
+        if len({id(channel) for channel, _ in demands}) < len(demands):
+            names = [channel.name for channel, _ in demands]
+            twice = next(n for n in names if names.count(n) > 1)
+            raise ValueError(f"channel {twice} appears twice in one flow; sum its amounts")
+        return tuple((channel, float(amount)) for channel, amount in demands if amount > 0)
 
     def _channels(self) -> list[Channel]:
         found: dict[int, Channel] = {}
@@ -156,21 +157,30 @@ class FluidNetwork:
                 found[id(channel)] = channel
         return list(found.values())
 
-    def _advance(self, flow: _Flow, now: float) -> None:
+    @staticmethod
+    def _advance(flow: _Flow, now: float) -> None:
         elapsed = now - flow.since
         if elapsed > 0 and flow.rate > 0:
-            done = min(flow.remaining, flow.rate * elapsed)
-            flow.remaining -= done
-            for channel, weight in flow.demands:
-                channel.units += weight * done
+            flow.remaining -= min(flow.remaining, flow.rate * elapsed)
         flow.since = now
+
+    @staticmethod
+    def _credit(flow: _Flow, fraction: float) -> None:
+        """Add the flow's progress up to `fraction` (of 1) to its channels' units."""
+        step = fraction - flow.credited
+        if step > 0:
+            for channel, weight in flow.demands:
+                channel.units += weight * step
+            flow.credited = fraction
 
     @staticmethod
     def _share(flow: _Flow) -> float:
         """The flow's rate from scratch: its tightest equal share, or its cap."""
         rate = flow.max_rate
         for channel, weight in flow.demands:
-            rate = min(rate, channel.capacity / (len(channel.flows) * weight))
+            share = channel.capacity / (len(channel.flows) * weight)
+            if share < rate:
+                rate = share
         return rate
 
     def _set_rate(self, flow: _Flow, rate: float, now: float) -> None:
@@ -185,17 +195,19 @@ class FluidNetwork:
         """Rates after `new` joined its channels. Only the shares on those channels shrank, so
         a neighbour's rate can only fall, to its new share there: no full recomputation. The
         result equals recomputing every neighbour's minimum, bit for bit (min is exact)."""
-        lowered: dict[int, tuple[_Flow, float]] = {}
+        lowered: dict[int, float] = {}
+        others: dict[int, _Flow] = {}
         for channel, _ in new.demands:
-            count, capacity = len(channel.flows), channel.capacity
-            for fid, (other, weight) in channel.flows.items():
+            flows = channel.flows
+            count, capacity = len(flows), channel.capacity
+            for fid, (other, weight) in flows.items():
                 share = capacity / (count * weight)
-                if share < other.rate and share < lowered.get(fid, (other, math.inf))[1]:
-                    lowered[fid] = (other, share)
+                if share < other.rate and share < lowered.get(fid, math.inf):
+                    lowered[fid] = share
+                    others[fid] = other
         now = self.env.now
-        for fid in sorted(lowered):  # id order keeps channel sums in a fixed order
-            other, share = lowered[fid]
-            self._set_rate(other, share, now)
+        for fid, share in lowered.items():
+            self._set_rate(others[fid], share, now)
         self._set_rate(new, self._share(new), now)
         self._schedule()
 
@@ -209,8 +221,8 @@ class FluidNetwork:
             for fid, (other, weight) in channel.flows.items():
                 if fid not in raised and other.rate >= capacity / (before * weight):
                     raised[fid] = other
-        for fid in sorted(raised):
-            self._set_rate(raised[fid], self._share(raised[fid]), now)
+        for other in raised.values():
+            self._set_rate(other, self._share(other), now)
         self._schedule()
 
     def _schedule(self) -> None:
@@ -253,9 +265,8 @@ class FluidNetwork:
             flow.event.succeed()
 
     def _finish(self, flow: _Flow, now: float) -> None:
-        self._advance(flow, now)
-        for channel, weight in flow.demands:
-            channel.units += weight * flow.remaining  # the float crumb left by rounding
+        self._credit(flow, 1.0)  # all of it: no float crumb is lost to rounding
+        for channel, _ in flow.demands:
             del channel.flows[flow.fid]
             if not channel.flows:
                 channel.busy_s += now - channel._busy_since
