@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,7 @@ class NoisyRun:
 
 def perturb(platform: ServerSpec, rng: np.random.Generator) -> ServerSpec:
     """The platform with every rate of RATE_SIGMA and every NIC's bandwidth scaled by a draw."""
-    changes: dict[str, float] = {}
+    changes: dict[str, Any] = {}
     for name, sigma in sorted(RATE_SIGMA.items()):
         value = getattr(platform.efficiency, name) * math.exp(rng.normal(0.0, sigma))
         changes[name] = min(value, 1.0) if name in _FRACTIONS else value

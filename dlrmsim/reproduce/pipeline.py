@@ -15,7 +15,7 @@ from dlrmsim.reproduce import outdir, report
 from dlrmsim.reproduce.catalog_fleet import all_claims
 from dlrmsim.reproduce.claims import evaluate
 from dlrmsim.reproduce.registry import Registry, default_registry
-from dlrmsim.reproduce.runner import Simulator, run_all
+from dlrmsim.reproduce.runner import Simulator, progress_bar, run_all
 from dlrmsim.reproduce.types import ClaimResult, Experiment, ExperimentResult, Outcomes, Settings
 from sim.run import simulate
 
@@ -51,13 +51,27 @@ def reproduce(out: str | os.PathLike[str] = DEFAULT_OUT, settings: Settings | No
         tasks = [t for e in chosen for t in e.plan(settings)]
         outcomes = run_all(tasks, jobs=jobs, progress=progress, simulator=simulator)
         (work / FIGURES).mkdir()
-        results = tuple(_result(e, outcomes, settings, work) for e in chosen)
+        results = _results(chosen, outcomes, settings, work, progress)
         claims = _claims(chosen, results)
         report.write(work, settings, results, claims)
         seconds = time.perf_counter() - began
         _run_info(work, settings, len(outcomes), seconds)
     final = Path(out).expanduser().absolute()
     return Reproduction(final, results, claims, len(outcomes), seconds)
+
+
+def _results(chosen: Sequence[Experiment], outcomes: Outcomes, settings: Settings, work: Path,
+             progress: bool | None) -> tuple[ExperimentResult, ...]:
+    bar = progress_bar(len(chosen), "figures", progress)
+    try:
+        done = []
+        for experiment in chosen:
+            bar.set_postfix_str(experiment.id, refresh=False)
+            done.append(_result(experiment, outcomes, settings, work))
+            bar.update(1)
+        return tuple(done)
+    finally:
+        bar.close()
 
 
 def _result(experiment: Experiment, outcomes: Outcomes, settings: Settings,

@@ -35,7 +35,7 @@ def run_all(tasks: Iterable[Task], *, jobs: int = 1, progress: bool | None = Non
     independent and seeded, so the outcomes do not depend on the order they finish in).
     `progress` None shows a bar only when stderr is a terminal."""
     unique = list(dict.fromkeys(tasks))
-    bar = _bar(len(unique), progress)
+    bar = progress_bar(len(unique), "simulations", progress)
     try:
         if jobs <= 1:
             return {t: _tick(bar, t, run_task(t, simulator)) for t in unique}
@@ -47,11 +47,12 @@ def run_all(tasks: Iterable[Task], *, jobs: int = 1, progress: bool | None = Non
         bar.close()
 
 
-def _bar(total: int, progress: bool | None) -> Any:
+def progress_bar(total: int, desc: str, progress: bool | None) -> Any:
+    """A tqdm bar on stderr; `progress` None shows it only when stderr is a terminal."""
     from tqdm import tqdm
 
     show = sys.stderr.isatty() if progress is None else progress
-    return tqdm(total=total, desc="simulations", unit="run", disable=not show, leave=False)
+    return tqdm(total=total, desc=desc, unit="step", disable=not show, leave=False)
 
 
 def _tick(bar: Any, item: Task, outcome: Outcome) -> Outcome:
