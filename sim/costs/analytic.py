@@ -1,10 +1,11 @@
 """Costs from datasheet rates times the platform's efficiency factors (a roofline per kernel).
 
 For hardware nobody here has. Each kernel takes the longer of its compute time and its memory
-time, plus a fixed dispatch cost for each framework operator it issues (sim/costs/ops.py); the
-memory bytes are reported so that the simulator can share the memory bandwidth among concurrent
-kernels. A table small enough to stay in its share of the last-level cache is gathered from the
-cache: it moves no DRAM/HBM bytes.
+time, and a fixed dispatch cost for each framework operator it issues (sim/costs/ops.py): on a
+CPU added to it, on a GPU overlapping it unless the operator makes the host wait
+(EfficiencySpec.gpu_async_dispatch). The memory bytes are reported so that the simulator can
+share the memory bandwidth among concurrent kernels. A table small enough to stay in its share
+of the last-level cache is gathered from the cache: it moves no DRAM/HBM bytes.
 """
 
 from __future__ import annotations
@@ -61,9 +62,12 @@ class AnalyticCosts:
         return table <= self._cache_bytes(proc) * work.cache_share
 
     def _roofline(self, proc: Processor, flops: float, mem_bytes: float, operators: int, *,
-                  streaming: bool = True) -> OpCost:
+                  streaming: bool = True, syncs: bool = False) -> OpCost:
         seconds = max(flops / self.flops_per_s(proc), mem_bytes / self._bw(proc, streaming=streaming))
-        return OpCost(seconds + self.dispatch_s(proc, operators), mem_bytes, flops)
+        dispatch = self.dispatch_s(proc, operators)
+        if proc.kind == "gpu" and self.eff.gpu_async_dispatch and not syncs:
+            return OpCost(max(seconds, dispatch), mem_bytes, flops)  # host runs ahead
+        return OpCost(seconds + dispatch, mem_bytes, flops)
 
     # Kernels ------------------------------------------------------------------------------
     def mlp(self, proc: Processor, batch: int, in_features: int, out_features: int,
@@ -105,6 +109,7 @@ class AnalyticCosts:
         if self._cached(proc, work):
             row_traffic = 0
         operators = ops.EMBEDDING_BACKWARD_OPS + ops.OPTIMIZER_OPS[optimizer]
-        accumulate = self._roofline(proc, flops, grad_bytes, operators, streaming=True)
+        # coalescing the sparse gradient waits for the GPU (see EfficiencySpec)
+        accumulate = self._roofline(proc, flops, grad_bytes, operators, syncs=True)
         update = row_traffic / self._bw(proc, streaming=False)
         return OpCost(accumulate.seconds + update, grad_bytes + row_traffic, flops)

@@ -1,7 +1,8 @@
 """The synchronous training step of GPU trainer servers, phase by phase, all GPUs in lockstep:
 
-1. input copy to each GPU, bottom MLP, lookups of the GPU's tables; meanwhile host-side
-   embedding workers (system memory) and remote-lookup clients (sparse PS) fetch theirs;
+1. input copy to each GPU (unless prefetched: JobSpec.input_prefetch copies batch i+1 while
+   batch i trains), bottom MLP, lookups of the GPU's tables; meanwhile host-side embedding
+   workers (system memory) and remote-lookup clients (sparse PS) fetch theirs;
 2. all-to-all of pooled embeddings;
 3. interaction and top MLP, forward and backward;
 4. at once: all-to-all of embedding gradients then embedding updates (on GPUs, hosts, sparse
@@ -72,21 +73,46 @@ def _nvlink_rings(spare: list[list[int]], gpus: int) -> Iterator[list[int]]:
 
 
 def gpu_trainers(job: Job) -> Proc:
-    """Run iterations until the meter has its window; one worker for all trainer servers."""
+    """Run iterations until the meter has its window; one worker for all trainer servers.
+
+    With input prefetch, iteration i waits for its own inputs, then starts copying batch
+    i+1's while it trains: without contention, an iteration takes max(copy, rest of step)."""
     env, gpus = job.env, gpus_used(job)
     first = job.trainers[0]
     dense = dense_costs(job, first, gpus)
     ring = rings(first, gpus)
     plans: dict[int, BatchPlan] = {}
-    iteration = 0
-    while not job.meter.finished:
+
+    def plan(iteration: int) -> BatchPlan:
         index = iteration % job.demand.num_batches
         if index not in plans:
             plans[index] = batch_plan(job, first, gpus, index)
+        return plans[index]
+
+    prefetch = job.spec.input_prefetch
+    copied = env.process(_copy_inputs(job, plan(0), gpus)) if prefetch else None
+    iteration = 0
+    while not job.meter.finished:
         start = env.now
-        yield from _step(job, plans[index], dense, ring, gpus)
+        if copied is not None:
+            yield copied
+            copied = env.process(_copy_inputs(job, plan(iteration + 1), gpus))
+        yield from _step(job, plan(iteration), dense, ring, gpus, copy=not prefetch)
         job.meter.done(0, job.spec.batch_size * len(job.trainers), start)
         iteration += 1
+
+
+def _copy_inputs(job: Job, plan: BatchPlan, gpus: int) -> Proc:
+    """A batch's dense features and its GPU tables' indices, host to every GPU at once."""
+    start = job.env.now
+    yield _all(job, [_copy_input(job, s, plan, g) for s in job.trainers for g in range(gpus)])
+    for s in job.trainers:
+        job.span(s.name, "prefetch", "input_copy", start)
+
+
+def _copy_input(job: Job, server: ServerResources, plan: BatchPlan, g: int) -> Proc:
+    yield from job.move(server.route(("host", _host_socket(server, g)), ("gpu", g)),
+                        plan.input_bytes[g])
 
 
 def _all(job: Job, procs: list[Proc]) -> simpy.Event:
@@ -94,9 +120,9 @@ def _all(job: Job, procs: list[Proc]) -> simpy.Event:
 
 
 def _step(job: Job, plan: BatchPlan, dense: DenseCosts, ring: list[list[int]],
-          gpus: int) -> Proc:
+          gpus: int, *, copy: bool) -> Proc:
     phases = (
-        ("forward", lambda s: _front(job, s, plan, dense, gpus)),
+        ("forward", lambda s: _front(job, s, plan, dense, gpus, copy=copy)),
         ("all_to_all", lambda s: _a2a(job, s, plan, forward=True)),
         ("top_mlp", lambda s: [_kernel(job, s, g, dense.top[g]) for g in range(gpus)]),
     )
@@ -121,10 +147,10 @@ def _host_socket(server: ServerResources, g: int) -> int:
 
 
 def _front(job: Job, server: ServerResources, plan: BatchPlan, dense: DenseCosts,
-           gpus: int) -> list[Proc]:
+           gpus: int, *, copy: bool) -> list[Proc]:
     def one(g: int) -> Proc:
-        yield from job.move(server.route(("host", _host_socket(server, g)), ("gpu", g)),
-                            plan.input_bytes[g])
+        if copy:
+            yield from _copy_input(job, server, plan, g)
         yield job.kernel(server, ("gpu", g), dense.forward[g])
         yield job.kernel(server, ("gpu", g), plan.emb_fwd[g])
 

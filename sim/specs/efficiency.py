@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sim.specs import checks
+from sim.specs.checks import SpecError
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,14 @@ class EfficiencySpec:
     # DLRM kernels finish faster than that, so the host's issue rate paces the GPU.
     cpu_op_overhead_s: float = 10e-6
     gpu_op_overhead_s: float = 10e-6
+    # CUDA launches are asynchronous: the host issues the next operators while the GPU runs
+    # this one, so a GPU kernel takes max(its roofline, its operators' dispatch), not the sum.
+    # Except where the host must wait for the GPU: a sparse embedding gradient is coalesced
+    # (torch.Tensor.coalesce on CUDA reads the unique-row count back to size its output), so
+    # each table's backward and update stays dispatch + kernel. False: every GPU kernel pays
+    # the sum (a host that synchronizes after each operator). CPU operators always pay the sum,
+    # as the same cores dispatch and compute. Not fitted to any figure.
+    gpu_async_dispatch: bool = True
     # Last-level cache a table can stay in: Xeon Gold 6138 27.5 MB L3 per socket (Intel ARK);
     # V100 6 MB L2 (NVIDIA Volta whitepaper). Tables on one processor share it evenly.
     cpu_cache_bytes: float = 27.5e6
@@ -64,3 +73,6 @@ class EfficiencySpec:
             checks.positive("EfficiencySpec", name, getattr(self, name))
         checks.non_negative("EfficiencySpec", "cpu_op_overhead_s", self.cpu_op_overhead_s)
         checks.non_negative("EfficiencySpec", "gpu_op_overhead_s", self.gpu_op_overhead_s)
+        if not isinstance(self.gpu_async_dispatch, bool):
+            raise SpecError("EfficiencySpec", "gpu_async_dispatch", self.gpu_async_dispatch,
+                            "true or false")

@@ -39,7 +39,9 @@ class JobSpec:
     Trainers run on `trainer_platform`; sparse and dense parameter servers and readers on
     `ps_platform`. CPU trainers run `hogwild_threads` threads and synchronize with the dense
     parameter servers by EASGD every `easgd_period` iterations. `gpus_per_trainer` of 0 means
-    all GPUs of the trainer platform. Raises SpecError on a bad or inconsistent field.
+    all GPUs of the trainer platform. With `input_prefetch`, a GPU trainer copies the next
+    batch's inputs while the current batch trains (see below). Raises SpecError on a bad or
+    inconsistent field.
     """
 
     name: str
@@ -55,6 +57,12 @@ class JobSpec:
     gpus_per_trainer: int = 0
     ps_platform: str = "dual_socket_cpu"
     placement: PlacementSpec = field(default_factory=PlacementSpec)
+    # GPU trainers prefetch: batch i+1's inputs go host to GPU (pinned memory, non-blocking
+    # copy on a side stream) while batch i trains, so the copy overlaps the step instead of
+    # opening it. Production trainers do (TorchRec's TrainPipelineBase copies the next batch
+    # on its `_memcpy_stream`; HugeCTR likewise); the reference dlrm_s_pytorch.py does not
+    # (pin_memory=False, blocking .to(device)). False puts the copy at the start of the step.
+    input_prefetch: bool = True
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -64,6 +72,8 @@ class JobSpec:
             checks.positive_int("JobSpec", name, getattr(self, name))
         for name in ("sparse_ps", "dense_ps", "readers", "gpus_per_trainer"):
             checks.non_negative_int("JobSpec", name, getattr(self, name))
+        if not isinstance(self.input_prefetch, bool):
+            raise SpecError("JobSpec", "input_prefetch", self.input_prefetch, "true or false")
         if self.placement.kind == "remote" and self.sparse_ps < 1:
             raise SpecError("JobSpec", "sparse_ps", self.sparse_ps,
                             ">= 1 when the placement is remote (tables live on sparse PS)")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.costs import AnalyticCosts, CalibratedCosts, EmbeddingWork, Processor, cost_model_for
+from sim.costs import AnalyticCosts, CalibratedCosts, EmbeddingWork, Processor, cost_model_for, ops
 from sim.errors import ProfileError
 from sim.presets import load_platform
 from sim.profile import load_profile, parse_profile
@@ -20,7 +20,7 @@ CPU20 = Processor("cpu", BB.sockets[0], threads=20)
 
 
 def test_large_mlp_is_compute_bound_at_the_efficient_rate() -> None:
-    costs = AnalyticCosts(BB.efficiency)
+    costs = AnalyticCosts(dataclasses.replace(BB.efficiency, gpu_async_dispatch=False))
     cost = costs.mlp(GPU, 65536, 4096, 4096, backward=False)
     flops = 2 * 65536 * 4096 * 4096
     expected = flops / (BB.gpus[0].peak_flops_per_s * BB.efficiency.gpu_compute_efficiency)
@@ -28,6 +28,25 @@ def test_large_mlp_is_compute_bound_at_the_efficient_rate() -> None:
     assert cost.seconds == pytest.approx(expected + 2 * BB.efficiency.gpu_op_overhead_s)
     backward = costs.mlp(GPU, 65536, 4096, 4096, backward=True)
     assert backward.flops == 2 * cost.flops
+
+
+def test_async_gpu_dispatch_overlaps_kernels_except_where_the_host_waits() -> None:
+    eff = BB.efficiency
+    sync, costs = (AnalyticCosts(dataclasses.replace(eff, gpu_async_dispatch=a))
+                   for a in (False, True))
+    rate = BB.gpus[0].peak_flops_per_s * eff.gpu_compute_efficiency
+    # A large layer hides its two operators' dispatch; a tiny one waits for it.
+    large = costs.mlp(GPU, 65536, 4096, 4096, backward=False)
+    assert large.seconds == pytest.approx(2 * 65536 * 4096 * 4096 / rate)
+    tiny = costs.mlp(GPU, 8, 16, 16, backward=True)
+    assert tiny.seconds == pytest.approx(ops.MLP_BACKWARD_OPS * eff.gpu_op_overhead_s)
+    assert tiny.seconds < sync.mlp(GPU, 8, 16, 16, backward=True).seconds
+    # Coalescing a sparse gradient makes the host wait: the update still pays the sum.
+    work = EmbeddingWork(batch=1024, rows=10**6, dim=64, pooling=8, unique_rows=4000, zipf_s=1.05)
+    assert (costs.embedding_update(GPU, work, "rowwise_adagrad").seconds
+            == sync.embedding_update(GPU, work, "rowwise_adagrad").seconds)
+    # CPU operators dispatch on the cores that compute: always the sum.
+    assert costs.mlp(CPU20, 8, 16, 16, backward=True) == sync.mlp(CPU20, 8, 16, 16, backward=True)
 
 
 def test_more_cores_are_faster_until_memory_bound() -> None:

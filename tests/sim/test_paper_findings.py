@@ -69,11 +69,6 @@ def test_V_A_big_basin_is_not_always_more_efficient_per_watt() -> None:
     assert any(gpu(**c)[1] < cpu(**c)[1] for c in configs)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "GPU/CPU throughput goes 29.3x, 29.1x, 26.2x for 64, 512, 4096 dense features: the step "
-    "copies its inputs over PCIe before the bottom MLP (0.4 ms at 4096). With >= ~18 us per "
-    "GPU operator the trend turns (17.7x, 17.9x, 18.3x at 20 us), but then V-B's saturation "
-    "fails (x1.27 from batch 8192 to 16384), which holds only below ~13 us"))
 def test_V_A_big_basin_efficiency_is_highest_with_more_dense_features() -> None:
     ratios = [gpu(dense_features=d)[1] / cpu(dense_features=d)[1] for d in DENSE]
     assert max(range(len(DENSE)), key=lambda i: ratios[i]) == len(DENSE) - 1
