@@ -23,7 +23,8 @@ MATCH_TOLERANCE = 0.05
 
 @dataclass(frozen=True)
 class Setup:
-    """The server counts of one model's Table III comparison."""
+    """The server counts of one model's Table III comparison. Raises ValueError on a count
+    below its minimum (one CPU trainer, one GPU server, no negative count)."""
 
     cpu_trainers: int
     cpu_parameter_servers: int

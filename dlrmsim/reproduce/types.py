@@ -125,7 +125,8 @@ class Experiment:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The result of checking one claim: `status` is pass, fail or not compared."""
+    """The result of checking one claim: `status` is pass, fail or not compared (ValueError
+    otherwise), `detail` the numbers it was decided on."""
 
     status: str
     detail: str
