@@ -44,6 +44,15 @@ def _save(fig: Any, folder: Path, name: str) -> Path:
     return path
 
 
+def _plain_log(ax: Any) -> None:
+    """Log-scale y ticks as plain numbers (0.5, 2, 10) rather than powers of ten."""
+    from matplotlib.ticker import FormatStrFormatter, LogLocator
+
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))  # 2 and 5 per decade: uncluttered
+    ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+
+
 def _label_bars(ax: Any, fmt: str = "{:.2g}") -> None:
     for container in ax.containers:
         ax.bar_label(container, labels=[fmt.format(v) if v == v and v > 0 else ""
@@ -59,6 +68,7 @@ def plot_figure_1(rows: Sequence[Row], folder: Path) -> list[Path]:
     ax.set(yscale="log", ylabel="throughput relative to CPU setup",
            title="Fig. 1: best placement per platform")
     ax.legend(title=None, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    _plain_log(ax)
     _label_bars(ax)
     return [_save(fig, folder, "fig1_relative_throughput.png")]
 
@@ -129,12 +139,13 @@ def plot_figure_14(rows: Sequence[Row], folder: Path) -> list[Path]:
     plt, sns, _ = _libs()
     frame = _frame(rows, ok_only=False)
     frame["platform"] = frame["platform"].map(lambda p: SETUP_LABELS.get(p, p))
-    frame["throughput"] = frame["throughput"].fillna(0.0)
+    # Millions of examples/s, so that the bar labels stay short; a refused run draws as 0.
+    frame["millions"] = frame["throughput"].fillna(0.0) / 1e6
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    sns.barplot(frame, x="placement", y="throughput", hue="platform", ax=ax)
-    ax.set(ylabel="throughput (examples/s)", title="Fig. 14: M2 by embedding placement")
+    sns.barplot(frame, x="placement", y="millions", hue="platform", ax=ax)
+    ax.set(ylabel="throughput (million examples/s)", title="Fig. 14: M2 by embedding placement")
     ax.legend(title=None, fontsize=7)
-    _label_bars(ax, "{:.3g}")
+    _label_bars(ax, "{:.2f}")
     return [_save(fig, folder, "fig14_m2_placements.png")]
 
 
@@ -149,5 +160,6 @@ def plot_table_3(rows: Sequence[Row], folder: Path) -> list[Path]:
     sns.barplot(pd.DataFrame(long), x="model", y="ratio", hue="measure", ax=ax)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set(yscale="log", ylabel="GPU / CPU", title="Table III: one Big Basin against the CPU setup")
+    _plain_log(ax)
     _label_bars(ax)
     return [_save(fig, folder, "table3_relative.png")]
