@@ -126,6 +126,14 @@ def _load(kind: str, name_or_path: str | os.PathLike[str]) -> Any:
         raise PresetError(f"{path}: {err}") from err
 
 
+def model_from_mapping(data: dict[str, Any], where: str = "") -> ModelSpec:
+    """A model from plain data in the preset form (`table_defaults`, `tables: {count, each}`)."""
+    try:
+        return from_mapping(ModelSpec, _expand_tables(data, Path(where or "model")))
+    except PresetError as err:
+        raise PresetError(f"{where}: {err}" if where else str(err)) from err
+
+
 def load_model(name_or_path: str | os.PathLike[str]) -> ModelSpec:
     return _load("models", name_or_path)
 

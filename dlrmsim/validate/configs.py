@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import PresetError
-from sim.mapping import from_mapping
-from sim.presets import load_model, read_file
+from sim.presets import load_model, model_from_mapping, read_file
 from sim.specs import ModelSpec, PoolingSpec, PopularitySpec, TableSpec
 
 # The centre of the default grid; every other default point changes one or a few axes.
@@ -104,7 +103,7 @@ def _entries(path: Path, entries: Iterable[Any]) -> Iterable[ValidationConfig]:
             raise PresetError(f"{where}: give `model` and `batch_size`")
         model = entry["model"]
         try:
-            spec = from_mapping(ModelSpec, model) if isinstance(model, dict) else load_model(str(model))
+            spec = model_from_mapping(model) if isinstance(model, dict) else load_model(str(model))
         except PresetError as err:
             raise PresetError(f"{where}: {err}") from err
         batch = entry["batch_size"]
