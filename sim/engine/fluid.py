@@ -14,6 +14,13 @@ never over capacity, but it does not hand a flow's unused share to the others (p
 filling would). The win is locality: a flow arriving or leaving changes the rates only of the
 flows that share a channel with it, so the work per event is small and the event count per
 iteration grows with the flows, not with their product.
+
+Updates are incremental and give the same rates, bit for bit, as recomputing every neighbour's
+minimum: an arrival can only lower shares (a neighbour's rate falls to its new share there), a
+departure raises only the flows that the channel held (their rate equalled their old share
+there), and a channel whose equal share stays above every flow's demand rate is not scanned.
+What remains per event is proportional to the flows held by the channels that changed: the
+exact cost of processor sharing, which re-times every flow whose share moved.
 """
 
 from __future__ import annotations
@@ -28,6 +35,9 @@ import simpy
 # A finish time within this relative distance of the clock counts as now: rates and remainders
 # are floats, and a flow must not linger for a 1e-18 s crumb.
 _REL_EPS = 1e-12
+# Margins of the per-channel filter below, far above float rounding (1e-16) so that it never
+# skips a channel where the full test would act.
+_ABOVE, _BELOW = 1.0 + 1e-9, 1.0 - 1e-9
 
 
 @dataclass(eq=False)
@@ -50,6 +60,10 @@ class Channel:
     # Active flows by id, with each one's amount here (its weight on this channel).
     flows: dict[int, tuple[_Flow, float]] = field(default_factory=dict, repr=False)
     _busy_since: float = field(default=0.0, repr=False)
+    # An upper bound of rate x weight (units per second) over the active flows. When the equal
+    # share capacity / n is above it, no flow here is held by this channel, so a change of n
+    # changes no rate: the scan of the channel's flows can be skipped.
+    _peak: float = field(default=0.0, repr=False)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.capacity, int | float) and math.isfinite(self.capacity)
@@ -200,16 +214,31 @@ class FluidNetwork:
         for channel, _ in new.demands:
             flows = channel.flows
             count, capacity = len(flows), channel.capacity
+            if capacity / count > channel._peak * _ABOVE:
+                continue
+            peak = 0.0
             for fid, (other, weight) in flows.items():
                 share = capacity / (count * weight)
-                if share < other.rate and share < lowered.get(fid, math.inf):
-                    lowered[fid] = share
-                    others[fid] = other
+                rate = other.rate
+                if share < rate:
+                    rate = share
+                    if share < lowered.get(fid, math.inf):
+                        lowered[fid] = share
+                        others[fid] = other
+                peak = max(peak, rate * weight)
+            channel._peak = peak  # rates only fall here: still a bound, and a tight one
         now = self.env.now
         for fid, share in lowered.items():
             self._set_rate(others[fid], share, now)
         self._set_rate(new, self._share(new), now)
+        self._raise_peaks(new)
         self._schedule()
+
+    @staticmethod
+    def _raise_peaks(flow: _Flow) -> None:
+        for channel, weight in flow.demands:
+            if flow.rate * weight > channel._peak:
+                channel._peak = flow.rate * weight
 
     def _departed(self, counts: list[tuple[Channel, int]], now: float) -> None:
         """Rates after flows left; `counts` holds each channel they left with its flow count
@@ -218,11 +247,16 @@ class FluidNetwork:
         raised: dict[int, _Flow] = {}
         for channel, before in counts:
             capacity = channel.capacity
+            if channel._peak < capacity / before * _BELOW:  # it held none of them
+                continue
             for fid, (other, weight) in channel.flows.items():
                 if fid not in raised and other.rate >= capacity / (before * weight):
                     raised[fid] = other
         for other in raised.values():
-            self._set_rate(other, self._share(other), now)
+            rate = self._share(other)
+            if rate != other.rate:  # then higher: its peaks must follow
+                self._set_rate(other, rate, now)
+                self._raise_peaks(other)
         self._schedule()
 
     def _schedule(self) -> None:
@@ -270,5 +304,6 @@ class FluidNetwork:
             del channel.flows[flow.fid]
             if not channel.flows:
                 channel.busy_s += now - channel._busy_since
+                channel._peak = 0.0
         flow.remaining = 0.0
         del self._flows[flow.fid]
