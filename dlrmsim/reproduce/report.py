@@ -81,9 +81,9 @@ def _table_iii_notes() -> list[Block]:
              "included; *gpu server only* leaves those out; *trainers only* counts CPU trainers "
              "against the Big Basin. The report uses **all servers**, which is what the "
              "simulator's power adds up (the last column of the table above must equal it). "
-             "The paper's relative values are not quoted here, so which accounting its Table "
-             "III follows is not checked (dlrmsim/reproduce/table3.py: implied_accounting does "
-             "it once they are)."),
+             "The last column says which accounting reproduces the paper's efficiency from its "
+             "throughput within 5%, or that none does; it needs both paper values, and reads "
+             f"*{paper.NOT_QUOTED}* while they are not quoted."),
     ]
 
 

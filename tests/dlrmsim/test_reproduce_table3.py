@@ -72,3 +72,22 @@ def test_job_month_is_seeded_and_bounded() -> None:
     assert {j.model for j in month} == {"M1", "M2", "M3"}
     assert all(1 <= j.trainers <= jobmix.MAX_SERVERS for j in month)
     assert all(1 <= j.parameter_servers <= jobmix.MAX_SERVERS for j in month)
+
+
+def test_table_iii_rows_say_which_accounting_quoted_values_follow(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from dlrmsim.reproduce import exp_fleet, paper
+    from dlrmsim.reproduce.types import Outcome, Settings
+
+    settings = Settings(quick=True, iterations=4)
+    outcomes = {t: Outcome(throughput=10.0 if "gpu" in str(t.job) else 5.0,
+                           examples_per_joule=1.0, power_w=1.0)
+                for t in exp_fleet.plan_table_3(settings)}
+    rows = exp_fleet.analyze_table_3(outcomes, settings)
+    assert [r["paper_accounting"] for r in rows] == [paper.NOT_QUOTED] * 3
+    assert rows[0]["relative_throughput"] == 2.0
+    assert rows[0]["relative_efficiency_all_servers"] == pytest.approx(2 * 14 / 7.3)
+    monkeypatch.setitem(paper.TABLE_III_RELATIVE_THROUGHPUT, "M1", paper.Quoted(2.0, "x", "test"))
+    monkeypatch.setitem(paper.TABLE_III_RELATIVE_EFFICIENCY, "M1",
+                        paper.Quoted(2 * 6 / 7.3, "x", "test"))
+    assert exp_fleet.analyze_table_3(outcomes, settings)[0]["paper_accounting"] == "trainers only"
