@@ -30,7 +30,7 @@ def kernel() -> str:
 
 def test_there_are_notebooks() -> None:
     names = {p.stem for p in NOTEBOOKS}
-    assert {"quickstart", "paper_reproduction", "hypothetical_fleet"} <= names
+    assert {"quickstart", "paper_reproduction", "hypothetical_fleet", "calibrate_and_validate"} <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
