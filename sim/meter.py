@@ -17,6 +17,9 @@ BATCH_MEANS = 10  # groups for the batch-means standard error of the throughput
 # A precision stop waits for this many window iterations per worker, so that each batch mean
 # holds at least two rounds of every worker: fewer would let an early lucky spread stop the run.
 MIN_ROUNDS = 2 * BATCH_MEANS
+# Later checks wait for the window to grow by this factor: the cost of checking stays a small
+# share of the run, and fewer looks at the data bias the stop less toward a lucky low spread.
+CHECK_GROWTH = 1.05
 
 
 @dataclass
@@ -59,6 +62,7 @@ class Meter:
     _start: dict[str, tuple[float, float]] | None = field(default=None, init=False)
     _records: list[tuple[float, float, int]] = field(default_factory=list, init=False)
     _t0: float = field(default=0.0, init=False)
+    _next_check: int = field(default=0, init=False)
     window: Window | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -89,8 +93,10 @@ class Meter:
     def _precise(self) -> bool:
         """Whether a precision stop may close the window now: checked once per round."""
         n = len(self._records)
-        if self.target_rse is None or n % self.workers or n < MIN_ROUNDS * self.workers:
+        if (self.target_rse is None or n % self.workers
+                or n < max(MIN_ROUNDS * self.workers, self._next_check)):
             return False
+        self._next_check = int(n * CHECK_GROWTH)
         ends = [r[0] for r in self._records]
         examples = [r[2] for r in self._records]
         return batch_means_rse(self._t0, ends, examples) < self.target_rse
