@@ -76,6 +76,19 @@ def test_incremental_rates_equal_full_recomputation(seed: int) -> None:
     assert engine == pytest.approx(_brute_force(capacities, flows), rel=1e-9)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_ties_of_equal_shares_and_caps_match_full_recomputation(seed: int) -> None:
+    # Equal amounts, starts and caps make flows held by several channels at once: the cases
+    # where the incremental update and the channel filter could go wrong.
+    rng = random.Random(seed)
+    capacities = [rng.choice([1.0, 2.0, 4.0]) for _ in range(4)]
+    flows: list[Spec] = [(rng.choice([0.0, 0.5, 1.0]),
+                          [(c, rng.choice([1.0, 2.0])) for c in rng.sample(range(4), 2)],
+                          rng.choice([math.inf, 0.25, 0.5])) for _ in range(24)]
+    engine, _ = _engine(capacities, flows)
+    assert engine == pytest.approx(_brute_force(capacities, flows), rel=1e-9)
+
+
 def test_wake_ups_stay_linear_when_each_flow_finishes_sooner_than_the_last() -> None:
     # Each arrival moves the next finish earlier: a superseded wake-up must not re-arm itself
     # (it did once: 46,350 events here instead of about 1,800).
