@@ -11,7 +11,7 @@ import difflib
 import json
 import os
 import tempfile
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -117,6 +117,14 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def _load(kind: str, name_or_path: str | os.PathLike[str]) -> Any:
     path = _locate(kind, name_or_path)
+    # Specs are immutable, so a file unchanged since the last read gives the same spec: sweeps
+    # that call simulate() hundreds of times then parse each preset once.
+    return _load_file(kind, str(path.resolve()), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=256)
+def _load_file(kind: str, resolved: str, mtime_ns: int) -> Any:
+    path = Path(resolved)
     data = read_file(path)
     if kind == "models":
         data = _expand_tables(data, path)
