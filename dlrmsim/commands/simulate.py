@@ -36,6 +36,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS,
                         help=f"iterations per worker, warm-up included (default "
                              f"{DEFAULT_ITERATIONS})")
+    parser.add_argument("--target-rse", type=float, default=None, metavar="FRACTION",
+                        help="stop once the throughput's relative standard error is below "
+                             "FRACTION (e.g. 0.01), at most --iterations")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated lookups")
     parser.add_argument("--chrome-trace", metavar="FILE",
                         help="write the timeline for chrome://tracing or Perfetto")
@@ -49,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         placement=args.placement, batch_size=args.batch_size, trainers=args.trainers,
         sparse_ps=args.sparse_ps, dense_ps=args.dense_ps, readers=args.readers,
         hogwild=args.hogwild, gpus=args.gpus, profile=args.profile, trace=args.trace,
-        iterations=args.iterations, seed=args.seed, chrome_trace=args.chrome_trace)
+        iterations=args.iterations, seed=args.seed, chrome_trace=args.chrome_trace,
+        target_rse=args.target_rse)
     if args.json:
         print_json(result.to_dict())
     else:
