@@ -20,6 +20,8 @@ INDEX_BYTES = 8  # bytes per int64 index
 ZIPF_CHOICES = (0.0, 1.05, 1.15)  # exponents the issue asks for; 0 means uniform
 # Backward-plus-update work relative to the forward gather (dimensionless, a-priori guess):
 # SGD scatters every lookup's gradient; row-wise Adagrad also sorts and coalesces them.
+LOOKUP_PRIOR_S = 5e-9  # seconds of index handling per lookup, planning guess (a few cycles)
+WORKSPACE_COPIES = 3  # backward temporaries: repeated gradients, coalesced rows, scaled update
 _BACKWARD_FACTOR = {"forward": 1.0, "sgd": 2.5, "rowwise_adagrad": 5.0}
 # Cache misses make a lookup dearer as the table grows: the rows**0.25 terms let the cost per
 # lookup and per element rise smoothly with table size (chosen by leave-one-out error on the
@@ -86,7 +88,7 @@ def _embedding_estimates(ctx: Context, direction: str, tables_key: str | None) -
         lookups = tables(p) * p["batch"] * p["pooling"]
         gathered = lookups * p["dim"] * FP32_BYTES
         return rates.call_overhead_s + _BACKWARD_FACTOR[direction] * (
-            gathered / rates.gather_bytes_per_s + lookups * 5e-9)
+            gathered / rates.gather_bytes_per_s + lookups * LOOKUP_PRIOR_S)
 
     def prepare_s(p: Params) -> float:
         forward_s = estimate_s(p) if direction != "forward" and tables_key else 0.0
@@ -102,7 +104,8 @@ def _embedding_estimates(ctx: Context, direction: str, tables_key: str | None) -
 
     def memory_bytes(p: Params) -> float:
         lookups = tables(p) * p["batch"] * p["pooling"]
-        workspace = 3 * lookups * p["dim"] * FP32_BYTES if direction != "forward" else 0.0
+        workspace = (WORKSPACE_COPIES * lookups * p["dim"] * FP32_BYTES
+                     if direction != "forward" else 0.0)
         cdf = p["rows"] * 8 if p["zipf_s"] > 0 else 0.0
         return table_set_bytes(p) + workspace + cdf + 4 * lookups * INDEX_BYTES
 
@@ -167,12 +170,13 @@ def mlp_specs(ctx: Context) -> list[OpSpec]:
         def estimate_s(p: Params, f: float = flop_factor) -> float:
             flops = f * p["batch"] * p["in_features"] * p["out_features"]
             moved = layer_bytes(p["batch"], p["in_features"], p["out_features"])
-            return (ctx.priors.call_overhead_s * 3 + flops / ctx.priors.flops_per_s
+            return (ctx.priors.call_overhead_s * 3  # 3 ops: matmul, bias, relu
+                    + flops / ctx.priors.flops_per_s
                     + f / 2 * moved / ctx.priors.stream_bytes_per_s)
 
         def memory_bytes(p: Params) -> float:
             one = layer_bytes(p["batch"], p["in_features"], p["out_features"])
-            return 3 * one * rotation_copies(one, ctx.flush_bytes)
+            return 3 * one * rotation_copies(one, ctx.flush_bytes)  # inputs, outputs, grads
 
         specs.append(OpSpec(
             name=op, backend="torch", params=("batch", "in_features", "out_features"),
@@ -202,7 +206,8 @@ def interaction_specs(ctx: Context) -> list[OpSpec]:
             flops = 2 * p["batch"] * p["features"] ** 2 * p["dim"]
             moved = interaction_bytes(p["batch"], p["features"], p["dim"])
             return ctx.priors.call_overhead_s * 6 + f * (
-                flops / ctx.priors.flops_per_s + 3 * moved / ctx.priors.stream_bytes_per_s)
+                flops / ctx.priors.flops_per_s  # cat, bmm and gather each pass over the data:
+                + 3 * moved / ctx.priors.stream_bytes_per_s)
 
         def memory_bytes(p: Params) -> float:
             one = interaction_bytes(p["batch"], p["features"], p["dim"])

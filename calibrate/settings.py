@@ -81,7 +81,7 @@ class ModeSettings:
 _SETTINGS = {
     ("cpu", "quick"): ModeSettings(
         "quick", TimingPolicy(warmup_samples=1, repeats=5, max_spread=0.15, retries=1,
-                              min_sample_s=0.001), 3, 10, False, 90.0, 0.04),
+                              min_sample_s=0.001), 3, 12, False, 100.0, 0.04),
     ("cpu", "full"): ModeSettings(
         "full", TimingPolicy(warmup_samples=2, repeats=7, max_spread=0.10, retries=2,
                              min_sample_s=0.002), 5, 28, True, 760.0, 0.3),
