@@ -93,6 +93,12 @@ def check_writable(path: Path) -> None:
         raise CalibrationError(f"cannot write the profile to {path}: {err.strerror or err}") from err
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_profile(data: Mapping[str, Any], path: Path) -> None:
     """Validate `data` and write it to `path` atomically. Raises CalibrationError."""
     validate_profile(data)
@@ -106,6 +112,7 @@ def write_profile(data: Mapping[str, Any], path: Path) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temp_name, 0o666 & ~_umask())  # temp files are private (0600); profiles are not
         os.replace(temp_name, path)
     except OSError as err:
         if temp_name and os.path.exists(temp_name):

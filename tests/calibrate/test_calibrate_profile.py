@@ -46,6 +46,9 @@ def test_round_trip_is_identical(tmp_path):
     write_profile(minimal_profile(), path)
     assert load_profile(path) == minimal_profile()
     assert [p.name for p in tmp_path.iterdir()] == ["p.json"]  # no temp file left
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # readable like any file, not 0600
 
 
 def test_unknown_schema_version_is_refused_with_a_clear_message(tmp_path):
