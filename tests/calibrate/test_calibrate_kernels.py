@@ -149,3 +149,20 @@ def test_tcp_sink_acknowledges_messages_of_any_size():
         sender.close()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("direction", ["forward", "sgd", "rowwise_adagrad"])
+def test_fbgemm_kernel_when_installed(direction):
+    from calibrate.kernels.fbgemm import FbgemmKernel, fbgemm_version
+
+    if fbgemm_version() is None:
+        pytest.skip("fbgemm_gpu is not installed")
+    kernel = FbgemmKernel({"tables": 2, "rows": 1000, "dim": 8, "pooling": 3, "batch": 16,
+                           "zipf_s": 1.05}, direction, CPU, 0, flush_bytes=1e5)
+    before = kernel.modules[0].split_embedding_weights()[0].clone()
+    kernel.prepare(2)
+    kernel.run(0)
+    kernel.run(1)
+    after = kernel.modules[0].split_embedding_weights()[0]
+    assert torch.equal(before, after) == (direction == "forward")  # backward updates rows
+    kernel.close()
