@@ -33,13 +33,14 @@ def _out_of_memory(err: BaseException) -> bool:
 
 
 def _measurement(spec: OpSpec, planned: PlannedPoint, result: tuple[Any, ...]) -> Measurement:
-    samples, summary, flagged, attempts, inner = result
+    samples, summary, flagged, attempts, inner = result[:5]
+    observed = result[5] if len(result) > 5 else {}
     extra: dict[str, Any] = {"role": planned.point.role,
                              "load_1m": round(os.getloadavg()[0], 2)}  # disturbance hint
     if planned.notes:
         extra["notes"] = list(planned.notes)
     return Measurement(
-        op=spec.name, backend=spec.backend, params=dict(planned.point.params),
+        op=spec.name, backend=spec.backend, params={**planned.point.params, **observed},
         samples_s=tuple(float(s) for s in samples), median_s=float(summary["median_s"]),
         spread=float(summary["spread"]), flagged=bool(flagged), held_out=planned.point.held_out,
         attempts=int(attempts), inner=int(inner), extra=extra)
@@ -52,10 +53,12 @@ def _measure_one(
     kernel = spec.make(dict(planned.point.params), seed)
     try:
         samples, summary, flagged, attempts, inner = time_kernel(kernel, clock, policy)
+        observe = getattr(kernel, "observed_params", None)
+        observed = dict(observe()) if observe is not None else {}
     finally:
         kernel.close()
-    return samples, {"median_s": summary.median_s, "spread": summary.spread}, flagged, attempts, \
-        inner
+    return (samples, {"median_s": summary.median_s, "spread": summary.spread}, flagged, attempts,
+            inner, observed)
 
 
 def run_sweep(

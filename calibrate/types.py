@@ -18,6 +18,9 @@ class Kernel(Protocol):
 
     `prepare(slots)` (not timed) makes `slots` fresh inputs: new random indices, the next buffers
     of a rotation. `run(slot)` (timed) performs one call on input `slot`. `close()` frees memory.
+    A kernel may also define `observed_params() -> dict[str, float]`: quantities its inputs
+    turned out to have (e.g. the mean distinct rows per call), recorded beside the point's params
+    so that a cost model can depend on them.
     """
 
     def prepare(self, slots: int) -> None: ...

@@ -106,11 +106,20 @@ class EmbeddingKernel:
         self.grad_out = torch.randn(self.batch, dim, generator=generator).to(device)
         self.inputs: list[torch.Tensor] = []
         self.calls = 0
+        self._unique, self._prepared = 0, 0
 
     def prepare(self, slots: int) -> None:
         lookups = self.batch * self.pooling
         drawn = self.sampler.draw(lookups * slots)
         self.inputs = list(drawn.view(slots, self.batch, self.pooling).unbind(0))
+        # Distinct rows drive the update's cost (one read-modify-write per row) and the cache
+        # hits of the gather; the simulator knows them per batch from the trace.
+        self._unique += sum(int(torch.unique(x).numel()) for x in self.inputs)
+        self._prepared += slots
+
+    def observed_params(self) -> dict[str, float]:
+        """Mean distinct rows per call over every input prepared so far."""
+        return {"unique_rows": self._unique / max(1, self._prepared)}
 
     def run(self, slot: int) -> None:
         table = self.tables[self.calls % len(self.tables)]

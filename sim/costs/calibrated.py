@@ -68,7 +68,7 @@ class CalibratedCosts:
 
     def _embedding_params(self, work: EmbeddingWork) -> dict[str, float]:
         return {"batch": work.batch, "rows": work.rows, "dim": work.dim,
-                "pooling": work.pooling, "zipf_s": work.zipf_s}
+                "pooling": work.pooling, "zipf_s": work.zipf_s, "unique_rows": work.unique_rows}
 
     def embedding_forward(self, proc: Processor, work: EmbeddingWork) -> OpCost:
         analytic = self.fallback.embedding_forward(proc, work)

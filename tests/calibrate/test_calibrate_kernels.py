@@ -166,3 +166,21 @@ def test_fbgemm_kernel_when_installed(direction):
     after = kernel.modules[0].split_embedding_weights()[0]
     assert torch.equal(before, after) == (direction == "forward")  # backward updates rows
     kernel.close()
+
+
+def test_embedding_kernel_reports_the_distinct_rows_of_its_inputs():
+    one_row = EmbeddingKernel({"rows": 1, "dim": 4, "pooling": 3, "batch": 5, "zipf_s": 0.0},
+                              "sgd", CPU, 0, 1e4)
+    one_row.prepare(2)
+    assert one_row.observed_params() == {"unique_rows": 1.0}
+    kernel = EmbeddingKernel({"rows": 10**6, "dim": 4, "pooling": 4, "batch": 64, "zipf_s": 0.0},
+                             "forward", CPU, 0, 1e4)
+    kernel.prepare(3)
+    expected = sum(int(torch.unique(x).numel()) for x in kernel.inputs) / 3
+    assert kernel.observed_params()["unique_rows"] == pytest.approx(expected)
+    # 256 uniform draws from a million rows almost never repeat; Zipf draws do
+    assert 250 <= expected <= 256
+    skewed = EmbeddingKernel({"rows": 10**6, "dim": 4, "pooling": 4, "batch": 64, "zipf_s": 1.15},
+                             "forward", CPU, 0, 1e4)
+    skewed.prepare(3)
+    assert skewed.observed_params()["unique_rows"] < 0.8 * expected

@@ -72,3 +72,22 @@ def test_out_of_memory_skips_the_point_other_errors_propagate():
     spec, plan = spec_and_plan(clock, [10], fail=RuntimeError("a real bug"))
     with pytest.raises(RuntimeError, match="real bug"):
         run_sweep(spec, plan, clock, POLICY, seed=0, deadline_s=1e9, now=lambda: 0.0)
+
+
+class ObservingKernel(LinearKernel):
+    """A fake kernel that also reports what its inputs turned out to have."""
+
+    def observed_params(self) -> dict[str, float]:
+        return {"unique_rows": 7.0}
+
+
+def test_observed_params_are_recorded_beside_the_planned_ones():
+    clock = VirtualClock()
+    spec, plan = spec_and_plan(clock, [1000])
+    observing = OpSpec(name=spec.name, backend=spec.backend, params=("bytes", "unique_rows"),
+                       design=spec.design, terms=spec.terms, estimate_s=spec.estimate_s,
+                       memory_bytes=spec.memory_bytes,
+                       make=lambda p, seed: ObservingKernel(p, clock))
+    result = run_sweep(observing, plan, clock, POLICY, seed=0, deadline_s=1e9,
+                       now=lambda: clock.now_s)
+    assert result.measurements[0].params == {"bytes": 1000.0, "unique_rows": 7.0}
