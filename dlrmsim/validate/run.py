@@ -28,7 +28,9 @@ def default_profile(facts: HostFacts, device: str, root: Path = PROFILE_DIR) -> 
             data = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        host = data.get("host", {}) if isinstance(data, dict) else {}
+        if not isinstance(data, dict) or data.get("schema") != "dlrmsim.profile":
+            continue  # e.g. a validation record kept beside the profiles
+        host = data.get("host", {})
         if data.get("device") == device and host.get("cpu_model") == facts.cpu_model:
             candidates.append((data.get("mode") != "full", path.name, path))
     if not candidates:
