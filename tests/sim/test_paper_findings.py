@@ -19,7 +19,7 @@ MISSES_EFFICIENCY = pytest.mark.xfail(strict=True, reason=(
     "Big Basin comes out 24x (4 sparse features) to 51x (128) faster than the 3-server CPU "
     "setup, 9.9x to 21x more examples per joule; per watt it loses only below 7.3 x 350 W / "
     "1050 W = 2.43x throughput. No defensible change closes an order of magnitude. See "
-    "sim/NOTES_FOR_LEAD.md"))
+    "docs/paper_findings.md"))
 
 
 def suite(**changes: object) -> ModelSpec:
@@ -115,7 +115,7 @@ def test_V_C_cpu_throughput_is_nearly_flat_with_hash_size() -> None:
     "packed on the fewest GPUs, small tables crowd one GPU: 346k ex/s at 100k rows, 338k at "
     "1M, 717k at 10M, 1.12M at 20M on 8 GPUs (rises, the claim needs a 30% fall); spread, "
     "flat (1.25M to 1.23M). Replicating small tables costs each GPU every table's operators "
-    "and a sparse-gradient all-reduce. See sim/NOTES_FOR_LEAD.md"))
+    "and a sparse-gradient all-reduce. See docs/paper_findings.md"))
 def test_V_C_big_basin_falls_as_the_tables_need_more_gpus() -> None:
     values = [simulate("test_suite_gpu", model=suite(rows=r), iterations=ITER,
                        placement=PlacementSpec(kind="gpu", packing="packed")
