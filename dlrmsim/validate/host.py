@@ -13,6 +13,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from calibrate.host import cpu_model
 from sim.profile import Profile
 from sim.specs import CpuSocketSpec, ServerSpec
 
@@ -40,13 +41,12 @@ class HostFacts:
 
 def read_host_facts() -> HostFacts:
     cpuinfo = _read("/proc/cpuinfo")
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
     mhz = re.search(r"^cpu MHz\s*:\s*([\d.]+)$", cpuinfo, re.MULTILINE)
     flags = re.search(r"^flags\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
     mem = re.search(r"^MemTotal:\s*(\d+) kB", _read("/proc/meminfo"), re.MULTILINE)
     return HostFacts(
         hostname=socket.gethostname(),
-        cpu_model=model.group(1).strip() if model else "unknown",
+        cpu_model=cpu_model(),  # the same reading calibrate records in its profiles
         clock_hz=float(mhz.group(1)) * 1e6 if mhz else 2.0e9,  # 2 GHz if the kernel hides it
         flags=frozenset(flags.group(1).split()) if flags else frozenset(),
         mem_total_bytes=int(mem.group(1)) * 1024 if mem else 16 * 2**30,

@@ -47,10 +47,10 @@ def _batches(config: ValidationConfig, seed: int, device: torch.device) -> list[
     generator = ModelGenerator(config.model, seed=seed)
     for trace_batch in generator.batches(DISTINCT_BATCHES, config.batch_size):
         bags = []
+        lengths = trace_batch.lengths()  # [tables, batch]
         for t in range(trace_batch.num_tables):
-            lengths = trace_batch.lengths()[t] if trace_batch.lengths().ndim > 1 else None
             indices = np.asarray(trace_batch.table_indices(t), dtype=np.int64)
-            if lengths is not None and np.any(lengths != lengths[0]):
+            if np.any(lengths[t] != lengths[t, 0]):
                 raise SkipConfig(f"table {t} has bags of varying length; validation needs "
                                  "fixed pooling (distribution: fixed)")
             bags.append(torch.from_numpy(indices).view(config.batch_size, -1).to(device))

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from calibrate.fit import error_summary
 from dlrmsim.output import format_table
 
 BAND = 0.10  # the +-10% band drawn around y = x (the issue's accuracy bar for the median)
@@ -36,14 +37,9 @@ def signed_error(predicted: float, measured: float) -> float:
 
 def summary(errors: Sequence[float]) -> dict[str, float | None]:
     """Median, 90th percentile and maximum of absolute errors (None when there are none)."""
-    if not errors:
-        return {"median_abs_error": None, "p90_abs_error": None, "max_abs_error": None}
-    magnitudes = np.abs(np.asarray(errors, dtype=float))
-    return {
-        "median_abs_error": float(np.median(magnitudes)),
-        "p90_abs_error": float(np.percentile(magnitudes, 90)),
-        "max_abs_error": float(magnitudes.max()),
-    }
+    stats = error_summary(errors)
+    return {"median_abs_error": stats["median_abs_rel"], "p90_abs_error": stats["p90_abs_rel"],
+            "max_abs_error": stats["max_abs_rel"]}
 
 
 def to_json(rows: Sequence[ValidationRow], meta: dict[str, Any]) -> dict[str, Any]:
