@@ -11,7 +11,7 @@ from typing import Any
 
 import simpy
 
-from sim.costs import CostModel, OpCost, Processor
+from sim.costs import CostModel, OpCost, Processor, base
 from sim.demand import Demand
 from sim.engine import Channel, FluidNetwork, Timeline
 from sim.meter import Meter
@@ -22,7 +22,7 @@ from sim.topology import Endpoint, Route, ServerResources
 Proc = Generator[simpy.Event, Any, None]
 INDEX_BYTES = 8  # int64 indices, as DLRM and FBGEMM feed them
 LENGTH_BYTES = 4  # int32 bag lengths (offsets)
-DENSE_BYTES = 4  # fp32 dense features and MLP parameters (the paper's setups train in fp32)
+DENSE_BYTES = base.DENSE_BYTES  # fp32 dense features and MLP parameters (the paper's setups)
 
 
 @dataclass(eq=False)
@@ -111,16 +111,17 @@ def gpu_proc(server: ServerResources, gpu: int) -> Processor:
 
 
 def mlp_cost(costs: CostModel, proc: Processor, batch: int, widths: tuple[int, ...],
-             *, backward: bool) -> OpCost:
-    """All layers of one MLP, forward or backward."""
+             *, backward: bool, input_is_data: bool = False) -> OpCost:
+    """All layers of one MLP, forward or backward. When the MLP's input is data (the bottom
+    MLP's dense features), its first layer's backward computes no input gradient."""
     total = OpCost(0.0)
-    for a, b in itertools.pairwise(widths):
-        total = total + costs.mlp(proc, batch, a, b, backward=backward)
+    for i, (a, b) in enumerate(itertools.pairwise(widths)):
+        input_grad = not (input_is_data and i == 0)
+        total = total + costs.mlp(proc, batch, a, b, backward=backward, input_grad=input_grad)
     return total
 
 
-def dense_update_cost(costs: CostModel, proc: Processor, parameters: int) -> OpCost:
-    """The optimizer step of the dense parameters: read weights and gradients, write weights.
-    Its per-tensor dispatch is counted with each layer's backward (sim/costs/ops.py)."""
-    nbytes = 3.0 * parameters * DENSE_BYTES
-    return OpCost(nbytes / costs.memory_bw_bytes_per_s(proc), nbytes, 2.0 * parameters)
+def dense_update_cost(costs: CostModel, proc: Processor, model: ModelSpec) -> OpCost:
+    """The optimizer step of the MLPs' parameters: a weight and a bias per layer."""
+    layers = len(model.bottom_layer_widths) + len(model.top_layer_widths) - 2
+    return costs.dense_update(proc, 2 * layers, model.dense_parameters)

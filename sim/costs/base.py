@@ -54,6 +54,15 @@ class OpCost:
                       self.flops + other.flops)
 
 
+DENSE_BYTES = 4  # fp32 MLP parameters and gradients (the paper's setups train in fp32)
+
+
+def streamed_update(parameters: int, bw_bytes_per_s: float) -> OpCost:
+    """A dense optimizer step as a stream: read weights and gradients, write weights."""
+    nbytes = 3.0 * parameters * DENSE_BYTES
+    return OpCost(nbytes / bw_bytes_per_s, nbytes, 2.0 * parameters)
+
+
 @dataclass(frozen=True)
 class EmbeddingWork:
     """One table's share of one batch: the figures an embedding kernel's cost depends on.
@@ -83,8 +92,10 @@ class CostModel(Protocol):
     name: str
 
     def mlp(self, proc: Processor, batch: int, in_features: int, out_features: int,
-            *, backward: bool) -> OpCost:
-        """One fully connected layer with its activation, forward or backward (both gradients)."""
+            *, backward: bool, input_grad: bool = True) -> OpCost:
+        """One fully connected layer with its activation, forward or backward: the weight
+        gradient, and the input gradient unless `input_grad` is false (the first layer of the
+        bottom MLP, whose input is data)."""
         ...
 
     def interaction(self, proc: Processor, batch: int, features: int, dim: int,
@@ -98,6 +109,15 @@ class CostModel(Protocol):
 
     def embedding_update(self, proc: Processor, work: EmbeddingWork, optimizer: str) -> OpCost:
         """Backward of one table with the optimizer's update of the touched rows."""
+        ...
+
+    def dense_update(self, proc: Processor, tensors: int, parameters: int) -> OpCost:
+        """The dense optimizer's step over the MLPs' `tensors` parameter tensors holding
+        `parameters` fp32 values in all."""
+        ...
+
+    def loss(self, proc: Processor, batch: int) -> OpCost:
+        """The loss on `batch` logits, forward and backward."""
         ...
 
     def memory_bw_bytes_per_s(self, proc: Processor) -> float:

@@ -9,7 +9,7 @@ Memory bytes (for contention) always come from the analytic model's accounting.
 from __future__ import annotations
 
 from sim.costs.analytic import AnalyticCosts
-from sim.costs.base import EmbeddingWork, OpCost, Processor
+from sim.costs.base import EmbeddingWork, OpCost, Processor, streamed_update
 from sim.profile import Profile
 
 _DEVICE_KIND = {"cpu": "cpu", "cuda": "gpu"}
@@ -54,9 +54,14 @@ class CalibratedCosts:
         return self.fallback.memory_bw_bytes_per_s(proc)
 
     def mlp(self, proc: Processor, batch: int, in_features: int, out_features: int,
-            *, backward: bool) -> OpCost:
-        analytic = self.fallback.mlp(proc, batch, in_features, out_features, backward=backward)
-        op = "mlp_backward" if backward else "mlp_forward"
+            *, backward: bool, input_grad: bool = True) -> OpCost:
+        analytic = self.fallback.mlp(proc, batch, in_features, out_features, backward=backward,
+                                     input_grad=input_grad)
+        # A backward without the input gradient runs one GEMM of the forward's shape (the
+        # weight gradient) and elementwise work like the forward's (bias sum, activation
+        # gradient): the measured forward stands in for it, since calibration times the
+        # backward with both gradients only.
+        op = "mlp_backward" if backward and input_grad else "mlp_forward"
         return self._measured(proc, op, analytic, batch=batch, in_features=in_features,
                               out_features=out_features)
 
@@ -73,6 +78,16 @@ class CalibratedCosts:
     def embedding_forward(self, proc: Processor, work: EmbeddingWork) -> OpCost:
         analytic = self.fallback.embedding_forward(proc, work)
         return self._measured(proc, "embedding_forward", analytic, **self._embedding_params(work))
+
+    def dense_update(self, proc: Processor, tensors: int, parameters: int) -> OpCost:
+        # Without a timed optimizer step, stream the parameters at this host's copy bandwidth.
+        streamed = streamed_update(parameters, self.memory_bw_bytes_per_s(proc))
+        return self._measured(proc, "dense_optimizer_step", streamed, tensors=tensors,
+                              elements=parameters)
+
+    def loss(self, proc: Processor, batch: int) -> OpCost:
+        analytic = self.fallback.loss(proc, batch)
+        return self._measured(proc, "loss", analytic, batch=batch)
 
     def embedding_update(self, proc: Processor, work: EmbeddingWork, optimizer: str) -> OpCost:
         analytic = self.fallback.embedding_update(proc, work, optimizer)

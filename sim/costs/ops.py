@@ -18,6 +18,7 @@ TENSORS_PER_LAYER = 2
 # its weight and bias (counted here, since the dense step's cost has no per-layer view).
 MLP_FORWARD_OPS = 2
 MLP_BACKWARD_OPS = 4 + TENSORS_PER_LAYER * OPTIMIZER_OPS["sgd"]
+MLP_INPUT_GRAD_OPS = 1  # the mm for the input gradient, skipped when the input is data
 # Dot interaction: forward = cat of the vectors, bmm, gather of the lower triangle, cat with the
 # dense output; backward = the triangle's scatter, two bmm, split of the gradient.
 INTERACTION_FORWARD_OPS = 4

@@ -67,11 +67,13 @@ def dense_costs(job: Job, server: ServerResources, socket: int) -> tuple[OpCost,
     b, features, dim = job.spec.batch_size, model.num_tables + 1, model.tables[0].dim
     forward = (mlp_cost(costs, proc, b, model.bottom_layer_widths, backward=False)
                + costs.interaction(proc, b, features, dim, backward=False)
-               + mlp_cost(costs, proc, b, model.top_layer_widths, backward=False))
+               + mlp_cost(costs, proc, b, model.top_layer_widths, backward=False)
+               + costs.loss(proc, b))
     backward = (mlp_cost(costs, proc, b, model.top_layer_widths, backward=True)
                 + costs.interaction(proc, b, features, dim, backward=True)
-                + mlp_cost(costs, proc, b, model.bottom_layer_widths, backward=True)
-                + dense_update_cost(costs, proc, model.dense_parameters))
+                + mlp_cost(costs, proc, b, model.bottom_layer_widths, backward=True,
+                           input_is_data=True)
+                + dense_update_cost(costs, proc, model))
     return forward, backward
 
 

@@ -57,10 +57,12 @@ def dense_costs(job: Job, server: ServerResources, gpus: int) -> DenseCosts:
         forward.append(mlp_cost(costs, proc, b, model.bottom_layer_widths, backward=False))
         top.append(costs.interaction(proc, b, features, dim, backward=False)
                    + mlp_cost(costs, proc, b, model.top_layer_widths, backward=False)
+                   + costs.loss(proc, b)
                    + mlp_cost(costs, proc, b, model.top_layer_widths, backward=True)
                    + costs.interaction(proc, b, features, dim, backward=True))
-        backward.append(mlp_cost(costs, proc, b, model.bottom_layer_widths, backward=True)
-                        + dense_update_cost(costs, proc, model.dense_parameters))
+        backward.append(mlp_cost(costs, proc, b, model.bottom_layer_widths, backward=True,
+                                 input_is_data=True)
+                        + dense_update_cost(costs, proc, model))
     ring = 2.0 * (gpus - 1) / gpus * model.dense_parameters * DENSE_BYTES if gpus > 1 else 0.0
     return DenseCosts(forward, top, backward, ring)
 

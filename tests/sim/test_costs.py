@@ -134,6 +134,43 @@ def test_calibrated_costs_fall_back_for_other_processors_and_ops(tmp_path: Path)
                                                                          backward=True)
 
 
+def test_a_layer_whose_input_is_data_skips_the_input_gradient(tmp_path: Path) -> None:
+    analytic = AnalyticCosts(dataclasses.replace(BB.efficiency, gpu_async_dispatch=False))
+    both = analytic.mlp(GPU, 65536, 4096, 4096, backward=True)
+    weight_only = analytic.mlp(GPU, 65536, 4096, 4096, backward=True, input_grad=False)
+    assert weight_only.flops == both.flops / 2
+    assert weight_only.seconds < both.seconds
+    # Calibrated: the profile times the backward with both gradients only, so the forward's
+    # measurement (one GEMM of the same shape) stands in for the weight gradient alone.
+    costs = cost_model_for(BB, write(tmp_path, profile_dict()))
+    two_threads = Processor("cpu", BB.sockets[0], threads=2)
+    assert (costs.mlp(two_threads, 100, 200, 300, backward=True, input_grad=False).seconds
+            == costs.mlp(two_threads, 100, 200, 300, backward=False).seconds)
+
+
+def test_optimizer_step_and_loss_come_from_the_profile_when_timed(tmp_path: Path) -> None:
+    data = profile_dict()
+    models = data["cost_models"]
+    assert isinstance(models, dict)
+    models["dense_optimizer_step"] = {
+        "form": "piecewise_monomial_sum", "params": ["tensors", "elements"],
+        "pieces": [{"when": {}, "terms": [{"coef": 3e-6, "powers": {"tensors": 1}},
+                                          {"coef": 1e-9, "powers": {"elements": 1}}]}],
+        "fit_error": {"holdout_median_abs_rel": 0.05}}
+    models["loss"] = {"form": "piecewise_monomial_sum", "params": ["batch"],
+                      "pieces": [{"when": {}, "terms": [{"coef": 4e-5, "powers": {}}]}],
+                      "fit_error": {"holdout_median_abs_rel": 0.05}}
+    two_threads = Processor("cpu", BB.sockets[0], threads=2)
+    timed = cost_model_for(BB, write(tmp_path, data))
+    assert timed.dense_update(two_threads, 12, 10**5).seconds == pytest.approx(12 * 3e-6 + 1e-4)
+    assert timed.loss(two_threads, 512).seconds == pytest.approx(4e-5)
+    # Without those ops the step streams the parameters at the profile's copy bandwidth, and
+    # the loss, below the analytic model's resolution, costs nothing.
+    untimed = cost_model_for(BB, write(tmp_path, profile_dict()))
+    assert untimed.dense_update(two_threads, 12, 10**5).seconds == pytest.approx(3 * 4e5 / 5e9)
+    assert untimed.loss(two_threads, 512).seconds == 0.0
+
+
 def test_unknown_schema_version_is_refused_with_a_fix(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match=r"schema version 99.*re-run `dlrmsim calibrate`"):
         load_profile(write(tmp_path, profile_dict(version=99)))

@@ -11,6 +11,7 @@ import pytest
 
 from sim.cluster import DENSE_BYTES, INDEX_BYTES, LENGTH_BYTES
 from sim.costs import EmbeddingWork, OpCost, Processor
+from sim.costs.base import streamed_update
 from sim.errors import DlrmsimInputError, PlacementError, SpecError
 from sim.presets import load_job, load_model, load_platform
 from sim.run import build, execute, resolve, simulate
@@ -30,7 +31,7 @@ class FakeCosts:
         self.mem_bw = mem_bw
 
     def mlp(self, proc: Processor, batch: int, in_features: int, out_features: int,
-            *, backward: bool) -> OpCost:
+            *, backward: bool, input_grad: bool = True) -> OpCost:
         return OpCost(MLP_S)
 
     def interaction(self, proc: Processor, batch: int, features: int, dim: int,
@@ -42,6 +43,12 @@ class FakeCosts:
 
     def embedding_update(self, proc: Processor, work: EmbeddingWork, optimizer: str) -> OpCost:
         return OpCost(EMB_UPD_S)
+
+    def dense_update(self, proc: Processor, tensors: int, parameters: int) -> OpCost:
+        return streamed_update(parameters, self.mem_bw)
+
+    def loss(self, proc: Processor, batch: int) -> OpCost:
+        return OpCost(0.0)
 
     def memory_bw_bytes_per_s(self, proc: Processor) -> float:
         return self.mem_bw
