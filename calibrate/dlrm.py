@@ -110,7 +110,7 @@ class Dlrm:
         pooled = [table.forward(idx).detach().requires_grad_()
                   for table, idx in zip(self.tables, bags, strict=True)]
         if self.shape.interaction == "dot":
-            features = dot_interaction(bottom_out, torch.stack(pooled, dim=1))
+            features = dot_interaction(bottom_out, pooled)
         else:
             features = torch.cat([bottom_out, *pooled], dim=1)
         logits = self.top(features).squeeze(1)

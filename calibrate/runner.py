@@ -14,7 +14,13 @@ from typing import Any
 
 import torch
 
-from calibrate.catalog_compute import embedding_specs, fbgemm_specs, interaction_specs, mlp_specs
+from calibrate.catalog_compute import (
+    embedding_specs,
+    fbgemm_specs,
+    interaction_specs,
+    mlp_specs,
+    step_glue_specs,
+)
 from calibrate.catalog_transfer import collective_specs, memory_specs, network_spec
 from calibrate.clock import Clock, CudaEventClock, WallClock
 from calibrate.context import Context
@@ -89,7 +95,8 @@ def build_registry(ctx: Context, link: PeerLink | None, only: Sequence[str] | No
     specs: list[OpSpec] = embedding_specs(ctx)
     if ctx.use_fbgemm:
         specs += fbgemm_specs(ctx)
-    specs += mlp_specs(ctx) + interaction_specs(ctx) + memory_specs(ctx) + collective_specs(ctx)
+    specs += mlp_specs(ctx) + interaction_specs(ctx) + step_glue_specs(ctx)
+    specs += memory_specs(ctx) + collective_specs(ctx)
     if link is not None:
         specs.append(network_spec(ctx, link.connect))
     unknown = sorted(set(only or ()) - {s.name for s in specs})

@@ -3,6 +3,8 @@ backward pass."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from calibrate.kernels.rotation import rotation_copies
@@ -11,14 +13,27 @@ FP32_BYTES = 4  # bytes per float32 element (IEEE 754 binary32)
 DIRECTIONS = ("forward", "backward")
 
 
-def dot_interaction(dense: torch.Tensor, sparse: torch.Tensor) -> torch.Tensor:
+def dot_interaction(dense: torch.Tensor, sparse: torch.Tensor | Sequence[torch.Tensor]
+                    ) -> torch.Tensor:
     """DLRM's "dot" interaction: stack the dense vector ([batch, dim]) with the pooled embeddings
-    ([batch, tables, dim]), take all pairwise dot products, keep the strict lower triangle, and
-    concatenate it after the dense vector: [batch, dim + features * (features - 1) / 2] where
-    features = tables + 1. Raises ValueError on mismatched shapes."""
-    if dense.dim() != 2 or sparse.dim() != 3 or sparse.shape[::2] != dense.shape:
-        raise ValueError(f"need dense [B, D] and sparse [B, T, D], got {dense.shape}, {sparse.shape}")
-    stacked = torch.cat([dense.unsqueeze(1), sparse], dim=1)
+    ([batch, tables, dim], or one [batch, dim] tensor per table), take all pairwise dot products,
+    keep the strict lower triangle, and concatenate it after the dense vector:
+    [batch, dim + features * (features - 1) / 2] where features = tables + 1.
+
+    Either form is stacked by one concatenation (as DLRM's reference code does with its list),
+    so a training step's cost matches the one calibration times. Raises ValueError on
+    mismatched shapes."""
+    if isinstance(sparse, torch.Tensor):
+        if dense.dim() != 2 or sparse.dim() != 3 or sparse.shape[::2] != dense.shape:
+            raise ValueError(f"need dense [B, D] and sparse [B, T, D], got {dense.shape}, "
+                             f"{sparse.shape}")
+        parts = [dense.unsqueeze(1), sparse]
+    else:
+        if dense.dim() != 2 or not sparse or any(p.shape != dense.shape for p in sparse):
+            raise ValueError(f"need dense [B, D] and at least one pooled [B, D], got {dense.shape}"
+                             f" and {[tuple(p.shape) for p in sparse]}")
+        parts = [dense.unsqueeze(1), *(p.unsqueeze(1) for p in sparse)]
+    stacked = torch.cat(parts, dim=1)
     features = stacked.shape[1]
     products = torch.bmm(stacked, stacked.transpose(1, 2))
     rows, cols = torch.tril_indices(features, features, offset=-1, device=dense.device)

@@ -13,6 +13,7 @@ from calibrate.kernels.memory import MemoryKernel
 from calibrate.kernels.mlp import MlpKernel
 from calibrate.kernels.network import SinkServer, TcpKernel, TcpSender
 from calibrate.kernels.rotation import ArenaCursor, rotation_copies
+from calibrate.kernels.step_glue import LossKernel, OptimizerStepKernel, optimizer_sets
 
 CPU = torch.device("cpu")
 
@@ -95,6 +96,16 @@ def test_dot_interaction_matches_a_naive_loop():
         dot_interaction(dense, torch.randn(3, 2, 5))
 
 
+def test_dot_interaction_takes_the_pooled_tables_as_a_list_too():
+    dense, sparse = torch.randn(3, 4), torch.randn(3, 2, 4)
+    as_list = dot_interaction(dense, [sparse[:, 0], sparse[:, 1]])
+    assert torch.equal(as_list, dot_interaction(dense, sparse))
+    with pytest.raises(ValueError, match="pooled"):
+        dot_interaction(dense, [torch.randn(3, 5)])
+    with pytest.raises(ValueError):
+        dot_interaction(dense, [])
+
+
 @pytest.mark.parametrize("make", [
     lambda: EmbeddingKernel({"rows": 500, "dim": 8, "pooling": 4, "batch": 16, "zipf_s": 1.05},
                             "rowwise_adagrad", CPU, 0, 1e6),
@@ -105,6 +116,8 @@ def test_dot_interaction_matches_a_naive_loop():
     lambda: MemoryKernel("host_copy", {"bytes": 4096}, CPU, 1e5),
     lambda: MemoryKernel("host_read", {"bytes": 4096}, CPU, 1e5),
     lambda: MemoryKernel("host_write", {"bytes": 4096}, CPU, 1e5),
+    lambda: OptimizerStepKernel({"tensors": 3, "elements": 100}, "step", CPU, 0, 1e5),
+    lambda: LossKernel({"batch": 16}, "forward_backward", CPU, 0, 1e5),
 ])
 def test_kernels_run_on_fresh_slots(make):
     kernel = make()
@@ -113,6 +126,33 @@ def test_kernels_run_on_fresh_slots(make):
         for slot in range(3):
             kernel.run(slot)
     kernel.close()
+
+
+def test_optimizer_kernel_steps_every_parameter_set_in_turn():
+    kernel = OptimizerStepKernel({"tensors": 3, "elements": 10}, "step", CPU, 0, 1e3)
+    sets = [[w.detach().clone() for w in opt.param_groups[0]["params"]]
+            for opt in kernel.optimizers]
+    assert len(sets) == optimizer_sets(10, 1e3) == 13  # 80 bytes a set: 13 exceed 1000
+    assert [w.numel() for w in sets[0]] == [4, 3, 3]  # 10 elements over 3 tensors
+    kernel.prepare(1)
+    kernel.run(0)
+    after = [[w.detach() for w in opt.param_groups[0]["params"]] for opt in kernel.optimizers]
+    changed = [not all(torch.equal(a, b) for a, b in zip(s, t, strict=True))
+               for s, t in zip(sets, after, strict=True)]
+    assert changed == [True] + [False] * 12  # one call updates one set, SGD: w -= lr * grad
+    first = kernel.optimizers[0].param_groups[0]["params"][0]
+    assert torch.allclose(first, sets[0][0] - 0.01 * first.grad)
+    with pytest.raises(ValueError):
+        OptimizerStepKernel({"tensors": 5, "elements": 4}, "step", CPU, 0, 1e3)
+
+
+def test_loss_kernel_fills_the_logits_gradient():
+    kernel = LossKernel({"batch": 8}, "forward_backward", CPU, 0, 1e3)
+    kernel.prepare(1)
+    kernel.run(0)
+    logits = kernel.logits[0]
+    expected = (torch.sigmoid(logits.detach().squeeze(1)) - kernel.labels) / 8
+    assert logits.grad is not None and torch.allclose(logits.grad.squeeze(1), expected)
 
 
 def test_embedding_kernel_rotates_small_tables_and_draws_fresh_indices():
