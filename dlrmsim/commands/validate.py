@@ -34,6 +34,10 @@ def register(subparsers: Any) -> None:
                         help="measure each configuration for at least S seconds (default 1)")
     parser.add_argument("--plot", type=Path, default=Path("validate_out/validate.png"),
                         help="where to write the predicted-vs-measured plot")
+    parser.add_argument("--rounds", type=int, default=2, metavar="N",
+                        help="measure every configuration N times, round-robin, and take the "
+                             "median (default 2: a shared host's slow minutes then spread over "
+                             "all configurations)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run)
 
@@ -56,13 +60,13 @@ def run(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     configs = load_configs(args.configs) if args.configs else default_grid()
 
-    def progress(row: Any) -> None:
+    def progress(name: str, round_: int, outcome: float | str) -> None:
         if not args.json:
-            status = row.skipped or f"{row.measured_s * 1e3:.2f} ms measured"
-            print(f"  {row.name}: {status}", file=sys.stderr)
+            status = outcome if isinstance(outcome, str) else f"{outcome:.2f} ms measured"
+            print(f"  [round {round_}/{args.rounds}] {name}: {status}", file=sys.stderr)
 
     rows, meta = validate_all(configs, profile, device=args.device, seed=args.seed,
-                              min_time_s=args.min_time, on_row=progress)
+                              min_time_s=args.min_time, rounds=args.rounds, progress=progress)
     data = to_json(rows, meta)
     write_plot(rows, args.plot)
     data["plot"] = str(args.plot)

@@ -28,6 +28,7 @@ class ValidationRow:
     analytic_s: float | None
     analytic_error: float | None
     skipped: str | None = None
+    rounds_s: tuple[float, ...] | None = None  # each round's median step time (s)
 
 
 def signed_error(predicted: float, measured: float) -> float:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,33 +41,61 @@ def default_profile(facts: HostFacts, device: str, root: Path = PROFILE_DIR) -> 
     return min(candidates)[2]
 
 
-def validate_one(config: ValidationConfig, profile: Profile, *, device: str, seed: int,
-                 min_time_s: float) -> ValidationRow:
-    threads = profile_threads(profile)
-    platform = host_platform(threads)
+Progress = Callable[[str, int, "float | str"], None]  # (config name, round, ms or reason)
+
+
+def _predictions(config: ValidationConfig, profile: Profile, seed: int
+                 ) -> tuple[float, float] | str:
+    """(calibrated, analytic) predicted step seconds, or why the configuration cannot run."""
+    platform = host_platform(profile_threads(profile))
     try:
-        predicted = predict_step_s(config, platform, profile=profile.path, seed=seed)
-        analytic = predict_step_s(config, platform, profile=None, seed=seed)
-        timing = measure_step(config, device=device, threads=threads, seed=seed,
-                              min_time_s=min_time_s)
-    except (SkipConfig, PlacementError) as reason:
+        return (predict_step_s(config, platform, profile=profile.path, seed=seed),
+                predict_step_s(config, platform, profile=None, seed=seed))
+    except PlacementError as reason:
+        return f"skipped: {reason}"
+
+
+def _row(config: ValidationConfig, predicted: tuple[float, float] | str,
+         rounds_s: list[float], skipped: str | None) -> ValidationRow:
+    if isinstance(predicted, str) or skipped is not None or not rounds_s:
+        reason = predicted if isinstance(predicted, str) else skipped
         return ValidationRow(config.name, config.batch_size, None, None, None, None, None,
-                             skipped=f"skipped: {reason}")
-    measured = timing.median_s
-    return ValidationRow(config.name, config.batch_size, measured, predicted,
-                         signed_error(predicted, measured), analytic,
-                         signed_error(analytic, measured))
+                             skipped=reason)
+    calibrated, analytic = predicted
+    measured = statistics.median(rounds_s)
+    return ValidationRow(config.name, config.batch_size, measured, calibrated,
+                         signed_error(calibrated, measured), analytic,
+                         signed_error(analytic, measured), rounds_s=tuple(rounds_s))
 
 
 def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, device: str,
-                 seed: int, min_time_s: float,
-                 on_row: Callable[[ValidationRow], None] = lambda row: None
+                 seed: int, min_time_s: float, rounds: int = 1,
+                 progress: Progress = lambda name, round_, outcome: None
                  ) -> tuple[list[ValidationRow], dict[str, Any]]:
-    rows = []
-    for config in configs:
-        row = validate_one(config, profile, device=device, seed=seed, min_time_s=min_time_s)
-        on_row(row)
-        rows.append(row)
-    meta = {"profile": profile.path, "device": device, "threads": profile_threads(profile),
-            "host": dict(profile.host)}
+    """Predict every configuration, then measure them all `rounds` times, round-robin, so that
+    a slow minute of a shared host spreads over all configurations instead of biasing a few;
+    a configuration's measured time is the median of its rounds' medians."""
+    if rounds < 1:
+        raise DlrmsimInputError(f"--rounds {rounds}: give a whole number >= 1")
+    threads = profile_threads(profile)
+    predicted = [_predictions(config, profile, seed) for config in configs]
+    measured: list[list[float]] = [[] for _ in configs]
+    skipped: list[str | None] = [None] * len(configs)
+    for round_ in range(1, rounds + 1):
+        for i, config in enumerate(configs):
+            if isinstance(predicted[i], str) or skipped[i] is not None:
+                continue
+            try:
+                timing = measure_step(config, device=device, threads=threads, seed=seed,
+                                      min_time_s=min_time_s)
+            except SkipConfig as reason:
+                skipped[i] = f"skipped: {reason}"
+                progress(config.name, round_, skipped[i] or "")
+                continue
+            measured[i].append(timing.median_s)
+            progress(config.name, round_, timing.median_s * 1e3)
+    rows = [_row(c, p, m, s) for c, p, m, s in zip(configs, predicted, measured, skipped,
+                                                   strict=True)]
+    meta = {"profile": profile.path, "device": device, "threads": threads,
+            "host": dict(profile.host), "rounds": rounds}
     return rows, meta

@@ -170,6 +170,26 @@ def test_tiny_validation_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert plot.is_file()
 
 
+def test_rounds_measure_every_configuration_again_and_take_the_median(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps(fake_profile("Other CPU", 64)))
+    configs = tmp_path / "configs.yaml"
+    configs.write_text(
+        "- name: tiny\n  batch_size: 32\n  model:\n    name: tiny\n    dense_features: 8\n"
+        "    bottom_mlp: [16]\n    top_mlp: [8]\n    optimizer: sgd\n"
+        "    tables: [{name: a, rows: 100, dim: 16, pooling: {mean_lookups: 2}}]\n")
+    args = ["validate", "--profile", str(profile), "--configs", str(configs), "--min-time",
+            "0.02", "--plot", str(tmp_path / "p.png")]
+    assert main([*args, "--json", "--rounds", "3"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    (row,) = data["configs"]
+    assert data["rounds"] == 3 and len(row["rounds_s"]) == 3
+    assert row["measured_s"] == sorted(row["rounds_s"])[1]
+    assert main([*args, "--rounds", "0"]) == 2
+    assert "--rounds 0" in capsys.readouterr().err
+
+
 def test_cuda_device_without_cuda_is_a_user_error(capsys: pytest.CaptureFixture[str]) -> None:
     import torch
 
