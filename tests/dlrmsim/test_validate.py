@@ -59,11 +59,15 @@ def _config_points(grid: list) -> set[tuple[str, tuple[float, ...]]]:
     return points
 
 
-def test_no_default_point_is_a_calibration_point() -> None:
+SPOT_CHECK = ROOT / "presets" / "validate" / "spot_check.yaml"
+
+
+@pytest.mark.parametrize("grid", ["default", "spot_check"])
+def test_no_validation_point_is_a_calibration_point(grid: str) -> None:
     profiles = sorted((ROOT / "profiles").glob("*.json"))
     if not profiles:
         pytest.skip("no committed profile to compare with")
-    ours = _config_points(default_grid())
+    ours = _config_points(default_grid() if grid == "default" else load_configs(SPOT_CHECK))
     keys = {"embedding": ("batch", "rows", "dim", "pooling"),
             "mlp": ("batch", "in_features", "out_features")}
     profiles = [p for p in profiles if json.loads(p.read_text()).get("schema") == "dlrmsim.profile"]
