@@ -146,15 +146,23 @@ def test_profile_from_another_host_warns_naming_both() -> None:
     assert warning is not None and "Other CPU" in warning and "Test CPU" in warning
 
 
-def test_tiny_validation_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+TINY_TABLES = ("[{name: a, rows: 100, dim: 16, pooling: {mean_lookups: 2}},"
+               " {name: b, rows: 50, dim: 16, pooling: {mean_lookups: 3}}]")
+
+
+def tiny_files(tmp_path: Path, tables: str = TINY_TABLES) -> tuple[Path, Path]:
+    """A fake profile from another host and a configs file with one tiny model."""
     profile = tmp_path / "profile.json"
     profile.write_text(json.dumps(fake_profile("Other CPU", 64)))
     configs = tmp_path / "configs.yaml"
     configs.write_text(
         "- name: tiny\n  batch_size: 32\n  model:\n    name: tiny\n    dense_features: 8\n"
-        "    bottom_mlp: [16]\n    top_mlp: [8]\n    optimizer: sgd\n"
-        "    tables: [{name: a, rows: 100, dim: 16, pooling: {mean_lookups: 2}},"
-        " {name: b, rows: 50, dim: 16, pooling: {mean_lookups: 3}}]\n")
+        f"    bottom_mlp: [16]\n    top_mlp: [8]\n    optimizer: sgd\n    tables: {tables}\n")
+    return profile, configs
+
+
+def test_tiny_validation_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    profile, configs = tiny_files(tmp_path)
     plot = tmp_path / "plot.png"
     code = main(["validate", "--profile", str(profile), "--configs", str(configs), "--json",
                  "--min-time", "0.05", "--plot", str(plot)])
@@ -176,13 +184,8 @@ def test_tiny_validation_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_rounds_measure_every_configuration_again_and_take_the_median(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    profile = tmp_path / "profile.json"
-    profile.write_text(json.dumps(fake_profile("Other CPU", 64)))
-    configs = tmp_path / "configs.yaml"
-    configs.write_text(
-        "- name: tiny\n  batch_size: 32\n  model:\n    name: tiny\n    dense_features: 8\n"
-        "    bottom_mlp: [16]\n    top_mlp: [8]\n    optimizer: sgd\n"
-        "    tables: [{name: a, rows: 100, dim: 16, pooling: {mean_lookups: 2}}]\n")
+    profile, configs = tiny_files(tmp_path, "[{name: a, rows: 100, dim: 16, pooling: "
+                                            "{mean_lookups: 2}}]")
     args = ["validate", "--profile", str(profile), "--configs", str(configs), "--min-time",
             "0.02", "--plot", str(tmp_path / "p.png")]
     assert main([*args, "--json", "--rounds", "3"]) == 0
