@@ -10,12 +10,20 @@ from pathlib import Path
 from typing import Any
 
 from dlrmsim.validate.configs import ValidationConfig
-from dlrmsim.validate.host import HostFacts, host_platform, profile_threads
+from dlrmsim.validate.host import (
+    GpuFacts,
+    HostFacts,
+    gpu_host_platform,
+    host_platform,
+    profile_threads,
+    read_gpu_facts,
+)
 from dlrmsim.validate.measure import SkipConfig, measure_step
 from dlrmsim.validate.predict import predict_step_s
 from dlrmsim.validate.report import ValidationRow, signed_error
 from sim.errors import DlrmsimInputError, PlacementError
 from sim.profile import Profile
+from sim.specs import ServerSpec
 
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "profiles"
 
@@ -44,10 +52,18 @@ def default_profile(facts: HostFacts, device: str, root: Path = PROFILE_DIR) -> 
 Progress = Callable[[str, int, "float | str"], None]  # (config name, round, ms or reason)
 
 
-def _predictions(config: ValidationConfig, profile: Profile, seed: int
+def validation_platform(profile: Profile, device: str, gpu: GpuFacts | None = None
+                        ) -> ServerSpec:
+    """The one-trainer platform of this host for `device`: its CPU, or its CPU and one GPU."""
+    threads = profile_threads(profile)
+    if device != "cuda":
+        return host_platform(threads)
+    return gpu_host_platform(threads, gpu or read_gpu_facts(), profile)
+
+
+def _predictions(config: ValidationConfig, profile: Profile, platform: ServerSpec, seed: int
                  ) -> tuple[float, float] | str:
     """(calibrated, analytic) predicted step seconds, or why the configuration cannot run."""
-    platform = host_platform(profile_threads(profile))
     try:
         return (predict_step_s(config, platform, profile=profile.path, seed=seed),
                 predict_step_s(config, platform, profile=None, seed=seed))
@@ -70,7 +86,8 @@ def _row(config: ValidationConfig, predicted: tuple[float, float] | str,
 
 def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, device: str,
                  seed: int, min_time_s: float, rounds: int = 1,
-                 progress: Progress = lambda name, round_, outcome: None
+                 progress: Progress = lambda name, round_, outcome: None,
+                 gpu: GpuFacts | None = None,
                  ) -> tuple[list[ValidationRow], dict[str, Any]]:
     """Predict every configuration, then measure them all `rounds` times, round-robin, so that
     a slow minute of a shared host spreads over all configurations instead of biasing a few;
@@ -78,7 +95,8 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
     if rounds < 1:
         raise DlrmsimInputError(f"--rounds {rounds}: give a whole number >= 1")
     threads = profile_threads(profile)
-    predicted = [_predictions(config, profile, seed) for config in configs]
+    platform = validation_platform(profile, device, gpu)
+    predicted = [_predictions(config, profile, platform, seed) for config in configs]
     measured: list[list[float]] = [[] for _ in configs]
     skipped: list[str | None] = [None] * len(configs)
     for round_ in range(1, rounds + 1):
@@ -97,5 +115,5 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
     rows = [_row(c, p, m, s) for c, p, m, s in zip(configs, predicted, measured, skipped,
                                                    strict=True)]
     meta = {"profile": profile.path, "device": device, "threads": threads,
-            "host": dict(profile.host), "rounds": rounds}
+            "host": dict(profile.host), "rounds": rounds, "platform": platform.description}
     return rows, meta

@@ -11,10 +11,19 @@ import pytest
 
 from dlrmsim.cli import main
 from dlrmsim.validate.configs import default_grid, load_configs
-from dlrmsim.validate.host import HostFacts, host_platform, nominal_core_flops_per_s, other_host_warning
+from dlrmsim.validate.host import (
+    GPU_NOMINAL,
+    GpuFacts,
+    HostFacts,
+    host_platform,
+    nominal_core_flops_per_s,
+    other_host_warning,
+)
+from dlrmsim.validate.predict import predict_step_s
 from dlrmsim.validate.report import signed_error, summary
+from dlrmsim.validate.run import validate_all, validation_platform
 from sim.errors import PresetError
-from sim.profile import parse_profile
+from sim.profile import Profile, load_profile, parse_profile
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS = {
@@ -60,6 +69,15 @@ def _config_points(grid: list) -> set[tuple[str, tuple[float, ...]]]:
 
 
 SPOT_CHECK = ROOT / "presets" / "validate" / "spot_check.yaml"
+
+
+def load_configs_text(text: str) -> list:  # type: ignore[type-arg]
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "configs.yaml"
+        path.write_text(text)
+        return load_configs(path)
 
 
 @pytest.mark.parametrize("grid", ["default", "spot_check"])
@@ -195,6 +213,50 @@ def test_rounds_measure_every_configuration_again_and_take_the_median(
     assert row["measured_s"] == sorted(row["rounds_s"])[1]
     assert main([*args, "--rounds", "0"]) == 2
     assert "--rounds 0" in capsys.readouterr().err
+
+
+def cuda_profile(tmp_path: Path) -> Profile:
+    path = tmp_path / "cuda.json"
+    path.write_text(json.dumps({**fake_profile("Other CPU", 64), "device": "cuda"}))
+    return load_profile(path)
+
+
+def test_gpu_host_is_one_gpu_whose_kernels_cost_what_the_cuda_profile_says(tmp_path: Path
+                                                                         ) -> None:
+    config = load_configs_text("""
+- name: tiny
+  batch_size: 32
+  model: {name: tiny, dense_features: 8, bottom_mlp: [16], top_mlp: [8], optimizer: sgd,
+          tables: [{name: a, rows: 100, dim: 16, pooling: {mean_lookups: 2}},
+                   {name: b, rows: 50, dim: 16, pooling: {mean_lookups: 3}}]}
+""")[0]
+    cuda = cuda_profile(tmp_path)
+    gpu = GpuFacts("NVIDIA H100 80GB HBM3", 80 * 2**30)
+    platform = validation_platform(cuda, "cuda", gpu)
+    assert [g.name for g in platform.gpus] == [gpu.name]
+    assert platform.gpus[0].hbm_capacity_bytes == gpu.memory_bytes
+    assert platform.gpus[0].peak_flops_per_s == GPU_NOMINAL["H100"][1]
+    # Every GPU kernel costs 1 ms + 1 ns x batch in the fake CUDA profile, so the step holds at
+    # least the 14 kernels of the CPU closed form; the analytic H100 takes far less.
+    calibrated = predict_step_s(config, platform, profile=cuda.path)
+    analytic = predict_step_s(config, platform, profile=None)
+    assert calibrated >= 14 * (1e-3 + 1e-9 * 32) > 10 * analytic
+
+
+def test_a_model_larger_than_the_gpu_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    (config,) = load_configs_text("""
+- name: big
+  batch_size: 32
+  model: {name: big, dense_features: 8, bottom_mlp: [16], top_mlp: [8], optimizer: sgd,
+          tables: [{name: a, rows: 100000000, dim: 16, pooling: {mean_lookups: 2}}]}
+""")
+    cuda = cuda_profile(tmp_path)
+    rows, meta = validate_all([config], cuda, device="cuda", seed=0, min_time_s=0.01,
+                              gpu=GpuFacts("Small GPU", 2**30))
+    (row,) = rows
+    assert row.measured_s is None and row.skipped is not None
+    assert "GPU" in row.skipped and "short by" in row.skipped
+    assert "Small GPU" in meta["platform"]
 
 
 def test_cuda_device_without_cuda_is_a_user_error(capsys: pytest.CaptureFixture[str]) -> None:
