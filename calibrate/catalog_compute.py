@@ -245,17 +245,17 @@ def interaction_specs(ctx: Context) -> list[OpSpec]:
 
 def step_glue_specs(ctx: Context) -> list[OpSpec]:
     """`dense_optimizer_step` (SGD over the MLP parameters) and `loss` (BCE, both passes)."""
-    policy_sweep = ctx.settings.sweep_points
+    sweep_points = ctx.settings.sweep_points
     # the MLPs of the test suite hold 2 tensors per layer, 1e3 to 3e7 parameters in all
     optimizer_design = Design(
         (Axis("tensors", 2, 32), Axis("elements", 1e3, 3e7)),
-        ({"tensors": 8.0, "elements": 3e5},), policy_sweep, ctx.settings.lhs_points)
+        ({"tensors": 8.0, "elements": 3e5},), sweep_points, ctx.settings.lhs_points)
 
     def optimizer_estimate_s(p: Params) -> float:
         moved = 3 * p["elements"] * FP32_BYTES  # read weight and gradient, write weight
         return ctx.priors.call_overhead_s * (1 + p["tensors"]) + moved / ctx.priors.stream_bytes_per_s
 
-    loss_design = Design((Axis("batch", 64, 65536),), ({"batch": 1024.0},), policy_sweep + 1,
+    loss_design = Design((Axis("batch", 64, 65536),), ({"batch": 1024.0},), sweep_points + 1,
                          ctx.settings.lhs_points // 2)
 
     def loss_estimate_s(p: Params) -> float:
