@@ -48,9 +48,17 @@ def _intro(settings: Settings, results: Sequence[ClaimResult]) -> list[Block]:
              "means the paper's value is not quoted here or the data was not produced. Paper "
              "numbers appear only where listed under *Paper values quoted*."),
         Heading(2, "Claims"),
-        Para(f"{len(results)} claims: {_tally(results)}."),
+        Para(f"{len(results)} claims: {_tally(results)}." + _why_failures(results)),
         claims_table(results),
     ]
+
+
+def _why_failures(results: Sequence[ClaimResult]) -> str:
+    failed = [r.claim.id for r in results if r.verdict.status == "fail"]
+    if not failed:
+        return ""
+    return (f" Why {', '.join(failed)} fail, with the numbers behind each and what was tried, "
+            "is written up in the repository's `docs/paper_findings.md`.")
 
 
 def _experiment(result: ExperimentResult, claims: Sequence[ClaimResult]) -> list[Block]:

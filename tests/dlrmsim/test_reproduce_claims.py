@@ -136,3 +136,15 @@ def test_registry_refuses_a_duplicate_id() -> None:
 
     with pytest.raises(ValueError, match="twice"):
         Registry([FIGURE_1, FIGURE_1])
+
+
+def test_the_report_points_failed_claims_to_their_write_up() -> None:
+    from dlrmsim.reproduce.report import _why_failures
+    from dlrmsim.reproduce.types import ClaimResult
+
+    claim = all_claims()[0]
+    failed = ClaimResult(claim, Verdict("fail", "x"))
+    passed = ClaimResult(claim, Verdict("pass", "x"))
+    assert "docs/paper_findings.md" in _why_failures([passed, failed])
+    assert claim.id in _why_failures([failed])
+    assert _why_failures([passed]) == ""
