@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="multiply the mode's time budget by X (default 1)")
     parser.add_argument("--threads", type=int, default=None, metavar="N",
                         help="torch intra-op threads (default: torch's choice, one per core)")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="when an op fails, record it as skipped with the error and go on; "
+                             "the profile is written and the exit status is 3")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     actions = parser.add_subparsers(dest="calibrate_action", metavar="ACTION")
     serve = actions.add_parser("serve", help="run a TCP sink that a `--peer` run measures")
@@ -95,18 +98,23 @@ def run(args: argparse.Namespace) -> int:
     """Carry out parsed arguments. Raises CalibrationError for a user mistake."""
     if getattr(args, "calibrate_action", None) == "serve":
         return _serve(args)
-    from calibrate.runner import RunOptions, calibrate  # torch loads only when measuring
+    from calibrate.runner import RunOptions, calibrate, failed_ops  # torch loads when measuring
 
     if args.budget_scale <= 0:
         raise CalibrationError(f"--budget-scale must be > 0, got {args.budget_scale}")
     options = RunOptions(
         device=args.device, quick=args.quick, out=args.out, peer=args.peer, seed=args.seed,
         quiet=args.quiet, fbgemm=args.fbgemm, budget_scale=args.budget_scale,
-        threads=args.threads,
+        threads=args.threads, keep_going=args.keep_going,
         ops=tuple(s.strip() for s in args.ops.split(",") if s.strip()) if args.ops else None)
     path, profile = calibrate(options)
     if not args.quiet or args.json:
         _print_summary(summary(path, profile), args.json)
+    failed = failed_ops(profile)
+    if failed:
+        print(f"calibrate: {len(failed)} op(s) failed and were skipped: {', '.join(failed)}; "
+              f"the profile {path} holds the rest", file=sys.stderr)
+        return 3
     return 0
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import socket
+import sys
 import time
+import traceback
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,7 +40,7 @@ from calibrate.profile import SCHEMA, SCHEMA_VERSION, check_writable, write_prof
 from calibrate.progress import ProgressBar
 from calibrate.settings import mode_settings, priors_for
 from calibrate.stats import SPREAD_DEFINITION
-from calibrate.sweep import run_sweep
+from calibrate.sweep import SweepResult, run_sweep
 
 MAX_MEMORY_CAP_BYTES = 8 * 1024**3  # bytes; the development VM's agreed ceiling (issue 4)
 MEMORY_SHARE = 0.5  # of available host memory, or free GPU memory, one point may use
@@ -56,7 +58,9 @@ _DEFAULT_WEIGHT = 0.8
 class RunOptions:
     """What the user asked for. `ops` restricts the run to some op names; `budget_scale`
     multiplies the mode's time budget (a tiny value keeps only essential points); `threads` sets
-    torch's intra-op threads (default: torch's choice, one per core)."""
+    torch's intra-op threads (default: torch's choice, one per core); `keep_going` records an op
+    whose sweep fails as skipped, with the error, and goes on to the next op, so one broken
+    kernel on an unfamiliar host does not lose the others' minutes of measurements."""
 
     device: str = "auto"
     quick: bool = False
@@ -68,6 +72,7 @@ class RunOptions:
     ops: tuple[str, ...] | None = None
     budget_scale: float = 1.0
     threads: int | None = None
+    keep_going: bool = False
 
 
 def default_out_path(device: torch.device, quick: bool) -> Path:
@@ -185,11 +190,32 @@ def _measure_all(registry: Registry, plans: dict[str, Plan], ctx: Context, clock
         for spec in registry:
             plan = plans[spec.name]
             deadline = min(total_deadline, now() + DEADLINE_FACTOR * max(plan.est_total_s, 1.0))
-            results[spec.name] = run_sweep(spec, plan, clock, ctx.settings.policy, ctx.seed,
-                                           deadline, progress=bar.advance, now=now)
+            try:
+                results[spec.name] = run_sweep(spec, plan, clock, ctx.settings.policy, ctx.seed,
+                                               deadline, progress=bar.advance, now=now)
+            except Exception as err:  # any failure of one op, when asked to keep going
+                if not options.keep_going:
+                    raise
+                results[spec.name] = failed_sweep(spec.name, plan, err)
     finally:
         bar.close()
     return results
+
+
+def failed_sweep(op: str, plan: Plan, err: BaseException) -> SweepResult:
+    """Every point of `plan` skipped with the error's text; the traceback goes to stderr."""
+    reason = f"failed: {type(err).__name__}: {err}".splitlines()[0][:300]
+    print(f"calibrate: warning: op {op} failed and is skipped (--keep-going): {reason}",
+          file=sys.stderr)
+    traceback.print_exception(err, file=sys.stderr)
+    return SweepResult(skipped=[{"params": dict(p.point.params), "reason": reason}
+                                for p in plan.points])
+
+
+def failed_ops(profile: dict[str, Any]) -> list[str]:
+    """Ops of `profile` whose sweep failed outright (see `failed_sweep`)."""
+    return [name for name, record in profile["grid"]["ops"].items()
+            if any(str(s.get("reason", "")).startswith("failed: ") for s in record["skipped"])]
 
 
 def assemble(ctx: Context, registry: Registry, plans: dict[str, Plan], results: dict[str, Any],

@@ -67,7 +67,17 @@ def measure_step(config: ValidationConfig, *, device: str = "cpu", threads: int,
         raise SkipConfig(f"needs about {need / 1e9:.1f} GB, more than {MEMORY_HEADROOM:.0%} of "
                          f"the {available / 1e9:.1f} GB available")
     torch.set_num_threads(threads)
-    dev = torch.device(device)
+    try:
+        return _time_steps(config, torch.device(device), seed, warmup, min_steps, min_time_s)
+    except torch.cuda.OutOfMemoryError as err:  # a GPU smaller than the footprint check assumes
+        raise SkipConfig(f"out of {device} memory: {str(err).splitlines()[0]}") from err
+    finally:
+        if device == "cuda":
+            torch.cuda.empty_cache()  # the next configuration starts with the memory free
+
+
+def _time_steps(config: ValidationConfig, dev: torch.device, seed: int, warmup: int,
+                min_steps: int, min_time_s: float) -> StepTiming:
     model = Dlrm(DlrmShape.from_mapping(to_mapping(config.model)), dev, seed)  # type: ignore[arg-type]
     batches = _batches(config, seed, dev)
     gen = torch.Generator().manual_seed(seed)

@@ -109,3 +109,26 @@ def test_serve_loads_no_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True, cwd=ROOT)
     assert result.stdout.strip() == "False"
+
+
+def test_keep_going_writes_the_other_ops_and_exits_3(tmp_path, capsys, monkeypatch):
+    """A kernel that breaks on an unfamiliar host costs only its own op under --keep-going;
+    without the flag the error propagates and nothing is written."""
+    import calibrate.kernels.memory as memory
+
+    def broken_run(self, slot):
+        raise ValueError("simulated driver fault")
+
+    monkeypatch.setattr(memory.MemoryKernel, "run", broken_run)
+    out = tmp_path / "p.json"
+    argv = ["--device", "cpu", "--quick", "--ops", "host_copy,mlp_forward", "--budget-scale",
+            "0.05", "--threads", "1", "--quiet", "--out", str(out)]
+    with pytest.raises(ValueError, match="simulated driver fault"):
+        main(argv)
+    assert not out.exists()
+    assert main([*argv, "--keep-going"]) == 3
+    profile = json.loads(out.read_text())
+    assert "mlp_forward" in profile["cost_models"] and "host_copy" not in profile["cost_models"]
+    reasons = {s["reason"] for s in profile["grid"]["ops"]["host_copy"]["skipped"]}
+    assert reasons - {"op time budget"} == {"failed: ValueError: simulated driver fault"}
+    assert "host_copy" in capsys.readouterr().err

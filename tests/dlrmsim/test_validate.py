@@ -266,3 +266,21 @@ def test_cuda_device_without_cuda_is_a_user_error(capsys: pytest.CaptureFixture[
         pytest.skip("this host has CUDA")
     code = main(["validate", "--device", "cuda"])
     assert code == 2 and "no CUDA device" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
+def test_tiny_validation_on_a_real_gpu(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The step really runs on the GPU and is predicted for this host's GPU platform."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    _, configs = tiny_files(tmp_path)
+    profile = cuda_profile(tmp_path)
+    code = main(["validate", "--device", "cuda", "--profile", str(profile.path), "--configs",
+                 str(configs), "--json", "--min-time", "0.05", "--rounds", "1",
+                 "--plot", str(tmp_path / "p.png")])
+    data = json.loads(capsys.readouterr().out)
+    (row,) = data["configs"]
+    assert code == 0 and row["measured_s"] > 0 and row["predicted_s"] > 0
+    assert torch.cuda.get_device_name(0) in data["platform"]
