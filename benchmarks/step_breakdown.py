@@ -1,0 +1,136 @@
+"""Where a real DLRM training step spends its time, phase by phase, on this host.
+
+A diagnostic for the validation: it times `calibrate.dlrm.Dlrm.step` whole, then the same step cut
+into phases with a device synchronization between them, then each table's two kernels alone
+(as calibration times them), and prints torch.profiler's busiest ops. Compare the phases with
+what the simulator charges (`dlrmsim simulate ... --chrome-trace`) to see which part of the
+step a prediction misses; nothing here feeds back into a profile or a prediction.
+
+    python benchmarks/step_breakdown.py --device cuda --config centre --config tables_128
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from calibrate.dlrm import Dlrm, DlrmShape
+from calibrate.kernels.interaction import dot_interaction
+from dlrmsim.validate.configs import default_grid
+from dlrmsim.validate.measure import _batches
+from sim.mapping import to_mapping
+
+WARMUP_STEPS = 5  # count; the first steps pay for the allocator and library handles
+
+
+def _sync_for(device: torch.device) -> Callable[[], None]:
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
+def _phased_step(model: Dlrm, dense: torch.Tensor, bags: list[torch.Tensor],
+                 labels: torch.Tensor, sync: Callable[[], None]) -> dict[str, float]:
+    """`Dlrm.step`'s statements in order, timed phase by phase (seconds)."""
+    times: dict[str, float] = {}
+    sync()
+    mark = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        sync()
+        now = time.perf_counter()
+        times[name] = now - mark
+        mark = now
+
+    model.dense_optimizer.zero_grad(set_to_none=True)
+    bottom_out = model.bottom(dense)
+    lap("zero_grad + bottom MLP forward")
+    pooled = [t.forward(i).detach().requires_grad_() for t, i in zip(model.tables, bags,
+                                                                     strict=True)]
+    lap("embedding forwards")
+    features = dot_interaction(bottom_out, pooled)
+    logits = model.top(features).squeeze(1)
+    loss = model.loss(logits, labels)
+    lap("interaction + top MLP + loss forward")
+    loss.backward()
+    lap("backward (top, interaction, bottom)")
+    for table, idx, leaf in zip(model.tables, bags, pooled, strict=True):
+        assert leaf.grad is not None
+        table.backward_update(idx, leaf.grad)
+    lap("embedding backward + updates")
+    model.dense_optimizer.step()
+    float(loss.detach())
+    lap("dense optimizer step + loss read")
+    return times
+
+
+def _median_time(fn: Callable[[], object], sync: Callable[[], None], repeats: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        fn()
+        sync()
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def breakdown(name: str, device: torch.device, steps: int) -> None:
+    config = {c.name: c for c in default_grid()}[name]
+    model = Dlrm(DlrmShape.from_mapping(to_mapping(config.model)), device, 0)
+    batches = _batches(config, 0, device)
+    gen = torch.Generator().manual_seed(0)
+    dense = torch.randn(config.batch_size, config.model.dense_features, generator=gen).to(device)
+    labels = torch.randint(0, 2, (config.batch_size,), generator=gen).float().to(device)
+    sync = _sync_for(device)
+    bags = batches[0]
+    for _ in range(WARMUP_STEPS):
+        model.step(dense, bags, labels)
+    whole = _median_time(lambda: model.step(dense, bags, labels), sync, steps)
+    phases = [_phased_step(model, dense, bags, labels, sync) for _ in range(steps)]
+    tables = len(model.tables)
+    print(f"\n== {name}: {tables} tables, batch {config.batch_size}, {device} ==")
+    print(f"whole step (median of {steps}): {whole * 1e3:8.3f} ms")
+    total = 0.0
+    for phase in phases[0]:
+        value = statistics.median(p[phase] for p in phases)
+        total += value
+        print(f"  {phase:40} {value * 1e3:8.3f} ms")
+    print(f"  {'sum of phases':40} {total * 1e3:8.3f} ms")
+
+    table, idx = model.tables[0], bags[0]
+    pooled = table.forward(idx)
+    grad = torch.randn_like(pooled)
+    fwd = _median_time(lambda: table.forward(idx), sync, steps)
+    upd = _median_time(lambda: table.backward_update(idx, grad), sync, steps)
+    print(f"one table alone: forward {fwd * 1e6:7.1f} us, backward+update {upd * 1e6:7.1f} us;"
+          f" x {tables} tables = {(fwd + upd) * tables * 1e3:.3f} ms")
+
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    with torch.profiler.profile(activities=activities) as prof:
+        for _ in range(3):
+            model.step(dense, bags, labels)
+    print("torch.profiler, 3 steps, by self CPU time:")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=18,
+                                    max_name_column_width=38))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--config", action="append", default=None,
+                        help="a default-grid configuration name (repeatable; default centre)")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    for name in args.config or ["centre"]:
+        breakdown(name, torch.device(args.device), args.steps)
+
+
+if __name__ == "__main__":
+    main()
