@@ -9,7 +9,7 @@ from typing import Any
 
 from dlrmsim.output import print_json
 from dlrmsim.validate.configs import default_grid, load_configs
-from dlrmsim.validate.host import other_host_warning, read_host_facts
+from dlrmsim.validate.host import other_host_warning, read_gpu_facts, read_host_facts
 from dlrmsim.validate.report import summary_text, table_text, to_json, write_plot
 from dlrmsim.validate.run import default_profile, validate_all
 from sim.errors import DlrmsimInputError
@@ -53,7 +53,8 @@ def _check_device(device: str) -> None:
 def run(args: argparse.Namespace) -> int:
     _check_device(args.device)
     facts = read_host_facts()
-    path = args.profile or default_profile(facts, args.device)
+    gpu_name = read_gpu_facts().name if args.device == "cuda" else None
+    path = args.profile or default_profile(facts, args.device, gpu_name=gpu_name)
     profile = load_profile(path)
     warning = other_host_warning(profile, facts)
     if warning:
@@ -61,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
     configs = load_configs(args.configs) if args.configs else default_grid()
 
     def progress(name: str, round_: int, outcome: float | str) -> None:
-        if not args.json:
-            status = outcome if isinstance(outcome, str) else f"{outcome:.2f} ms measured"
-            print(f"  [round {round_}/{args.rounds}] {name}: {status}", file=sys.stderr)
+        # On stderr also with --json: stdout holds only the JSON, and a long run shows life.
+        status = outcome if isinstance(outcome, str) else f"{outcome:.2f} ms measured"
+        print(f"  [round {round_}/{args.rounds}] {name}: {status}", file=sys.stderr, flush=True)
 
     rows, meta = validate_all(configs, profile, device=args.device, seed=args.seed,
                               min_time_s=args.min_time, rounds=args.rounds, progress=progress)

@@ -28,9 +28,10 @@ from sim.specs import ServerSpec
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "profiles"
 
 
-def default_profile(facts: HostFacts, device: str, root: Path = PROFILE_DIR) -> Path:
-    """The committed profile for this host and device, full before quick; else an error that
-    says how to make one."""
+def default_profile(facts: HostFacts, device: str, root: Path = PROFILE_DIR,
+                    gpu_name: str | None = None) -> Path:
+    """The committed profile for this host and device (and, for CUDA, this GPU `gpu_name`),
+    full before quick; else an error that says how to make one."""
     candidates = []
     for path in sorted(root.glob("*.json")):
         try:
@@ -40,11 +41,13 @@ def default_profile(facts: HostFacts, device: str, root: Path = PROFILE_DIR) -> 
         if not isinstance(data, dict) or data.get("schema") != "dlrmsim.profile":
             continue  # e.g. a validation record kept beside the profiles
         host = data.get("host", {})
-        if data.get("device") == device and host.get("cpu_model") == facts.cpu_model:
+        same_gpu = gpu_name is None or host.get("gpu_name") == gpu_name
+        if data.get("device") == device and host.get("cpu_model") == facts.cpu_model and same_gpu:
             candidates.append((data.get("mode") != "full", path.name, path))
     if not candidates:
         raise DlrmsimInputError(
-            f"no profile for this host ({facts.cpu_model}, device {device}) under {root}; "
+            f"no profile for this host ({facts.cpu_model}, device {device}"
+            f"{', ' + gpu_name if gpu_name else ''}) under {root}; "
             "run `dlrmsim calibrate` first or pass --profile")
     return min(candidates)[2]
 

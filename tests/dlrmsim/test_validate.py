@@ -21,8 +21,8 @@ from dlrmsim.validate.host import (
 )
 from dlrmsim.validate.predict import predict_step_s
 from dlrmsim.validate.report import signed_error, summary
-from dlrmsim.validate.run import validate_all, validation_platform
-from sim.errors import PresetError
+from dlrmsim.validate.run import default_profile, validate_all, validation_platform
+from sim.errors import DlrmsimInputError, PresetError
 from sim.profile import Profile, load_profile, parse_profile
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -284,3 +284,32 @@ def test_tiny_validation_on_a_real_gpu(tmp_path: Path, capsys: pytest.CaptureFix
     (row,) = data["configs"]
     assert code == 0 and row["measured_s"] > 0 and row["predicted_s"] > 0
     assert torch.cuda.get_device_name(0) in data["platform"]
+
+
+def test_default_cuda_profile_is_the_one_of_this_gpu(tmp_path: Path) -> None:
+    for gpu, mode in (("GPU A", "full"), ("GPU B", "full"), ("GPU B", "quick")):
+        data = {**fake_profile("Test CPU", 16), "device": "cuda", "mode": mode}
+        data["host"] = {**data["host"], "gpu_name": gpu}  # type: ignore[dict-item]
+        (tmp_path / f"{gpu[-1]}-{mode}.json").write_text(json.dumps(data))
+    assert default_profile(facts(), "cuda", tmp_path, gpu_name="GPU B").name == "B-full.json"
+    assert default_profile(facts(), "cuda", tmp_path, gpu_name="GPU A").name == "A-full.json"
+    with pytest.raises(DlrmsimInputError, match="GPU C"):
+        default_profile(facts(), "cuda", tmp_path, gpu_name="GPU C")
+
+
+def test_a_configuration_that_runs_out_of_device_memory_is_skipped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    import dlrmsim.validate.measure as measure
+
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(measure, "_time_steps", out_of_memory)
+    profile, configs = tiny_files(tmp_path)
+    rows, _ = validate_all(load_configs(configs), load_profile(profile), device="cpu", seed=0,
+                           min_time_s=0.01)
+    (row,) = rows
+    assert row.measured_s is None and row.skipped is not None
+    assert "out of cpu memory" in row.skipped and "2.00 GiB" in row.skipped
