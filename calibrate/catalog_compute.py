@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from calibrate.context import Context
 from calibrate.grid import Axis, Design
+from calibrate.host import COLD_ROTATION_FACTOR
 from calibrate.kernels.embedding import EmbeddingKernel
 from calibrate.kernels.fbgemm import FbgemmKernel
 from calibrate.kernels.interaction import InteractionKernel, interaction_bytes
@@ -146,6 +147,50 @@ def embedding_specs(ctx: Context) -> list[OpSpec]:
             memory_bytes=memory_bytes, shrink_for_memory=("rows", "batch"),
             shrink_for_time=("batch", "pooling"),
             make=_maker(EmbeddingKernel, direction, ctx)))
+    return specs
+
+
+COLD_MAX_COPIES = 512  # table copies at most (count): tiny tables stop short of the rotation
+COLD_SWEEP_POINTS = 8  # table sizes (count), log-spaced over the rows axis
+COLD_ROWS_HI = 4e6  # rows: a 1 GB table at dim 64, so a rotation of a few copies fits in memory
+
+
+def working_set_ops(base_op: str) -> str:
+    """The working-set op measured beside an embedding op (see `working_set_specs`)."""
+    return f"{base_op}_cold"
+
+
+def working_set_specs(ctx: Context) -> list[OpSpec]:
+    """`embedding_*_cold`: the three torch embedding ops at the first design centre's batch,
+    pooling, dimension and skew, over table sizes, each call on another of as many table copies
+    as fill COLD_ROTATION_FACTOR x the flush size. A step cycles through all of its tables, so a
+    large model's calls run colder than calibration's usual rotation leaves them; the profile
+    keeps, per table size, how much slower (`working_set_ratios`), and sim/ scales an embedding
+    call by it as far as the step's tables exceed the usual rotation. Not fitted themselves."""
+    cold = COLD_ROTATION_FACTOR * ctx.flush_bytes
+    centre = {"rows": 1e5, "dim": 64.0, "pooling": 16.0, "batch": 1024.0, "zipf_s": 1.05}
+    fixed = {k: v for k, v in centre.items() if k != "rows"}
+    design = Design((Axis("rows", 1e3, COLD_ROWS_HI),), ({"rows": centre["rows"]},),
+                    COLD_SWEEP_POINTS, 0, fixed=fixed)
+    specs = []
+    for base, direction in (("embedding_forward", "forward"), ("embedding_backward_sgd", "sgd"),
+                            ("embedding_backward_rowwise_adagrad", "rowwise_adagrad")):
+        estimate_s, prepare_s, _, _ = _embedding_estimates(ctx, direction, None)
+
+        def rotation_bytes(p: Params) -> float:
+            one = p["rows"] * p["dim"] * FP32_BYTES
+            return one * rotation_copies(one, cold, COLD_MAX_COPIES)
+
+        def make(params: dict[str, float], seed: int, d: str = direction) -> Kernel:
+            return EmbeddingKernel(params, d, ctx.device, seed, cold, COLD_MAX_COPIES)
+
+        specs.append(OpSpec(
+            name=working_set_ops(base), backend="torch",
+            params=("batch", "rows", "dim", "pooling", "zipf_s", "unique_rows"),
+            design=design, terms=(), estimate_s=estimate_s, prepare_s=prepare_s,
+            setup_s=lambda p: rotation_bytes(p) / ctx.priors.fill_bytes_per_s,
+            memory_bytes=lambda p: rotation_bytes(p) + 64 * p["batch"] * p["pooling"] * p["dim"],
+            shrink_for_memory=("rows",), make=make, ratio_of=base))
     return specs
 
 

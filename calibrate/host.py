@@ -19,6 +19,12 @@ FALLBACK_LLC_BYTES = 32 * 1024 * 1024  # bytes; a typical server L3 when sysfs d
 # cores never owns more than a share of it, so rotation only needs to exceed this much.
 MAX_LLC_BYTES = 128 * 1024 * 1024  # bytes
 FLUSH_FACTOR = 2  # rotate through twice the last-level cache (dimensionless)
+# The working-set ops rotate through this many times the flush size (dimensionless): 16 x 256 MiB
+# = 4 GiB on the development VM, where an embedding call kept slowing down as the rotation grew
+# past its 480 MiB L3, up to 1 GiB for a 23 MB table and past 2.8 GB for a 173 MB one
+# (benchmarks/cache_rotation_check.py; profiles/README.md, session 3). A training step cycles
+# through all of its tables, gigabytes in the larger validation configurations.
+COLD_ROTATION_FACTOR = 16
 
 
 def cpu_model() -> str:

@@ -47,6 +47,9 @@ class OpSpec:
     shrink_for_time: tuple[str, ...] = ()
     make: KernelFactory | None = None
     measure_group: GroupMeasurer | None = None
+    # The op this one is measured beside: it is not fitted, its points become ratios to that
+    # op's fitted cost (the profile's `working_set_ratios`).
+    ratio_of: str | None = None
 
     def __post_init__(self) -> None:
         used = {name for term in self.terms for name in term} | set(self.split_params)

@@ -22,6 +22,7 @@ from calibrate.catalog_compute import (
     interaction_specs,
     mlp_specs,
     step_glue_specs,
+    working_set_specs,
 )
 from calibrate.catalog_transfer import collective_specs, memory_specs, network_spec
 from calibrate.clock import Clock, CudaEventClock, WallClock
@@ -41,6 +42,7 @@ from calibrate.progress import ProgressBar
 from calibrate.settings import mode_settings, priors_for
 from calibrate.stats import SPREAD_DEFINITION
 from calibrate.sweep import SweepResult, run_sweep
+from calibrate.working_set import working_set_ratios
 
 MAX_MEMORY_CAP_BYTES = 8 * 1024**3  # bytes; the development VM's agreed ceiling (issue 4)
 MEMORY_SHARE = 0.5  # of available host memory, or free GPU memory, one point may use
@@ -52,6 +54,7 @@ TOTAL_DEADLINE_FACTOR = 1.45
 _WEIGHTS = {"embedding": 3.0, "fbgemm": 1.5, "mlp": 1.5, "interaction": 1.0, "network": 0.6,
             "allreduce": 1.0, "alltoall": 1.0}
 _DEFAULT_WEIGHT = 0.8
+WORKING_SET_BUDGET_SHARE = 0.04  # of the mode's budget, per working-set op (30 s on a full CPU run)
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ def build_registry(ctx: Context, link: PeerLink | None, only: Sequence[str] | No
     specs: list[OpSpec] = embedding_specs(ctx)
     if ctx.use_fbgemm:
         specs += fbgemm_specs(ctx)
+    specs += working_set_specs(ctx)
     specs += mlp_specs(ctx) + interaction_specs(ctx) + step_glue_specs(ctx)
     specs += memory_specs(ctx) + collective_specs(ctx)
     if link is not None:
@@ -118,14 +122,22 @@ def _weight(name: str) -> float:
     return next((w for key, w in _WEIGHTS.items() if name.startswith(key)), _DEFAULT_WEIGHT)
 
 
+def _budget_share(spec: OpSpec, registry: Registry) -> float:
+    """The part of the mode's budget an op gets: the fitted ops split it by weight, and the
+    working-set ops get a fixed share on top, so that adding them changes no other op's points."""
+    if spec.ratio_of is not None:
+        return WORKING_SET_BUDGET_SHARE
+    total = sum(_weight(s.name) for s in registry if s.ratio_of is None)
+    return _weight(spec.name) / total
+
+
 def plan_all(registry: Registry, ctx: Context, budget_scale: float) -> dict[str, Plan]:
     """Deterministic plans for every op: same seed and limits, same points."""
-    total = sum(_weight(spec.name) for spec in registry)
     plans = {}
     for spec in registry:
         limits = Limits(
             memory_cap_bytes=ctx.memory_cap_bytes, max_call_s=ctx.settings.max_call_s,
-            budget_s=ctx.settings.total_budget_s * budget_scale * _weight(spec.name) / total,
+            budget_s=ctx.settings.total_budget_s * budget_scale * _budget_share(spec, registry),
             samples_per_point=ctx.settings.samples_per_point,
             min_sample_s=ctx.settings.policy.min_sample_s,
             max_inner=ctx.settings.policy.max_inner)
@@ -224,6 +236,8 @@ def assemble(ctx: Context, registry: Registry, plans: dict[str, Plan], results: 
     measurements = [m for spec in registry for m in results[spec.name].measurements]
     models = {}
     for spec in registry:
+        if spec.ratio_of is not None:
+            continue  # a working-set op: a ratio to its base op's fit, below
         points = [(m.params, m.median_s, m.held_out) for m in results[spec.name].measurements]
         model = build_cost_model(spec.params, spec.terms, spec.split_params, points)
         if model is not None:
@@ -236,6 +250,7 @@ def assemble(ctx: Context, registry: Registry, plans: dict[str, Plan], results: 
         "host": fingerprint(ctx.device, ctx.use_fbgemm),
         "measurements": [m.to_json() for m in measurements],
         "cost_models": models,
+        "working_set_ratios": working_set_ratios(registry, results, models, ctx.flush_bytes),
         "bandwidths_bytes_per_s": bandwidths,
         "latencies_s": latencies,
         "grid": _grid_record(ctx, registry, plans, results, options, link),

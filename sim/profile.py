@@ -6,10 +6,11 @@ refuses any version it does not know, with a message that says what to do.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,59 @@ class CostFunction:
 
 
 @dataclass(frozen=True)
+class WorkingSetPoint:
+    """One working-set measurement: a table of `table_bytes` ran `ratio` times its fitted cost
+    when its calls cycled through `cold_rotation_bytes` instead of `base_rotation_bytes`."""
+
+    table_bytes: float
+    base_rotation_bytes: float
+    cold_rotation_bytes: float
+    ratio: float
+
+
+@dataclass(frozen=True)
+class WorkingSetCurve:
+    """How an embedding op's cost grows with the memory its processor cycles through between
+    calls (calibrate/working_set.py), as measured at a few table sizes, by table size."""
+
+    points: tuple[WorkingSetPoint, ...]
+
+    def factor(self, table_bytes: float, working_set_bytes: float) -> float:
+        """The multiplier of the fitted cost for a table of `table_bytes` in a step that cycles
+        through `working_set_bytes`: 1 up to the usual rotation, the measured ratio from the
+        cold rotation on, geometric in between (log-linear in the working set). Between
+        measured table sizes the ratio and both rotations are interpolated in log size; beyond
+        them the nearest is used."""
+        if working_set_bytes <= 0 or table_bytes <= 0:
+            return 1.0
+        ratio, base, cold = self._at(math.log(table_bytes))
+        if working_set_bytes <= base:
+            return 1.0
+        if working_set_bytes >= cold or cold <= base:
+            return ratio
+        weight = math.log(working_set_bytes / base) / math.log(cold / base)
+        return float(ratio ** weight)
+
+    def _at(self, log_bytes: float) -> tuple[float, float, float]:
+        logs = [math.log(p.table_bytes) for p in self.points]
+        if log_bytes <= logs[0] or len(logs) == 1:
+            p = self.points[0]
+            return p.ratio, p.base_rotation_bytes, p.cold_rotation_bytes
+        if log_bytes >= logs[-1]:
+            p = self.points[-1]
+            return p.ratio, p.base_rotation_bytes, p.cold_rotation_bytes
+        i = next(k for k in range(1, len(logs)) if logs[k] >= log_bytes)
+        t = (log_bytes - logs[i - 1]) / (logs[i] - logs[i - 1]) if logs[i] > logs[i - 1] else 1.0
+        a, b = self.points[i - 1], self.points[i]
+
+        def mix(x: float, y: float) -> float:
+            return math.exp((1 - t) * math.log(x) + t * math.log(y))
+
+        return (mix(a.ratio, b.ratio), mix(a.base_rotation_bytes, b.base_rotation_bytes),
+                mix(a.cold_rotation_bytes, b.cold_rotation_bytes))
+
+
+@dataclass(frozen=True)
 class Profile:
     """A loaded calibration profile: where it was measured and its fitted cost functions."""
 
@@ -79,9 +133,15 @@ class Profile:
     cost_functions: Mapping[str, CostFunction]
     bandwidths_bytes_per_s: Mapping[str, float]
     latencies_s: Mapping[str, float]
+    working_sets: Mapping[str, WorkingSetCurve] = field(default_factory=dict)
 
     def has(self, op: str) -> bool:
         return op in self.cost_functions
+
+    def working_set_factor(self, op: str, table_bytes: float, working_set_bytes: float) -> float:
+        """See WorkingSetCurve.factor; 1 for an op the profile has no curve for."""
+        curve = self.working_sets.get(op)
+        return curve.factor(table_bytes, working_set_bytes) if curve else 1.0
 
     def seconds(self, op: str, **params: float) -> float:
         return self.cost_functions[op].seconds(**params)
@@ -121,6 +181,8 @@ def parse_profile(data: object, where: str) -> Profile:
             bandwidths_bytes_per_s={k: float(v) for k, v in
                                     data.get("bandwidths_bytes_per_s", {}).items() if v},
             latencies_s={k: float(v) for k, v in data.get("latencies_s", {}).items() if v},
+            working_sets={op: _working_set_curve(op, body) for op, body in
+                          data.get("working_set_ratios", {}).items()},
         )
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ProfileError(f"{where}: malformed profile ({type(err).__name__}: {err})") from err
@@ -142,3 +204,17 @@ def _cost_function(op: str, body: dict[str, Any]) -> CostFunction:
     error = body.get("fit_error", {}).get("holdout_median_abs_rel")
     return CostFunction(op, tuple(body.get("params", ())), pieces,
                         None if error is None else float(error))
+
+
+def _working_set_curve(op: str, body: dict[str, Any]) -> WorkingSetCurve:
+    points = tuple(WorkingSetPoint(float(p["table_bytes"]), float(p["base_rotation_bytes"]),
+                                   float(p["cold_rotation_bytes"]), float(p["ratio"]))
+                   for p in body["points"])
+    values = [v for p in points for v in (p.table_bytes, p.base_rotation_bytes,
+                                          p.cold_rotation_bytes, p.ratio)]
+    if not points or not all(math.isfinite(v) and v > 0 for v in values):
+        raise ValueError(f"working_set_ratios of {op}: need points with positive, finite "
+                         "table_bytes, rotations and ratio")
+    if any(b.table_bytes < a.table_bytes for a, b in itertools.pairwise(points)):
+        raise ValueError(f"working_set_ratios of {op}: points must be sorted by table_bytes")
+    return WorkingSetCurve(points)

@@ -88,6 +88,7 @@ class EmbeddingKernel:
         device: torch.device,
         seed: int,
         flush_bytes: float,
+        max_copies: int = 16,
     ) -> None:
         if direction not in ("forward", *OPTIMIZERS):
             raise ValueError(f"direction must be 'forward' or one of {OPTIMIZERS}")
@@ -97,7 +98,7 @@ class EmbeddingKernel:
         generator = torch.Generator().manual_seed(seed)
         device_generator = torch.Generator(device=device).manual_seed(seed)
         optimizer = "sgd" if direction == "forward" else direction
-        copies = rotation_copies(table_bytes(rows, dim), flush_bytes)
+        copies = rotation_copies(table_bytes(rows, dim), flush_bytes, max_copies)
         self.tables = [
             EmbeddingBagTable(rows, dim, optimizer, device, init="constant")
             for _ in range(copies)

@@ -69,7 +69,8 @@ class EmbeddingWork:
 
     `pooling` is the mean lookups per bag, `unique_rows` the distinct rows the batch touches
     (from the trace), `rows` the table's (or shard's) hash size, `cache_share` the part of the
-    processor's last-level cache this table gets while it shares the processor with others.
+    processor's last-level cache this table gets while it shares the processor with others,
+    `working_set_bytes` the bytes of all the tables on that processor.
     """
 
     batch: int
@@ -80,6 +81,13 @@ class EmbeddingWork:
     zipf_s: float
     bytes_per_element: int = 4
     cache_share: float = 1.0
+    # Bytes of all the tables the processor cycles through each step (this one included): how
+    # cold a call runs on a host with a large cache (sim.profile.WorkingSetCurve). 0: unknown.
+    working_set_bytes: float = 0.0
+
+    @property
+    def table_bytes(self) -> float:
+        return float(self.rows) * self.dim * self.bytes_per_element
 
     @property
     def lookups(self) -> float:

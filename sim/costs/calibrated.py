@@ -75,9 +75,18 @@ class CalibratedCosts:
         return {"batch": work.batch, "rows": work.rows, "dim": work.dim,
                 "pooling": work.pooling, "zipf_s": work.zipf_s, "unique_rows": work.unique_rows}
 
+    def _embedding(self, proc: Processor, op: str, analytic: OpCost, work: EmbeddingWork
+                   ) -> OpCost:
+        cost = self._measured(proc, op, analytic, **self._embedding_params(work))
+        if cost is analytic:
+            return cost
+        # Colder than calibration's rotation when the step's tables exceed it (a large cache).
+        factor = self.profile.working_set_factor(op, work.table_bytes, work.working_set_bytes)
+        return OpCost(cost.seconds * factor, cost.mem_bytes, cost.flops)
+
     def embedding_forward(self, proc: Processor, work: EmbeddingWork) -> OpCost:
         analytic = self.fallback.embedding_forward(proc, work)
-        return self._measured(proc, "embedding_forward", analytic, **self._embedding_params(work))
+        return self._embedding(proc, "embedding_forward", analytic, work)
 
     def dense_update(self, proc: Processor, tensors: int, parameters: int) -> OpCost:
         # Without a timed optimizer step, stream the parameters at this host's copy bandwidth.
@@ -91,5 +100,4 @@ class CalibratedCosts:
 
     def embedding_update(self, proc: Processor, work: EmbeddingWork, optimizer: str) -> OpCost:
         analytic = self.fallback.embedding_update(proc, work, optimizer)
-        return self._measured(proc, _UPDATE_OPS[optimizer], analytic,
-                              **self._embedding_params(work))
+        return self._embedding(proc, _UPDATE_OPS[optimizer], analytic, work)

@@ -27,10 +27,12 @@ def shard_work(model: ModelSpec, demand: Demand, batch_index: int, table: int,
 def group_costs(costs: CostModel, proc: Processor, works: Iterable[EmbeddingWork],
                 optimizer: str) -> tuple[OpCost, OpCost]:
     """(forward, update) costs of a group of tables run one after another on one processor;
-    the tables share its last-level cache evenly."""
+    the tables share its last-level cache evenly, and each step cycles through all of them."""
     group = list(works)
     forward, update = OpCost(0.0), OpCost(0.0)
-    for work in (dataclasses.replace(w, cache_share=1.0 / len(group)) for w in group):
+    working_set = sum(w.table_bytes for w in group)
+    for work in (dataclasses.replace(w, cache_share=1.0 / len(group),
+                                     working_set_bytes=working_set) for w in group):
         forward = forward + costs.embedding_forward(proc, work)
         update = update + costs.embedding_update(proc, work, optimizer)
     return forward, update

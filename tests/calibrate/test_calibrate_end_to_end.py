@@ -66,3 +66,35 @@ def test_gloo_allreduce_and_alltoall_between_two_processes():
         assert len(results) == 2
         for samples, summary, _flagged, _attempts, _inner in results:
             assert len(samples) == 3 and summary["median_s"] > 0
+
+
+def test_working_set_ops_become_ratios_to_their_base_fit(tmp_path, monkeypatch):
+    """The cold ops are timed, not fitted, and each point becomes a ratio to the base op's fit
+    at the same parameters, with the two rotations it lies between (4 MiB flush: 64 MiB cold)."""
+    import calibrate.runner as runner
+    from calibrate.host import COLD_ROTATION_FACTOR
+
+    flush = 4 * 2**20
+    monkeypatch.setattr(runner, "flush_bytes", lambda: flush)
+    ops = ("embedding_forward", "embedding_forward_cold")
+    _, profile = calibrate(RunOptions(device="cpu", quick=True, out=tmp_path / "w.json",
+                                      quiet=True, ops=ops, budget_scale=0.3, seed=1, threads=1))
+    assert "embedding_forward_cold" not in profile["cost_models"]
+    (op, curve), = profile["working_set_ratios"].items()
+    assert op == "embedding_forward" and curve["cold_rotation_factor"] == COLD_ROTATION_FACTOR
+    cold = {m["params"]["rows"] * m["params"]["dim"] * 4: m for m in profile["measurements"]
+            if m["op"] == "embedding_forward_cold"}
+    assert len(curve["points"]) == len(cold) >= 2
+    sizes = [p["table_bytes"] for p in curve["points"]]
+    assert sizes == sorted(sizes) == sorted(cold)
+    for point in curve["points"]:
+        m = cold[point["table_bytes"]]
+        expected = m["median_s"] / predict_s(profile["cost_models"]["embedding_forward"],
+                                             m["params"])
+        assert point["ratio"] == pytest.approx(expected)
+        # A table larger than the cold rotation is one copy in both.
+        assert point["table_bytes"] <= point["base_rotation_bytes"] <= point["cold_rotation_bytes"]
+        assert point["cold_rotation_bytes"] < max(COLD_ROTATION_FACTOR * flush,
+                                                  point["table_bytes"]) * 2
+    assert any(p["base_rotation_bytes"] < p["cold_rotation_bytes"] for p in curve["points"])
+    load_profile(tmp_path / "w.json")  # the written file passes the schema check

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from sim.costs import AnalyticCosts, CalibratedCosts, EmbeddingWork, Processor, cost_model_for, ops
+from sim.costs import (
+    AnalyticCosts,
+    CalibratedCosts,
+    EmbeddingWork,
+    OpCost,
+    Processor,
+    cost_model_for,
+    ops,
+)
 from sim.errors import ProfileError
 from sim.presets import load_platform
 from sim.profile import load_profile, parse_profile
@@ -190,3 +198,85 @@ def test_missing_and_non_json_profiles(tmp_path: Path) -> None:
     bad.write_text("{not json")
     with pytest.raises(ProfileError, match="not a JSON profile"):
         load_profile(bad)
+
+
+MB = 1e6
+
+
+def working_set_profile() -> dict[str, object]:
+    """A CPU profile whose embedding forward costs 1 ms flat, measured 2x slower at a 1 MB table
+    and 3x slower at a 100 MB table when the rotation grew from 10 MB (1 GB) to 1 GB (10 GB)."""
+    data = profile_dict()
+    data["cost_models"]["embedding_forward"] = {  # type: ignore[index]
+        "form": "piecewise_monomial_sum",
+        "params": ["batch", "rows", "dim", "pooling", "zipf_s", "unique_rows"],
+        "pieces": [{"when": {}, "terms": [{"coef": 1e-3, "powers": {}}]}],
+        "fit_error": {"holdout_median_abs_rel": 0.0}}
+    data["working_set_ratios"] = {"embedding_forward": {"cold_rotation_factor": 16, "points": [
+        {"table_bytes": 1 * MB, "base_rotation_bytes": 10 * MB, "cold_rotation_bytes": 1000 * MB,
+         "ratio": 2.0},
+        {"table_bytes": 100 * MB, "base_rotation_bytes": 1000 * MB,
+         "cold_rotation_bytes": 10000 * MB, "ratio": 3.0}]}}
+    return data
+
+
+def test_working_set_factor_is_one_up_to_the_usual_rotation_and_the_ratio_beyond_the_cold(
+        ) -> None:
+    curve = parse_profile(working_set_profile(), "p.json").working_sets["embedding_forward"]
+    # At a measured table size: 1 up to the base rotation, the ratio from the cold one on,
+    # and the geometric mean halfway between them in log working set (10 MB -> 1 GB: 100 MB).
+    assert curve.factor(1 * MB, 5 * MB) == 1.0
+    assert curve.factor(1 * MB, 10 * MB) == 1.0
+    assert curve.factor(1 * MB, 100 * MB) == pytest.approx(2.0 ** 0.5)
+    assert curve.factor(1 * MB, 1000 * MB) == pytest.approx(2.0)
+    assert curve.factor(1 * MB, 1e12) == pytest.approx(2.0)
+    # Between measured sizes (10 MB is halfway in log): ratio and rotations interpolated in log.
+    assert curve.factor(10 * MB, 1e12) == pytest.approx(6.0 ** 0.5)
+    assert curve.factor(10 * MB, 100 * MB) == 1.0  # its base rotation: sqrt(10 MB x 1 GB)
+    # Beyond the measured sizes, the nearest point; unknown working set: no change.
+    assert curve.factor(1e3, 1e12) == pytest.approx(2.0)
+    assert curve.factor(1e12, 1e13) == pytest.approx(3.0)
+    assert curve.factor(1 * MB, 0.0) == 1.0
+
+
+def test_calibrated_embedding_costs_scale_with_the_working_set(tmp_path: Path) -> None:
+    costs = cost_model_for(BB, write(tmp_path, working_set_profile()))
+    two = Processor("cpu", BB.sockets[0], threads=2)
+    work = EmbeddingWork(batch=100, rows=250_000, dim=1, pooling=4, unique_rows=50, zipf_s=1.0)
+    assert work.table_bytes == 1 * MB
+    alone = costs.embedding_forward(two, work).seconds
+    cold = costs.embedding_forward(two, dataclasses.replace(work, working_set_bytes=1e12))
+    assert alone == pytest.approx(1e-3) and cold.seconds == pytest.approx(2e-3)
+    # A profile without working-set ratios leaves the cost as fitted.
+    plain = cost_model_for(BB, write(tmp_path, {**working_set_profile(),
+                                                "working_set_ratios": {}}))
+    assert plain.embedding_forward(two, dataclasses.replace(work, working_set_bytes=1e12)
+                                   ).seconds == pytest.approx(1e-3)
+
+
+def test_a_group_of_tables_cycles_through_all_their_bytes() -> None:
+    from sim.processes.embedding_work import group_costs
+
+    seen: list[EmbeddingWork] = []
+
+    class Recorder(AnalyticCosts):
+        def embedding_forward(self, proc: Processor, work: EmbeddingWork) -> OpCost:
+            seen.append(work)
+            return super().embedding_forward(proc, work)
+
+    works = [EmbeddingWork(batch=10, rows=rows, dim=8, pooling=2, unique_rows=5, zipf_s=1.0)
+             for rows in (100, 300)]
+    group_costs(Recorder(BB.efficiency), CPU1, works, "sgd")
+    assert [w.working_set_bytes for w in seen] == [(100 + 300) * 8 * 4] * 2
+
+
+@pytest.mark.parametrize("points", [
+    [], [{"table_bytes": 1, "base_rotation_bytes": 1, "cold_rotation_bytes": 2, "ratio": -1}],
+    [{"table_bytes": 2, "base_rotation_bytes": 1, "cold_rotation_bytes": 2, "ratio": 1},
+     {"table_bytes": 1, "base_rotation_bytes": 1, "cold_rotation_bytes": 2, "ratio": 1}],
+    [{"table_bytes": 1}]])
+def test_malformed_working_set_ratios_are_refused(points: list[object]) -> None:
+    data = {**working_set_profile(), "working_set_ratios": {"embedding_forward": {
+        "points": points}}}
+    with pytest.raises(ProfileError, match="malformed profile"):
+        parse_profile(data, "x.json")

@@ -1,0 +1,60 @@
+"""The profile's `working_set_ratios`: how much slower an embedding call runs when the memory its
+process cycles through between calls is far beyond the usual rotation.
+
+Calibration times each embedding call on another copy of the table, cycling through copies that
+together exceed the flush size (about twice the last-level cache). A training step cycles through
+all of its tables instead, gigabytes for a large model, and on a host with a large shared cache
+(the development VM reports 480 MiB) its calls run measurably colder. The working-set ops
+(`embedding_*_cold`, see calibrate.catalog_compute.working_set_specs) time the same kernels with
+a rotation of COLD_ROTATION_FACTOR x the flush size, at several table sizes. Each point becomes a
+ratio to the base op's fitted cost at the same parameters, kept with the two rotations it lies
+between, so that sim/ can scale a call by how far its step's tables exceed the usual rotation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from calibrate.catalog_compute import COLD_MAX_COPIES, FP32_BYTES
+from calibrate.fit import predict_s
+from calibrate.host import COLD_ROTATION_FACTOR
+from calibrate.kernels.rotation import rotation_copies
+from calibrate.opspec import Registry
+
+
+def rotation_bytes(table_bytes: float, flush_bytes: float, max_copies: int = 16) -> float:
+    """Bytes a calibration kernel cycles through for a table of `table_bytes` (see
+    calibrate.kernels.rotation.rotation_copies; 16 copies is the usual kernels' limit)."""
+    return table_bytes * rotation_copies(table_bytes, flush_bytes, max_copies)
+
+
+def working_set_ratios(registry: Registry, results: Mapping[str, Any],
+                       models: Mapping[str, Any], flush_bytes: float) -> dict[str, Any]:
+    """{base op: {"cold_rotation_factor", "points": [{table_bytes, base_rotation_bytes,
+    cold_rotation_bytes, ratio}, ...] by table size}} for every working-set op whose base op was
+    fitted; a point no piece of the base model covers is left out."""
+    cold = COLD_ROTATION_FACTOR * flush_bytes
+    ratios: dict[str, Any] = {}
+    for spec in registry:
+        base = models.get(spec.ratio_of or "")
+        if base is None:
+            continue
+        points = []
+        for m in results[spec.name].measurements:
+            try:
+                predicted = predict_s(base, m.params)
+            except KeyError:
+                continue
+            if predicted <= 0:
+                continue
+            table = m.params["rows"] * m.params["dim"] * FP32_BYTES
+            points.append({"table_bytes": table,
+                           "base_rotation_bytes": rotation_bytes(table, flush_bytes),
+                           "cold_rotation_bytes": rotation_bytes(table, cold, COLD_MAX_COPIES),
+                           "ratio": m.median_s / predicted})
+        if points:
+            ratios[str(spec.ratio_of)] = {"cold_rotation_factor": COLD_ROTATION_FACTOR,
+                                          "points": sorted(points,
+                                                           key=lambda p: p["table_bytes"])}
+    return ratios
