@@ -163,10 +163,11 @@ def working_set_ops(base_op: str) -> str:
 def working_set_specs(ctx: Context) -> list[OpSpec]:
     """`embedding_*_cold`: the three torch embedding ops at the first design centre's batch,
     pooling, dimension and skew, over table sizes, each call on another of as many table copies
-    as fill COLD_ROTATION_FACTOR x the flush size. A step cycles through all of its tables, so a
-    large model's calls run colder than calibration's usual rotation leaves them; the profile
-    keeps, per table size, how much slower (`working_set_ratios`), and sim/ scales an embedding
-    call by it as far as the step's tables exceed the usual rotation. Not fitted themselves."""
+    as fill COLD_ROTATION_FACTOR x the flush size, each followed by the same kernel with the
+    usual rotation. A step cycles through all of its tables, so a large model's calls run colder
+    than calibration's usual rotation leaves them; the profile keeps, per table size, how much
+    slower (`working_set_ratios`), and sim/ scales an embedding call by it as far as the step's
+    tables exceed the usual rotation. Not fitted themselves."""
     cold = COLD_ROTATION_FACTOR * ctx.flush_bytes
     centre = {"rows": 1e5, "dim": 64.0, "pooling": 16.0, "batch": 1024.0, "zipf_s": 1.05}
     fixed = {k: v for k, v in centre.items() if k != "rows"}
@@ -184,13 +185,16 @@ def working_set_specs(ctx: Context) -> list[OpSpec]:
         def make(params: dict[str, float], seed: int, d: str = direction) -> Kernel:
             return EmbeddingKernel(params, d, ctx.device, seed, cold, COLD_MAX_COPIES)
 
+        def make_usual(params: dict[str, float], seed: int, d: str = direction) -> Kernel:
+            return EmbeddingKernel(params, d, ctx.device, seed, ctx.flush_bytes)
+
         specs.append(OpSpec(
             name=working_set_ops(base), backend="torch",
             params=("batch", "rows", "dim", "pooling", "zipf_s", "unique_rows"),
             design=design, terms=(), estimate_s=estimate_s, prepare_s=prepare_s,
             setup_s=lambda p: rotation_bytes(p) / ctx.priors.fill_bytes_per_s,
             memory_bytes=lambda p: rotation_bytes(p) + 64 * p["batch"] * p["pooling"] * p["dim"],
-            shrink_for_memory=("rows",), make=make, ratio_of=base))
+            shrink_for_memory=("rows",), make=make, ratio_of=base, paired_make=make_usual))
     return specs
 
 

@@ -47,9 +47,11 @@ class OpSpec:
     shrink_for_time: tuple[str, ...] = ()
     make: KernelFactory | None = None
     measure_group: GroupMeasurer | None = None
-    # The op this one is measured beside: it is not fitted, its points become ratios to that
-    # op's fitted cost (the profile's `working_set_ratios`).
+    # The op this one is measured beside: it is not fitted, and each of its points becomes a
+    # ratio to `paired_make`'s kernel at the same parameters (the profile's
+    # `working_set_ratios`), timed right after it so that the host's drift cancels.
     ratio_of: str | None = None
+    paired_make: KernelFactory | None = None
 
     def __post_init__(self) -> None:
         used = {name for term in self.terms for name in term} | set(self.split_params)

@@ -250,7 +250,7 @@ def assemble(ctx: Context, registry: Registry, plans: dict[str, Plan], results: 
         "host": fingerprint(ctx.device, ctx.use_fbgemm),
         "measurements": [m.to_json() for m in measurements],
         "cost_models": models,
-        "working_set_ratios": working_set_ratios(registry, results, models, ctx.flush_bytes),
+        "working_set_ratios": working_set_ratios(registry, results, ctx.flush_bytes),
         "bandwidths_bytes_per_s": bandwidths,
         "latencies_s": latencies,
         "grid": _grid_record(ctx, registry, plans, results, options, link),

@@ -37,6 +37,8 @@ def _measurement(spec: OpSpec, planned: PlannedPoint, result: tuple[Any, ...]) -
     observed = result[5] if len(result) > 5 else {}
     extra: dict[str, Any] = {"role": planned.point.role,
                              "load_1m": round(os.getloadavg()[0], 2)}  # disturbance hint
+    if len(result) > 6 and result[6] is not None:
+        extra["paired_median_s"] = float(result[6])
     if planned.notes:
         extra["notes"] = list(planned.notes)
     return Measurement(
@@ -57,8 +59,15 @@ def _measure_one(
         observed = dict(observe()) if observe is not None else {}
     finally:
         kernel.close()
+    paired = None
+    if spec.paired_make is not None:
+        twin = spec.paired_make(dict(planned.point.params), seed)
+        try:
+            paired = time_kernel(twin, clock, policy)[1].median_s
+        finally:
+            twin.close()
     return (samples, {"median_s": summary.median_s, "spread": summary.spread}, flagged, attempts,
-            inner, observed)
+            inner, observed, paired)
 
 
 def run_sweep(

@@ -7,8 +7,9 @@ all of its tables instead, gigabytes for a large model, and on a host with a lar
 (the development VM reports 480 MiB) its calls run measurably colder. The working-set ops
 (`embedding_*_cold`, see calibrate.catalog_compute.working_set_specs) time the same kernels with
 a rotation of COLD_ROTATION_FACTOR x the flush size, at several table sizes. Each point becomes a
-ratio to the base op's fitted cost at the same parameters, kept with the two rotations it lies
-between, so that sim/ can scale a call by how far its step's tables exceed the usual rotation.
+ratio to the same kernel timed right after it with the usual rotation, kept with the two
+rotations it lies between, so that sim/ can scale a call by how far its step's tables exceed the
+usual rotation.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from calibrate.catalog_compute import COLD_MAX_COPIES, FP32_BYTES
-from calibrate.fit import predict_s
 from calibrate.host import COLD_ROTATION_FACTOR
 from calibrate.kernels.rotation import rotation_copies
 from calibrate.opspec import Registry
@@ -30,29 +30,27 @@ def rotation_bytes(table_bytes: float, flush_bytes: float, max_copies: int = 16)
 
 
 def working_set_ratios(registry: Registry, results: Mapping[str, Any],
-                       models: Mapping[str, Any], flush_bytes: float) -> dict[str, Any]:
+                       flush_bytes: float) -> dict[str, Any]:
     """{base op: {"cold_rotation_factor", "points": [{table_bytes, base_rotation_bytes,
-    cold_rotation_bytes, ratio}, ...] by table size}} for every working-set op whose base op was
-    fitted; a point no piece of the base model covers is left out."""
+    cold_rotation_bytes, ratio}, ...] by table size}} for every working-set op measured. The
+    ratio is the point's median over its twin's, timed right after it with the usual rotation
+    (`paired_median_s`), so that neither a fit's error nor the host's drift between ops enters
+    it."""
     cold = COLD_ROTATION_FACTOR * flush_bytes
     ratios: dict[str, Any] = {}
     for spec in registry:
-        base = models.get(spec.ratio_of or "")
-        if base is None:
+        if spec.ratio_of is None:
             continue
         points = []
         for m in results[spec.name].measurements:
-            try:
-                predicted = predict_s(base, m.params)
-            except KeyError:
-                continue
-            if predicted <= 0:
+            usual = m.extra.get("paired_median_s")
+            if not usual or usual <= 0:
                 continue
             table = m.params["rows"] * m.params["dim"] * FP32_BYTES
             points.append({"table_bytes": table,
                            "base_rotation_bytes": rotation_bytes(table, flush_bytes),
                            "cold_rotation_bytes": rotation_bytes(table, cold, COLD_MAX_COPIES),
-                           "ratio": m.median_s / predicted})
+                           "ratio": m.median_s / usual})
         if points:
             ratios[str(spec.ratio_of)] = {"cold_rotation_factor": COLD_ROTATION_FACTOR,
                                           "points": sorted(points,
