@@ -60,8 +60,20 @@ def test_points_past_the_deadline_are_skipped_and_recorded():
     spec, plan = spec_and_plan(clock, [10**8, 10**8, 10**8])
     result = run_sweep(spec, plan, clock, POLICY, seed=0, deadline_s=0.3,
                        now=lambda: clock.now_s)
-    assert len(result.measurements) == 1  # the first point alone uses 0.5 virtual seconds
-    assert [s["reason"] for s in result.skipped] == ["deadline", "deadline"]
+    # The first point alone uses 0.5 virtual seconds; the held-out second one is still measured
+    # (the op needs one to report its error), the third is skipped.
+    assert [m.held_out for m in result.measurements] == [False, True]
+    assert [s["reason"] for s in result.skipped] == ["deadline"]
+
+
+def test_an_op_past_its_deadline_from_the_start_still_gets_one_point_of_each_kind():
+    clock = VirtualClock()
+    spec, plan = spec_and_plan(clock, [10, 20, 30, 40])
+    result = run_sweep(spec, plan, clock, POLICY, seed=0, deadline_s=-1.0,
+                       now=lambda: clock.now_s)
+    assert [m.params["bytes"] for m in result.measurements] == [10, 20]
+    assert [m.held_out for m in result.measurements] == [False, True]
+    assert len(result.skipped) == 2
 
 
 def test_out_of_memory_skips_the_point_other_errors_propagate():
