@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import itertools
 import statistics
-import time
 from collections.abc import Callable
 
 import torch
 
+from calibrate.clock import WallClock
 from calibrate.kernels.mlp import MlpLayer
 from dlrmsim.validate.configs import default_grid
 
@@ -27,16 +27,10 @@ REPEATS = 200  # timed calls per figure (count)
 
 
 def _median_us(fn: Callable[[], object], sync: Callable[[], None]) -> float:
-    for _ in range(10):
+    for _ in range(10):  # warm-up
         fn()
-    samples = []
-    for _ in range(REPEATS):
-        sync()
-        start = time.perf_counter()
-        fn()
-        sync()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples) * 1e6
+    clock = WallClock(sync)
+    return statistics.median(clock.time(fn) for _ in range(REPEATS)) * 1e6
 
 
 def check(label: str, widths: tuple[int, ...], batch: int, device: torch.device) -> None:

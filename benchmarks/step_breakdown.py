@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 import torch
 
+from calibrate.clock import WallClock
 from calibrate.dlrm import Dlrm, DlrmShape
 from calibrate.kernels.interaction import dot_interaction
 from dlrmsim.validate.configs import default_grid
@@ -68,14 +69,8 @@ def _phased_step(model: Dlrm, dense: torch.Tensor, bags: list[torch.Tensor],
 
 
 def _median_time(fn: Callable[[], object], sync: Callable[[], None], repeats: int) -> float:
-    samples = []
-    for _ in range(repeats):
-        sync()
-        start = time.perf_counter()
-        fn()
-        sync()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+    clock = WallClock(sync)
+    return statistics.median(clock.time(fn) for _ in range(repeats))
 
 
 def breakdown(name: str, device: torch.device, steps: int) -> None:
