@@ -30,7 +30,11 @@ def _median_us(fn: Callable[[], object], sync: Callable[[], None]) -> float:
     for _ in range(10):  # warm-up
         fn()
     clock = WallClock(sync)
-    return statistics.median(clock.time(fn) for _ in range(REPEATS)) * 1e6
+
+    def call() -> None:
+        fn()
+
+    return statistics.median(clock.time(call) for _ in range(REPEATS)) * 1e6
 
 
 def check(label: str, widths: tuple[int, ...], batch: int, device: torch.device) -> None:

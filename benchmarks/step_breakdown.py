@@ -70,7 +70,11 @@ def _phased_step(model: Dlrm, dense: torch.Tensor, bags: list[torch.Tensor],
 
 def _median_time(fn: Callable[[], object], sync: Callable[[], None], repeats: int) -> float:
     clock = WallClock(sync)
-    return statistics.median(clock.time(fn) for _ in range(repeats))
+
+    def call() -> None:
+        fn()
+
+    return statistics.median(clock.time(call) for _ in range(repeats))
 
 
 def breakdown(name: str, device: torch.device, steps: int) -> None:
