@@ -77,9 +77,11 @@ def test_working_set_ops_become_ratios_to_their_base_fit(tmp_path, monkeypatch):
 
     flush = 4 * 2**20
     monkeypatch.setattr(runner, "flush_bytes", lambda: flush)
+    monkeypatch.setattr(runner, "WORKING_SET_BUDGET_SHARE", 0.6)  # of 7.6 s: a few points
+    monkeypatch.setattr(runner, "TOTAL_DEADLINE_FACTOR", 100.0)  # a slow base op must not cut it
     ops = ("embedding_forward", "embedding_forward_cold")
-    _, profile = calibrate(RunOptions(device="cpu", quick=True, out=tmp_path / "w.json",
-                                      quiet=True, ops=ops, budget_scale=0.3, seed=1, threads=1))
+    _, profile = calibrate(RunOptions(device="cpu", quick=False, out=tmp_path / "w.json",
+                                      quiet=True, ops=ops, budget_scale=0.01, seed=1, threads=1))
     assert "embedding_forward_cold" not in profile["cost_models"]
     (op, curve), = profile["working_set_ratios"].items()
     assert op == "embedding_forward" and curve["cold_rotation_factor"] == COLD_ROTATION_FACTOR
@@ -98,3 +100,10 @@ def test_working_set_ops_become_ratios_to_their_base_fit(tmp_path, monkeypatch):
                                                   point["table_bytes"]) * 2
     assert any(p["base_rotation_bytes"] < p["cold_rotation_bytes"] for p in curve["points"])
     load_profile(tmp_path / "w.json")  # the written file passes the schema check
+
+
+def test_quick_mode_has_no_working_set_ops():
+    options = RunOptions(device="cpu", quick=True)
+    ctx = make_context(options, resolve_device("cpu"))
+    names = {spec.name for spec in build_registry(ctx, None, None)}
+    assert "embedding_forward" in names and not any(n.endswith("_cold") for n in names)
