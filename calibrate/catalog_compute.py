@@ -12,7 +12,7 @@ from calibrate.kernels.embedding import EmbeddingKernel
 from calibrate.kernels.fbgemm import FbgemmKernel
 from calibrate.kernels.interaction import InteractionKernel, interaction_bytes
 from calibrate.kernels.mlp import MlpKernel, layer_bytes
-from calibrate.kernels.rotation import rotation_copies
+from calibrate.kernels.rotation import rotation_bytes, rotation_copies
 from calibrate.kernels.step_glue import LossKernel, OptimizerStepKernel, optimizer_sets
 from calibrate.opspec import KernelFactory, OpSpec
 from calibrate.types import Kernel, Params
@@ -178,9 +178,8 @@ def working_set_specs(ctx: Context) -> list[OpSpec]:
                             ("embedding_backward_rowwise_adagrad", "rowwise_adagrad")):
         estimate_s, prepare_s, _, _ = _embedding_estimates(ctx, direction, None)
 
-        def rotation_bytes(p: Params) -> float:
-            one = p["rows"] * p["dim"] * FP32_BYTES
-            return one * rotation_copies(one, cold, COLD_MAX_COPIES)
+        def cold_bytes(p: Params) -> float:
+            return rotation_bytes(p["rows"] * p["dim"] * FP32_BYTES, cold, COLD_MAX_COPIES)
 
         def make(params: dict[str, float], seed: int, d: str = direction) -> Kernel:
             return EmbeddingKernel(params, d, ctx.device, seed, cold, COLD_MAX_COPIES)
@@ -192,8 +191,8 @@ def working_set_specs(ctx: Context) -> list[OpSpec]:
             name=working_set_ops(base), backend="torch",
             params=("batch", "rows", "dim", "pooling", "zipf_s", "unique_rows"),
             design=design, terms=(), estimate_s=estimate_s, prepare_s=prepare_s,
-            setup_s=lambda p: rotation_bytes(p) / ctx.priors.fill_bytes_per_s,
-            memory_bytes=lambda p: rotation_bytes(p) + 64 * p["batch"] * p["pooling"] * p["dim"],
+            setup_s=lambda p: cold_bytes(p) / ctx.priors.fill_bytes_per_s,
+            memory_bytes=lambda p: cold_bytes(p) + 64 * p["batch"] * p["pooling"] * p["dim"],
             shrink_for_memory=("rows",), make=make, ratio_of=base, paired_make=make_usual))
     return specs
 

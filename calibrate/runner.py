@@ -238,7 +238,7 @@ def assemble(ctx: Context, registry: Registry, plans: dict[str, Plan], results: 
     models = {}
     for spec in registry:
         if spec.ratio_of is not None:
-            continue  # a working-set op: a ratio to its base op's fit, below
+            continue  # a working-set op: ratios to its paired timings, below
         points = [(m.params, m.median_s, m.held_out) for m in results[spec.name].measurements]
         model = build_cost_model(spec.params, spec.terms, spec.split_params, points)
         if model is not None:

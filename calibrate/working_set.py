@@ -19,14 +19,8 @@ from typing import Any
 
 from calibrate.catalog_compute import COLD_MAX_COPIES, FP32_BYTES
 from calibrate.host import COLD_ROTATION_FACTOR
-from calibrate.kernels.rotation import rotation_copies
+from calibrate.kernels.rotation import rotation_bytes
 from calibrate.opspec import Registry
-
-
-def rotation_bytes(table_bytes: float, flush_bytes: float, max_copies: int = 16) -> float:
-    """Bytes a calibration kernel cycles through for a table of `table_bytes` (see
-    calibrate.kernels.rotation.rotation_copies; 16 copies is the usual kernels' limit)."""
-    return table_bytes * rotation_copies(table_bytes, flush_bytes, max_copies)
 
 
 def working_set_ratios(registry: Registry, results: Mapping[str, Any],

@@ -16,6 +16,11 @@ def rotation_copies(working_set_bytes: float, flush_bytes: float, max_copies: in
     return max(1, min(max_copies, math.ceil(flush_bytes / working_set_bytes)))
 
 
+def rotation_bytes(working_set_bytes: float, flush_bytes: float, max_copies: int = 16) -> float:
+    """Bytes cycled through by `rotation_copies` copies of a working set (bytes)."""
+    return working_set_bytes * rotation_copies(working_set_bytes, flush_bytes, max_copies)
+
+
 class ArenaCursor:
     """Offsets (in elements) of successive `size`-element windows in an arena of `arena` elements,
     advancing one window per call and wrapping; windows start on cache-line boundaries.
