@@ -71,8 +71,9 @@ class CostFunction:
 
 @dataclass(frozen=True)
 class WorkingSetPoint:
-    """One working-set measurement: a table of `table_bytes` ran `ratio` times its fitted cost
-    when its calls cycled through `cold_rotation_bytes` instead of `base_rotation_bytes`."""
+    """One working-set measurement: a table of `table_bytes` took `ratio` times as long when its
+    calls cycled through `cold_rotation_bytes` as with the usual `base_rotation_bytes`, which is
+    what its op's fitted cost stands for."""
 
     table_bytes: float
     base_rotation_bytes: float
