@@ -22,6 +22,7 @@ import torch
 from calibrate.clock import WallClock
 from calibrate.kernels.mlp import MlpLayer
 from dlrmsim.validate.configs import default_grid
+from dlrmsim.validate.measure import device_sync
 
 REPEATS = 200  # timed calls per figure (count)
 
@@ -38,7 +39,7 @@ def _median_us(fn: Callable[[], object], sync: Callable[[], None]) -> float:
 
 
 def check(label: str, widths: tuple[int, ...], batch: int, device: torch.device) -> None:
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync = device_sync(device)
     layers = [MlpLayer(a, b).to(device) for a, b in itertools.pairwise(widths)]
     inputs = [torch.randn(batch, a, device=device, requires_grad=True) for a in widths[:-1]]
     grads = [torch.randn(batch, b, device=device) for b in widths[1:]]

@@ -19,22 +19,17 @@ from collections.abc import Callable
 import torch
 
 from calibrate.clock import WallClock
-from calibrate.dlrm import Dlrm, DlrmShape
 from calibrate.kernels.interaction import dot_interaction
 from dlrmsim.validate.configs import default_grid
-from dlrmsim.validate.measure import _batches
-from sim.mapping import to_mapping
+from dlrmsim.validate.measure import StepSetup, build_step
 
 WARMUP_STEPS = 5  # count; the first steps pay for the allocator and library handles
 
 
-def _sync_for(device: torch.device) -> Callable[[], None]:
-    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-
-
-def _phased_step(model: Dlrm, dense: torch.Tensor, bags: list[torch.Tensor],
-                 labels: torch.Tensor, sync: Callable[[], None]) -> dict[str, float]:
-    """`Dlrm.step`'s statements in order, timed phase by phase (seconds)."""
+def _phased_step(setup: StepSetup) -> dict[str, float]:
+    """`Dlrm.step`'s statements on the first batch, in order, timed phase by phase (seconds)."""
+    model, dense, labels, sync = setup.model, setup.dense, setup.labels, setup.sync
+    bags = setup.batches[0]
     times: dict[str, float] = {}
     sync()
     mark = time.perf_counter()
@@ -79,18 +74,12 @@ def _median_time(fn: Callable[[], object], sync: Callable[[], None], repeats: in
 
 def breakdown(name: str, device: torch.device, steps: int) -> None:
     config = {c.name: c for c in default_grid()}[name]
-    model = Dlrm(DlrmShape.from_mapping(to_mapping(config.model)), device, 0)
-    batches = _batches(config, 0, device)
-    gen = torch.Generator().manual_seed(0)
-    dense = torch.randn(config.batch_size, config.model.dense_features, generator=gen).to(device)
-    labels = torch.randint(0, 2, (config.batch_size,), generator=gen).float().to(device)
-    sync = _sync_for(device)
-    bags = batches[0]
+    setup = build_step(config, device)
     for _ in range(WARMUP_STEPS):
-        model.step(dense, bags, labels)
-    whole = _median_time(lambda: model.step(dense, bags, labels), sync, steps)
-    phases = [_phased_step(model, dense, bags, labels, sync) for _ in range(steps)]
-    tables = len(model.tables)
+        setup.step()
+    whole = _median_time(setup.step, setup.sync, steps)
+    phases = [_phased_step(setup) for _ in range(steps)]
+    tables = len(setup.model.tables)
     print(f"\n== {name}: {tables} tables, batch {config.batch_size}, {device} ==")
     print(f"whole step (median of {steps}): {whole * 1e3:8.3f} ms")
     total = 0.0
@@ -100,7 +89,7 @@ def breakdown(name: str, device: torch.device, steps: int) -> None:
         print(f"  {phase:40} {value * 1e3:8.3f} ms")
     print(f"  {'sum of phases':40} {total * 1e3:8.3f} ms")
 
-    table, idx = model.tables[0], bags[0]
+    table, idx, sync = setup.model.tables[0], setup.batches[0][0], setup.sync
     pooled = table.forward(idx)
     grad = torch.randn_like(pooled)
     fwd = _median_time(lambda: table.forward(idx), sync, steps)
@@ -111,7 +100,7 @@ def breakdown(name: str, device: torch.device, steps: int) -> None:
     activities = [torch.profiler.ProfilerActivity.CPU]
     with torch.profiler.profile(activities=activities) as prof:
         for _ in range(3):
-            model.step(dense, bags, labels)
+            setup.step()
     print("torch.profiler, 3 steps, by self CPU time:")
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=18,
                                     max_name_column_width=38))

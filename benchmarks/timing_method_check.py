@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 
 from calibrate.clock import CudaEventClock, WallClock
-from calibrate.dlrm import Dlrm, DlrmShape
 from calibrate.kernels.embedding import EmbeddingKernel
 from calibrate.measure import time_kernel
 from calibrate.settings import mode_settings
 from dlrmsim.validate.configs import default_grid
-from dlrmsim.validate.measure import _batches
-from sim.mapping import to_mapping
+from dlrmsim.validate.measure import build_step
 
 FLUSH_BYTES = 1e8  # bytes rotated through between calls: above the H100's 50 MB L2
 
@@ -35,7 +32,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
     device = torch.device(args.device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     config = {c.name: c for c in default_grid()}["centre"]
     table = config.model.tables[0]
     params = {"rows": float(table.rows), "dim": float(table.dim),
@@ -43,28 +39,17 @@ def main() -> None:
               "zipf_s": float(table.popularity.zipf_s)}
     policy = mode_settings(device.type, quick=False).policy
     kernel = EmbeddingKernel(params, "rowwise_adagrad", device, 0, FLUSH_BYTES)
+    setup = build_step(config, device)
     event_clock = CudaEventClock() if device.type == "cuda" else WallClock()
-    wall_clock = WallClock(sync)
-    model = Dlrm(DlrmShape.from_mapping(to_mapping(config.model)), device, 0)
-    bags = _batches(config, 0, device)[0]
-    gen = torch.Generator().manual_seed(0)
-    dense = torch.randn(config.batch_size, config.model.dense_features, generator=gen).to(device)
-    labels = torch.randint(0, 2, (config.batch_size,), generator=gen).float().to(device)
+    wall_clock = WallClock(setup.sync)
     for _ in range(5):
-        model.step(dense, bags, labels)
+        setup.step()
     print(f"centre table {params}, {len(config.model.tables)} tables; times in microseconds")
     print("round  update(event clock)  update(wall clock)  step(ms)  step/16 tables")
     for round_ in range(args.rounds):
         event = time_kernel(kernel, event_clock, policy)[1].median_s
         wall = time_kernel(kernel, wall_clock, policy)[1].median_s
-        steps = []
-        for _ in range(20):
-            sync()
-            start = time.perf_counter()
-            model.step(dense, bags, labels)
-            sync()
-            steps.append(time.perf_counter() - start)
-        step = statistics.median(steps)
+        step = statistics.median(wall_clock.time(setup.step) for _ in range(20))
         print(f"{round_:5d}  {event * 1e6:19.1f}  {wall * 1e6:18.1f}  {step * 1e3:8.3f}  "
               f"{step / len(config.model.tables) * 1e6:14.1f}")
 

@@ -155,11 +155,6 @@ COLD_SWEEP_POINTS = 8  # table sizes (count), log-spaced over the rows axis
 COLD_ROWS_HI = 4e6  # rows: a 1 GB table at dim 64, so a rotation of a few copies fits in memory
 
 
-def working_set_ops(base_op: str) -> str:
-    """The working-set op measured beside an embedding op (see `working_set_specs`)."""
-    return f"{base_op}_cold"
-
-
 def working_set_specs(ctx: Context) -> list[OpSpec]:
     """`embedding_*_cold`: the three torch embedding ops at the first design centre's batch,
     pooling, dimension and skew, over table sizes, each call on another of as many table copies
@@ -188,7 +183,7 @@ def working_set_specs(ctx: Context) -> list[OpSpec]:
             return EmbeddingKernel(params, d, ctx.device, seed, ctx.flush_bytes)
 
         specs.append(OpSpec(
-            name=working_set_ops(base), backend="torch",
+            name=f"{base}_cold", backend="torch",
             params=("batch", "rows", "dim", "pooling", "zipf_s", "unique_rows"),
             design=design, terms=(), estimate_s=estimate_s, prepare_s=prepare_s,
             setup_s=lambda p: cold_bytes(p) / ctx.priors.fill_bytes_per_s,

@@ -6,6 +6,8 @@ refuses any version it does not know, with a message that says what to do.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import itertools
 import json
 import math
@@ -104,15 +106,19 @@ class WorkingSetCurve:
         weight = math.log(working_set_bytes / base) / math.log(cold / base)
         return float(ratio ** weight)
 
+    @functools.cached_property
+    def _log_sizes(self) -> list[float]:
+        return [math.log(p.table_bytes) for p in self.points]
+
     def _at(self, log_bytes: float) -> tuple[float, float, float]:
-        logs = [math.log(p.table_bytes) for p in self.points]
+        logs = self._log_sizes
         if log_bytes <= logs[0] or len(logs) == 1:
             p = self.points[0]
             return p.ratio, p.base_rotation_bytes, p.cold_rotation_bytes
         if log_bytes >= logs[-1]:
             p = self.points[-1]
             return p.ratio, p.base_rotation_bytes, p.cold_rotation_bytes
-        i = next(k for k in range(1, len(logs)) if logs[k] >= log_bytes)
+        i = bisect.bisect_left(logs, log_bytes)  # logs[i - 1] < log_bytes <= logs[i]
         t = (log_bytes - logs[i - 1]) / (logs[i] - logs[i - 1]) if logs[i] > logs[i - 1] else 1.0
         a, b = self.points[i - 1], self.points[i]
 

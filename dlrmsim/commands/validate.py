@@ -53,8 +53,9 @@ def _check_device(device: str) -> None:
 def run(args: argparse.Namespace) -> int:
     _check_device(args.device)
     facts = read_host_facts()
-    gpu_name = read_gpu_facts().name if args.device == "cuda" else None
-    path = args.profile or default_profile(facts, args.device, gpu_name=gpu_name)
+    gpu = read_gpu_facts() if args.device == "cuda" else None
+    path = args.profile or default_profile(facts, args.device,
+                                           gpu_name=gpu.name if gpu else None)
     profile = load_profile(path)
     warning = other_host_warning(profile, facts)
     if warning:
@@ -67,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"  [round {round_}/{args.rounds}] {name}: {status}", file=sys.stderr, flush=True)
 
     rows, meta = validate_all(configs, profile, device=args.device, seed=args.seed,
-                              min_time_s=args.min_time, rounds=args.rounds, progress=progress)
+                              min_time_s=args.min_time, rounds=args.rounds, progress=progress,
+                              gpu=gpu)
     data = to_json(rows, meta)
     write_plot(rows, args.plot)
     data["plot"] = str(args.plot)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from calibrate.clock import WallClock
 from calibrate.dlrm import Dlrm, DlrmShape
 from calibrate.host import available_memory_bytes
 from dlrmsim.validate.configs import ValidationConfig
@@ -30,6 +32,35 @@ class StepTiming:
 
 class SkipConfig(Exception):
     """This configuration cannot run here; the message says why."""
+
+
+@dataclass(frozen=True)
+class StepSetup:
+    """A configuration's model on a device with its inputs: index batches to cycle through,
+    dense features and labels; `sync` waits for the device (a no-op on the CPU)."""
+
+    model: Dlrm
+    batches: list[list[torch.Tensor]]
+    dense: torch.Tensor
+    labels: torch.Tensor
+    sync: Callable[[], None]
+
+    def step(self, batch: int = 0) -> None:
+        self.model.step(self.dense, self.batches[batch % len(self.batches)], self.labels)
+
+
+def device_sync(device: torch.device) -> Callable[[], None]:
+    """What waits for `device`'s queued work: torch.cuda.synchronize, or nothing on a CPU."""
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
+def build_step(config: ValidationConfig, device: torch.device, seed: int = 0) -> StepSetup:
+    """The model and inputs that `measure_step` times (also used by benchmarks/)."""
+    model = Dlrm(DlrmShape.from_mapping(to_mapping(config.model)), device, seed)  # type: ignore[arg-type]
+    gen = torch.Generator().manual_seed(seed)
+    dense = torch.randn(config.batch_size, config.model.dense_features, generator=gen).to(device)
+    labels = torch.randint(0, 2, (config.batch_size,), generator=gen).float().to(device)
+    return StepSetup(model, _batches(config, seed, device), dense, labels, device_sync(device))
 
 
 def footprint_bytes(config: ValidationConfig) -> float:
@@ -78,22 +109,14 @@ def measure_step(config: ValidationConfig, *, device: str = "cpu", threads: int,
 
 def _time_steps(config: ValidationConfig, dev: torch.device, seed: int, warmup: int,
                 min_steps: int, min_time_s: float) -> StepTiming:
-    model = Dlrm(DlrmShape.from_mapping(to_mapping(config.model)), dev, seed)  # type: ignore[arg-type]
-    batches = _batches(config, seed, dev)
-    gen = torch.Generator().manual_seed(seed)
-    dense = torch.randn(config.batch_size, config.model.dense_features, generator=gen).to(dev)
-    labels = torch.randint(0, 2, (config.batch_size,), generator=gen).float().to(dev)
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    setup = build_step(config, dev, seed)
     for i in range(warmup):
-        model.step(dense, batches[i % len(batches)], labels)
+        setup.step(i)
+    clock = WallClock(setup.sync)
     samples: list[float] = []
     started = time.perf_counter()
     while len(samples) < min_steps or time.perf_counter() - started < min_time_s:
-        sync()
-        t0 = time.perf_counter()
-        model.step(dense, batches[len(samples) % len(batches)], labels)
-        sync()
-        samples.append(time.perf_counter() - t0)
+        samples.append(clock.time(lambda: setup.step(len(samples))))
         if len(samples) >= 200:  # enough for a stable median of even the fastest step
             break
     return StepTiming(statistics.median(samples), tuple(samples))

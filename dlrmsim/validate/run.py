@@ -109,9 +109,9 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
             try:
                 timing = measure_step(config, device=device, threads=threads, seed=seed,
                                       min_time_s=min_time_s)
-            except SkipConfig as reason:
-                skipped[i] = f"skipped: {reason}"
-                progress(config.name, round_, skipped[i] or "")
+            except SkipConfig as err:
+                reason = skipped[i] = f"skipped: {err}"
+                progress(config.name, round_, reason)
                 continue
             measured[i].append(timing.median_s)
             progress(config.name, round_, timing.median_s * 1e3)
