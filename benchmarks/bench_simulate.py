@@ -18,9 +18,10 @@ import time
 from collections.abc import Callable
 
 from sim.demand import demand_for
+from sim.engine import FluidNetwork
 from sim.presets import load_model
 from sim.results import SimResult
-from sim.run import resolve, simulate
+from sim.run import build, execute, resolve, simulate
 from sim.specs import ModelSpec
 
 TARGET_RSE = 0.01
@@ -116,17 +117,42 @@ def tables_curve(repeat: int, tables: tuple[int, ...]) -> None:
           f"gpu {slope(tables, gpu):.2f}  cpu {slope(tables, cpu):.2f}  (1 = linear)")
 
 
+def engine_work(job: str, iterations: int, **kw: int) -> FluidNetwork:
+    """The engine of one run, for its counters (flows, channel visits, scans)."""
+    model, trainer, ps, spec = resolve(job, None, None, None, None, kw)  # type: ignore[arg-type]
+    run = build(spec, model, trainer, ps, profile=None, trace=None, seed=0,
+                iterations=iterations, warmup=max(1, iterations // 5))
+    execute(run)
+    return run.net
+
+
+def per_iteration(job: str, **kw: int) -> tuple[float, float]:
+    """(channel visits, flows scanned) per iteration of every worker, LONG minus SHORT."""
+    short, long = engine_work(job, SHORT, **kw), engine_work(job, LONG, **kw)
+    return ((long.demands_started - short.demands_started) / (LONG - SHORT),
+            (long.flows_scanned - short.flows_scanned) / (LONG - SHORT))
+
+
 def servers_curve(repeat: int, servers: tuple[int, ...], label: str,
                   counts: Callable[[int], dict[str, int]]) -> None:
+    """CPU time per iteration against servers. A flow costs the engine in proportion to the
+    channels it crosses (its visits), so the visits per trainer iteration are printed too: a
+    trainer's fan-out to every sparse PS crosses more channels as the PS grow in number."""
     print(f"cost per iteration against servers ({label}):")
-    walls = []
+    walls, visits = [], []
     for count in servers:
         kw = counts(count)
         walls.append(costs_s("m2_cpu", repeat, **kw)[1])
+        visited, scanned = per_iteration("m2_cpu", **kw)
+        visits.append(visited)
+        trainers = kw["trainers"]
         print(f"  {count:3d}  {walls[-1] * 1e3:8.2f} ms per iteration of every worker "
-              f"({walls[-1] / kw['trainers'] * 1e3:6.3f} ms per trainer iteration)")
+              f"({walls[-1] / trainers * 1e3:6.3f} ms per trainer iteration; "
+              f"{visited / trainers:5.0f} channel visits, {scanned / trainers:5.1f} flows "
+              f"scanned, {walls[-1] / visited * 1e6:5.2f} us per visit)")
+    per_visit = [w / v for w, v in zip(walls, visits, strict=True)]
     print(f"  growth exponent {servers[0]}..{servers[-1]}: {slope(servers, walls):.2f} "
-          "(1 = linear)")
+          f"(1 = linear); of the time per channel visit: {slope(servers, per_visit):+.2f}")
 
 
 def main() -> None:

@@ -11,16 +11,27 @@ where n_c counts the flows active on c: every channel splits its capacity equall
 and a flow moves at its tightest share. This is the equal-share approximation of max-min
 fairness: exact for one flow alone (weight / capacity) and for equal flows (n times as long),
 never over capacity, but it does not hand a flow's unused share to the others (progressive
-filling would). The win is locality: a flow arriving or leaving changes the rates only of the
-flows that share a channel with it, so the work per event is small and the event count per
-iteration grows with the flows, not with their product.
+filling would).
 
-Updates are incremental and give the same rates, bit for bit, as recomputing every neighbour's
-minimum: an arrival can only lower shares (a neighbour's rate falls to its new share there), a
-departure raises only the flows that the channel held (their rate equalled their old share
-there), and a channel whose equal share stays above every flow's demand rate is not scanned.
-What remains per event is proportional to the flows held by the channels that changed: the
-exact cost of processor sharing, which re-times every flow whose share moved.
+Virtual time keeps the cost of an event independent of how crowded a channel is. Each flow is
+*bound* to the channel that sets its rate (or to its own `max_rate`). All flows bound to a
+channel move the same units per second there, capacity / n, so the channel keeps one virtual
+clock, the units delivered to each of its flows so far, and each bound flow finishes when that
+clock reaches its tag. A flow arriving or leaving changes n on its channels; the flows bound
+there slow down or speed up with the clock, untouched, and only the channel's next finish is
+re-timed. What still needs a look at single flows is a change of binding:
+- an arrival lowers a channel's share, and a flow bound elsewhere may now be held here. Each
+  channel keeps an upper bound (`peak`) of what the flows it does not bind ask of it per second;
+  while its share stays above, none can be, and its flows are not scanned. Below it, a tighter
+  bound comes from the channels that bind those flows (their shares now, their `reach` ratios
+  below) before any flow is looked at;
+- a departure raises a channel's share, and a flow bound here may now be held by another of its
+  channels or by its cap. Each channel keeps, for the other channels its bound flows cross, the
+  largest ratio of their weights there to here (`reach`), and the smallest cap of a bound flow
+  (`cap_floor`); while the raised share stays below them, no flow moves.
+The bounds are loose only upward (or downward for `cap_floor`), so a filter never skips a flow
+that the full test would move; a scan re-tightens them. Rates are exactly the formula above;
+finish times agree with a full recomputation at every event to float rounding.
 """
 
 from __future__ import annotations
@@ -29,14 +40,15 @@ import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import simpy
 
 # A finish time within this relative distance of the clock counts as now: rates and remainders
 # are floats, and a flow must not linger for a 1e-18 s crumb.
 _REL_EPS = 1e-12
-# Margins of the per-channel filter below, far above float rounding (1e-16) so that it never
-# skips a channel where the full test would act.
+# Margins of the filters, far above float rounding (1e-16) so that they never skip a channel
+# where the full test would act.
 _ABOVE, _BELOW = 1.0 + 1e-9, 1.0 - 1e-9
 
 
@@ -45,7 +57,8 @@ class Channel:
     """A shared capacity: `capacity` units per second divided equally among active flows.
 
     `kind` is the resource class used in reports (cpu, memory_bw, network, pcie, nvlink, gpu,
-    inter_socket) and `owner` the server that holds it. Raises ValueError on capacity <= 0.
+    inter_socket) and `owner` the server that holds it. A channel serves one `FluidNetwork`.
+    Raises ValueError on capacity <= 0.
     """
 
     name: str
@@ -53,36 +66,116 @@ class Channel:
     kind: str
     owner: str = ""
     # Units delivered so far (bytes, core-seconds, GPU-seconds): up to date for finished flows,
-    # and for active ones as of the last `settle` (crediting every rate change would cost a
-    # pass over the flow's channels each time, the hot path of a busy channel).
+    # and for active ones as of the last `settle` (each flow is credited once, when it ends).
     units: float = 0.0
     busy_s: float = 0.0  # time with at least one active flow
     # Active flows by id, with each one's amount here (its weight on this channel).
     flows: dict[int, tuple[_Flow, float]] = field(default_factory=dict, repr=False)
     _busy_since: float = field(default=0.0, repr=False)
-    # An upper bound of rate x weight (units per second) over the active flows. When the equal
-    # share capacity / n is above it, no flow here is held by this channel, so a change of n
-    # changes no rate: the scan of the channel's flows can be skipped.
-    _peak: float = field(default=0.0, repr=False)
+    _sharing: _Sharing = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.capacity, int | float) and math.isfinite(self.capacity)
                 and self.capacity > 0):
             raise ValueError(f"Channel {self.name}: capacity must be a finite number > 0, "
                              f"got {self.capacity!r}")
+        self._sharing = _Sharing(self)
 
 
-@dataclass(eq=False)
+class _Sharing:
+    """A channel's virtual clock and the flows it binds (see the module's docstring)."""
+
+    __slots__ = (
+        "binders",
+        "cap_floor",
+        "capped_peak",
+        "channel",
+        "key",
+        "members",
+        "peak",
+        "reach",
+        "tags",
+        "version",
+        "vtime",
+        "vtime_at",
+    )
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.key = -1  # a serial number in its network, given at first use
+        self.vtime = 0.0  # units delivered to each flow here, as of `vtime_at`
+        self.vtime_at = 0.0
+        self.members: dict[int, _Flow] = {}  # flows bound here, by id
+        self.tags: list[tuple[float, int, int]] = []  # (virtual finish, flow id, version)
+        # Other channels of the bound flows: key -> [sharing, flows, max weight there / here].
+        self.reach: dict[int, list[Any]] = {}
+        self.binders: dict[int, _Sharing] = {}  # channels binding some flow that crosses this
+        self.peak = 0.0  # >= rate x weight here of every active flow not bound here
+        self.capped_peak = 0.0  # >= max_rate x weight here of every flow held by its cap
+        self.cap_floor = math.inf  # <= max_rate x weight here of every bound flow
+        self.version = 0  # of this channel's entry in the event heap
+
+    def share(self) -> float:
+        """Units per second each flow here may take: capacity over the active flows."""
+        return self.channel.capacity / len(self.channel.flows)
+
+    def vtime_now(self, now: float) -> float:
+        """The virtual clock at `now`, the flow count unchanged since `vtime_at`."""
+        count = len(self.channel.flows)
+        if not count:
+            return self.vtime
+        return self.vtime + self.channel.capacity / count * (now - self.vtime_at)
+
+    def catch_up(self, now: float) -> None:
+        """Bring the clock to `now`; call before the flow count changes."""
+        self.vtime = self.vtime_now(now)
+        self.vtime_at = now
+
+
 class _Flow:
-    fid: int
-    demands: tuple[tuple[Channel, float], ...]
-    max_rate: float
-    event: simpy.Event
-    remaining: float = 1.0  # fraction of the flow still to move
-    rate: float = 0.0
-    since: float = 0.0  # clock of the last update of `remaining`
-    credited: float = 0.0  # fraction of the flow already added to its channels' units
-    version: int = 0
+    __slots__ = (
+        "clock",
+        "credited",
+        "demands",
+        "event",
+        "fid",
+        "max_rate",
+        "tag",
+        "version",
+        "weight",
+    )
+
+    def __init__(self, fid: int, demands: tuple[tuple[Channel, float], ...], max_rate: float,
+                 event: simpy.Event) -> None:
+        self.fid = fid
+        self.demands = demands
+        self.max_rate = max_rate
+        self.event = event
+        self.clock: _Sharing | None = None  # the binding channel; None: held by max_rate
+        self.weight = 0.0  # the amount on the binding channel
+        self.tag = 0.0  # finish: on the binding channel's clock, or in seconds if capped
+        self.credited = 0.0  # fraction of the flow already added to its channels' units
+        self.version = 0  # of its entries in the heaps; a rebinding makes old ones stale
+
+    def rate(self) -> float:
+        """Fraction of the flow per second now."""
+        clock = self.clock
+        if clock is None:
+            return self.max_rate
+        channel = clock.channel
+        return channel.capacity / (len(channel.flows) * self.weight)
+
+    def remaining(self, now: float) -> float:
+        """Fraction of the flow still to move at `now`."""
+        clock = self.clock
+        if clock is None:
+            return max(0.0, (self.tag - now) * self.max_rate)
+        return max(0.0, (self.tag - clock.vtime_now(now)) / self.weight)
+
+
+# An entry of the network's event heap: (time, key, version, flow or channel). Flows have even
+# keys and channels odd ones, so that no two live entries compare past the version.
+_Entry = tuple[float, int, int, "_Flow | _Sharing"]
 
 
 class FluidNetwork:
@@ -94,14 +187,21 @@ class FluidNetwork:
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
         self._flows: dict[int, _Flow] = {}
-        self._heap: list[tuple[float, int, int]] = []  # (finish time, flow id, version)
+        self._heap: list[_Entry] = []
         self._next_id = 0
+        self._next_channel = 0
         self._wake_at = math.inf
         # Only the latest wake-up counts: an earlier one superseded by a sooner finish still
         # fires, and must not start a second chain of wake-ups (each would re-arm itself).
         self._wake: simpy.Event | None = None
         self.flows_started = 0
+        self.demands_started = 0  # (flow, channel) pairs: the size of the work given
         self.wakeups = 0
+        # The engine's per-flow work: flows looked at by a scan, and flows moved to another
+        # binding. Processor sharing re-times every flow whose share moved at each event;
+        # here a scan happens only when a binding may change (tests hold it to that).
+        self.flows_scanned = 0
+        self.rebinds = 0
 
     # Public ------------------------------------------------------------------------------
     def transfer(self, demands: Sequence[tuple[Channel, float]], *,
@@ -118,14 +218,11 @@ class FluidNetwork:
             return event
         if max_rate <= 0:
             raise ValueError(f"max_rate must be > 0, got {max_rate!r}")
-        flow = _Flow(self._next_id, live, max_rate, event, since=self.env.now)
+        flow = _Flow(self._next_id, live, max_rate, event)
         self._next_id += 1
         self.flows_started += 1
+        self.demands_started += len(live)
         self._flows[flow.fid] = flow
-        for channel, weight in live:
-            if not channel.flows:
-                channel._busy_since = self.env.now
-            channel.flows[flow.fid] = (flow, weight)
         self._arrived(flow)
         return event
 
@@ -140,8 +237,7 @@ class FluidNetwork:
         """Bring every channel's delivered units and busy time up to the clock (for reports)."""
         now = self.env.now
         for flow in self._flows.values():
-            self._advance(flow, now)
-            self._credit(flow, 1.0 - flow.remaining)
+            self._credit(flow, 1.0 - flow.remaining(now))
         for channel in self._channels():
             if channel.flows:
                 channel.busy_s += now - channel._busy_since
@@ -151,7 +247,7 @@ class FluidNetwork:
     def active_flows(self) -> int:
         return len(self._flows)
 
-    # Internals ---------------------------------------------------------------------------
+    # Checks and bookkeeping --------------------------------------------------------------
     @staticmethod
     def _check(demands: Sequence[tuple[Channel, float]]) -> tuple[tuple[Channel, float], ...]:
         for channel, amount in demands:
@@ -172,13 +268,6 @@ class FluidNetwork:
         return list(found.values())
 
     @staticmethod
-    def _advance(flow: _Flow, now: float) -> None:
-        elapsed = now - flow.since
-        if elapsed > 0 and flow.rate > 0:
-            flow.remaining -= min(flow.remaining, flow.rate * elapsed)
-        flow.since = now
-
-    @staticmethod
     def _credit(flow: _Flow, fraction: float) -> None:
         """Add the flow's progress up to `fraction` (of 1) to its channels' units."""
         step = fraction - flow.credited
@@ -187,77 +276,290 @@ class FluidNetwork:
                 channel.units += weight * step
             flow.credited = fraction
 
+    # Binding -----------------------------------------------------------------------------
     @staticmethod
-    def _share(flow: _Flow) -> float:
-        """The flow's rate from scratch: its tightest equal share, or its cap."""
-        rate = flow.max_rate
+    def _tightest(flow: _Flow) -> tuple[_Sharing | None, float]:
+        """The channel that sets the flow's rate and the flow's weight there, or (None, 0)
+        when its cap does. Ties keep the current binding: a move needs a strictly lower rate."""
+        best, best_weight = flow.clock, flow.weight
+        rate = flow.rate()
+        if flow.max_rate < rate:
+            best, best_weight, rate = None, 0.0, flow.max_rate
         for channel, weight in flow.demands:
             share = channel.capacity / (len(channel.flows) * weight)
             if share < rate:
-                rate = share
-        return rate
+                best, best_weight, rate = channel._sharing, weight, share
+        return best, best_weight
 
-    def _set_rate(self, flow: _Flow, rate: float, now: float) -> None:
-        if rate == flow.rate:  # its finish time in the heap still holds
-            return
-        self._advance(flow, now)
-        flow.rate = rate
+    def _bind(self, flow: _Flow, clock: _Sharing | None, weight_here: float, now: float,
+              remaining: float, dirty: dict[int, _Sharing]) -> None:
+        """Bind the flow to `clock` (where its amount is `weight_here`), or to its cap."""
         flow.version += 1
-        heapq.heappush(self._heap, (now + flow.remaining / rate, flow.fid, flow.version))
-
-    def _arrived(self, new: _Flow) -> None:
-        """Rates after `new` joined its channels. Only the shares on those channels shrank, so
-        a neighbour's rate can only fall, to its new share there: no full recomputation. The
-        result equals recomputing every neighbour's minimum, bit for bit (min is exact)."""
-        lowered: dict[int, float] = {}
-        others: dict[int, _Flow] = {}
-        for channel, _ in new.demands:
-            flows = channel.flows
-            count, capacity = len(flows), channel.capacity
-            if capacity / count > channel._peak * _ABOVE:
+        flow.clock = clock
+        if clock is None:
+            flow.tag = now + remaining / flow.max_rate
+            heapq.heappush(self._heap, (flow.tag, 2 * flow.fid, flow.version, flow))
+            for channel, weight in flow.demands:
+                sharing = channel._sharing
+                load = flow.max_rate * weight
+                if load > sharing.peak:
+                    sharing.peak = load
+                if load > sharing.capped_peak:
+                    sharing.capped_peak = load
+            return
+        here = clock.channel
+        flow.weight = weight_here
+        flow.tag = clock.vtime_now(now) + remaining * weight_here
+        clock.members[flow.fid] = flow
+        heapq.heappush(clock.tags, (flow.tag, flow.fid, flow.version))
+        rate = flow.rate()
+        for channel, weight in flow.demands:
+            if channel is here:
                 continue
-            peak = 0.0
-            for fid, (other, weight) in flows.items():
-                share = capacity / (count * weight)
-                rate = other.rate
-                if share < rate:
-                    rate = share
-                    if share < lowered.get(fid, math.inf):
-                        lowered[fid] = share
-                        others[fid] = other
-                peak = max(peak, rate * weight)
-            channel._peak = peak  # rates only fall here: still a bound, and a tight one
+            other = channel._sharing
+            entry = clock.reach.get(other.key)
+            ratio = weight / weight_here
+            if entry is None:
+                clock.reach[other.key] = [other, 1, ratio]
+                other.binders[clock.key] = clock
+            else:
+                entry[1] += 1
+                if ratio > entry[2]:
+                    entry[2] = ratio
+            if rate * weight > other.peak:
+                other.peak = rate * weight
+        if flow.max_rate * weight_here < clock.cap_floor:
+            clock.cap_floor = flow.max_rate * weight_here
+        dirty[clock.key] = clock
+
+    @staticmethod
+    def _unbind(flow: _Flow, dirty: dict[int, _Sharing]) -> None:
+        flow.version += 1  # its heap entries go stale
+        clock = flow.clock
+        if clock is None:
+            return
+        del clock.members[flow.fid]
+        for channel, _ in flow.demands:
+            other = channel._sharing
+            if other is clock:
+                continue
+            entry = clock.reach[other.key]
+            entry[1] -= 1
+            if not entry[1]:
+                del clock.reach[other.key]
+                del other.binders[clock.key]
+        if not clock.members:
+            clock.tags.clear()
+            clock.cap_floor = math.inf
+        flow.clock = None
+        dirty[clock.key] = clock
+
+    def _rebind(self, flow: _Flow, clock: _Sharing | None, weight_here: float, now: float,
+                dirty: dict[int, _Sharing]) -> None:
+        remaining = flow.remaining(now)
+        self._unbind(flow, dirty)
+        self._bind(flow, clock, weight_here, now, remaining, dirty)
+        self.rebinds += 1
+
+    # Arrival -----------------------------------------------------------------------------
+    def _arrived(self, new: _Flow) -> None:
+        """Rates after `new` joined its channels: their shares fell. Flows bound there slow
+        with the clocks; a flow bound elsewhere moves here if this share is now its tightest."""
         now = self.env.now
-        for fid, share in lowered.items():
-            self._set_rate(others[fid], share, now)
-        self._set_rate(new, self._share(new), now)
-        self._raise_peaks(new)
+        for channel, weight in new.demands:
+            sharing = channel._sharing
+            if sharing.key < 0:
+                sharing.key = self._next_channel
+                self._next_channel += 1
+            flows = channel.flows
+            if flows:  # catch_up, inlined: this loop is the engine's hottest
+                sharing.vtime += channel.capacity / len(flows) * (now - sharing.vtime_at)
+            else:  # idle until now: _finish reset its clock and bounds
+                channel._busy_since = now
+            sharing.vtime_at = now
+            flows[new.fid] = (new, weight)
+        dirty: dict[int, _Sharing] = {}
+        for channel, _ in new.demands:
+            sharing = channel._sharing
+            if sharing.members:
+                dirty[sharing.key] = sharing  # its bound flows slowed down: re-time its finish
+            share = channel.capacity / len(channel.flows)
+            if share < sharing.peak * _ABOVE and share < self._load_bound(sharing) * _ABOVE:
+                self._pull(sharing, new, now, dirty)
+        self._bind(new, *self._tightest(new), now, 1.0, dirty)
+        self._settle_dirty(dirty, now)
+
+    @staticmethod
+    def _load_bound(sharing: _Sharing) -> float:
+        """A bound of what the flows not bound here ask of this channel per second, from the
+        channels that bind them (their shares now, their weight ratios) and the capped flows:
+        tighter than `peak`, which only rises between scans, and it replaces it."""
+        bound = sharing.capped_peak
+        key = sharing.key
+        for binder in sharing.binders.values():
+            load = binder.channel.capacity / len(binder.channel.flows) * binder.reach[key][2]
+            if load > bound:
+                bound = load
+        sharing.peak = bound
+        return bound
+
+    def _pull(self, sharing: _Sharing, new: _Flow, now: float,
+              dirty: dict[int, _Sharing]) -> None:
+        """Bind here the flows whose tightest share this channel now is; re-tighten `peak`
+        and the weight ratios that the binding channels keep for this one."""
+        channel = sharing.channel
+        count, capacity = len(channel.flows), channel.capacity
+        self.flows_scanned += count - 1
+        peak = capped_peak = 0.0
+        ratios: dict[int, float] = {}
+        for other, weight in channel.flows.values():
+            if other is new or other.clock is sharing:
+                continue
+            rate = other.rate()
+            share = capacity / (count * weight)
+            if share < rate:
+                self._rebind(other, sharing, weight, now, dirty)
+                continue
+            if rate * weight > peak:
+                peak = rate * weight
+            clock = other.clock
+            if clock is None:
+                capped_peak = max(capped_peak, rate * weight)
+            else:
+                ratio = weight / other.weight
+                if ratio > ratios.get(clock.key, 0.0):
+                    ratios[clock.key] = ratio
+        sharing.peak, sharing.capped_peak = peak, capped_peak
+        for key, binder in sharing.binders.items():
+            if key in ratios:
+                binder.reach[sharing.key][2] = ratios[key]
+
+    # Departure ---------------------------------------------------------------------------
+    def _push(self, sharing: _Sharing, now: float, dirty: dict[int, _Sharing]) -> None:
+        """After flows left, this channel's share rose: a flow bound here moves to another of
+        its channels, or to its cap, if that is now tighter. Filters first, then a scan."""
+        share = sharing.share()
+        scan = share > sharing.cap_floor * _BELOW
+        for other, _, ratio in sharing.reach.values():
+            load = share * ratio  # the most a bound flow now asks per second there
+            if load > other.peak:
+                other.peak = load
+            if not scan and load > other.share() * _BELOW:
+                scan = True
+        if not scan:
+            return
+        self.flows_scanned += len(sharing.members)
+        for flow in list(sharing.members.values()):
+            clock, weight = self._tightest(flow)
+            if clock is not sharing:
+                self._rebind(flow, clock, weight, now, dirty)
+        self._retighten(sharing)
+
+    @staticmethod
+    def _retighten(sharing: _Sharing) -> None:
+        """Exact weight ratios and cap floor over the flows still bound here."""
+        here = sharing.channel
+        ratios: dict[int, float] = {}
+        floor = math.inf
+        for flow in sharing.members.values():
+            floor = min(floor, flow.max_rate * flow.weight)
+            for channel, weight in flow.demands:
+                if channel is not here:
+                    key = channel._sharing.key
+                    ratio = weight / flow.weight
+                    if ratio > ratios.get(key, 0.0):
+                        ratios[key] = ratio
+        sharing.cap_floor = floor
+        for key, entry in sharing.reach.items():
+            entry[2] = ratios[key]
+
+    def _on_wake(self, event: simpy.Event) -> None:
+        if event is not self._wake:
+            return
+        self.wakeups += 1
+        now = self.env.now
+        self._wake_at = math.inf
+        self._wake = None
+        slack_s = _REL_EPS * max(1.0, now)
+        dirty: dict[int, _Sharing] = {}
+        finished = self._due(now, slack_s, dirty)
+        left: dict[int, _Sharing] = {}
+        for flow in finished:
+            for channel, _ in flow.demands:
+                sharing = channel._sharing
+                if sharing.key not in left:
+                    left[sharing.key] = sharing
+                    if sharing.members:  # else no tag reads the clock
+                        sharing.catch_up(now)  # at the old count
+        for flow in finished:
+            self._finish(flow, now, dirty)
+        for sharing in left.values():
+            if sharing.members:
+                dirty[sharing.key] = sharing  # its bound flows sped up: re-time its finish
+                self._push(sharing, now, dirty)
+        self._settle_dirty(dirty, now)
+        for flow in finished:
+            flow.event.succeed()
+
+    def _due(self, now: float, slack_s: float, dirty: dict[int, _Sharing]) -> list[_Flow]:
+        """The flows that finish now, in order of arrival."""
+        heap = self._heap
+        finished: list[_Flow] = []
+        while heap and (self._stale(heap[0]) or heap[0][0] <= now + slack_s):
+            entry = heapq.heappop(heap)
+            if self._stale(entry):
+                continue
+            owner = entry[3]
+            if isinstance(owner, _Flow):
+                finished.append(owner)
+                continue
+            dirty[owner.key] = owner  # its entry is spent: it gets a new one
+            limit = owner.vtime_now(now) + owner.share() * slack_s
+            tags = owner.tags
+            while tags and (self._stale_tag(owner, tags[0]) or tags[0][0] <= limit):
+                _, fid, version = heapq.heappop(tags)
+                flow = owner.members.get(fid)
+                if flow is not None and flow.version == version:
+                    finished.append(flow)
+        finished.sort(key=lambda flow: flow.fid)
+        return finished
+
+    def _finish(self, flow: _Flow, now: float, dirty: dict[int, _Sharing]) -> None:
+        self._credit(flow, 1.0)  # all of it: no float crumb is lost to rounding
+        self._unbind(flow, dirty)
+        for channel, _ in flow.demands:
+            del channel.flows[flow.fid]
+            if not channel.flows:
+                channel.busy_s += now - channel._busy_since
+                # Idle: restart its clock (no flow is bound here, so no tag reads it) and its
+                # bounds. Its tags and cap floor were cleared when its last member left.
+                sharing = channel._sharing
+                sharing.vtime = sharing.peak = sharing.capped_peak = 0.0
+        del self._flows[flow.fid]
+
+    # The event heap ----------------------------------------------------------------------
+    def _settle_dirty(self, dirty: dict[int, _Sharing], now: float) -> None:
+        """Re-time the next finish of every channel whose clock or bound flows changed."""
+        for sharing in dirty.values():
+            sharing.version += 1
+            tags = sharing.tags
+            while tags and self._stale_tag(sharing, tags[0]):
+                heapq.heappop(tags)
+            if tags and sharing.channel.flows:
+                when = now + (tags[0][0] - sharing.vtime_now(now)) / sharing.share()
+                heapq.heappush(self._heap, (when, 2 * sharing.key + 1, sharing.version, sharing))
         self._schedule()
 
     @staticmethod
-    def _raise_peaks(flow: _Flow) -> None:
-        for channel, weight in flow.demands:
-            if flow.rate * weight > channel._peak:
-                channel._peak = flow.rate * weight
+    def _stale_tag(sharing: _Sharing, entry: tuple[float, int, int]) -> bool:
+        flow = sharing.members.get(entry[1])
+        return flow is None or flow.version != entry[2]
 
-    def _departed(self, counts: list[tuple[Channel, int]], now: float) -> None:
-        """Rates after flows left; `counts` holds each channel they left with its flow count
-        before. A neighbour speeds up only if one of those channels bound it (its rate equals
-        its old share there), so only such flows are recomputed."""
-        raised: dict[int, _Flow] = {}
-        for channel, before in counts:
-            capacity = channel.capacity
-            if channel._peak < capacity / before * _BELOW:  # it held none of them
-                continue
-            for fid, (other, weight) in channel.flows.items():
-                if fid not in raised and other.rate >= capacity / (before * weight):
-                    raised[fid] = other
-        for other in raised.values():
-            rate = self._share(other)
-            if rate != other.rate:  # then higher: its peaks must follow
-                self._set_rate(other, rate, now)
-                self._raise_peaks(other)
-        self._schedule()
+    def _stale(self, entry: _Entry) -> bool:
+        owner = entry[3]
+        if isinstance(owner, _Flow):
+            return owner.clock is not None or owner.version != entry[2]
+        return owner.version != entry[2]
 
     def _schedule(self) -> None:
         while self._heap and self._stale(self._heap[0]):
@@ -270,40 +572,3 @@ class FluidNetwork:
             wake = self.env.timeout(max(0.0, when - self.env.now))
             wake.callbacks.append(self._on_wake)
             self._wake = wake
-
-    def _stale(self, entry: tuple[float, int, int]) -> bool:
-        flow = self._flows.get(entry[1])
-        return flow is None or flow.version != entry[2]
-
-    def _on_wake(self, event: simpy.Event) -> None:
-        if event is not self._wake:
-            return
-        self.wakeups += 1
-        now = self.env.now
-        self._wake_at = math.inf
-        self._wake = None
-        finished: list[_Flow] = []
-        while self._heap and (self._stale(self._heap[0])
-                              or self._heap[0][0] <= now + _REL_EPS * max(1.0, now)):
-            entry = heapq.heappop(self._heap)
-            if not self._stale(entry):
-                finished.append(self._flows[entry[1]])
-        counts: dict[int, tuple[Channel, int]] = {}
-        for flow in finished:
-            for channel, _ in flow.demands:
-                counts.setdefault(id(channel), (channel, len(channel.flows)))
-        for flow in finished:
-            self._finish(flow, now)
-        self._departed(list(counts.values()), now)
-        for flow in finished:
-            flow.event.succeed()
-
-    def _finish(self, flow: _Flow, now: float) -> None:
-        self._credit(flow, 1.0)  # all of it: no float crumb is lost to rounding
-        for channel, _ in flow.demands:
-            del channel.flows[flow.fid]
-            if not channel.flows:
-                channel.busy_s += now - channel._busy_since
-                channel._peak = 0.0
-        flow.remaining = 0.0
-        del self._flows[flow.fid]
