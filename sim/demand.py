@@ -3,6 +3,7 @@ generator, computed vectorized before the run; the simulator replays it batch af
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -11,9 +12,18 @@ import numpy as np
 from sim.errors import DlrmsimInputError
 from sim.specs import ModelSpec
 
-# Batches summarized when no trace is given: enough for the batch-to-batch spread of lookups
-# and distinct rows, few enough to generate in a fraction of a second (the run cycles them).
+# Batches summarized first (the pilot): enough to see the batch-to-batch spread of lookups and
+# distinct rows, few enough to generate in a fraction of a second. The run cycles the batches.
 DEFAULT_BATCHES = 8
+# The run replays a sample of batches, so its throughput carries the sample's error on top of
+# the run's own. More batches are drawn until the mean lookups per batch has at most this
+# relative standard error: 0.5%, half the 1% precision that runs are held to, so the sample
+# takes at most a quarter of the variance. (m2_cpu's 200-example batches vary by 11%: 8 batches
+# gave a 3.8% error, and seeds 0 and 1 of m2_cpu at 64 trainers differed by 10% in throughput.)
+DEMAND_RSE_TARGET = 0.005
+# At most this many batches are drawn: m2_cpu needs about 470 (0.5 s to generate here); a model
+# with wilder batches stops here and reports the error it has (`Demand.lookups_rse`).
+MAX_BATCHES = 512
 
 
 @dataclass(frozen=True)
@@ -28,13 +38,51 @@ class Demand:
     def num_batches(self) -> int:
         return int(self.lookups.shape[0])
 
+    @property
+    def lookups_rse(self) -> float:
+        """Relative standard error of the mean lookups per batch over the replayed batches: the
+        sample's share of a run's error (0 for a single batch, whose spread is unknown)."""
+        return lookups_rse(self.lookups)
+
+
+def lookups_rse(lookups: np.ndarray) -> float:
+    """Relative standard error of the mean of the per-batch total lookups."""
+    totals = lookups.sum(axis=1).astype(np.float64)
+    if totals.size < 2 or totals.mean() <= 0:
+        return 0.0
+    return float(totals.std(ddof=1) / totals.mean() / math.sqrt(totals.size))
+
+
+def batches_needed(pilot: np.ndarray) -> int:
+    """Batches whose mean lookups would meet DEMAND_RSE_TARGET, judged from a pilot sample's
+    spread; a multiple of DEFAULT_BATCHES between the pilot's size and MAX_BATCHES."""
+    count = pilot.shape[0]
+    error = lookups_rse(pilot)
+    if error <= DEMAND_RSE_TARGET:
+        return count
+    wanted = count * (error / DEMAND_RSE_TARGET) ** 2
+    rounded = math.ceil(wanted / DEFAULT_BATCHES) * DEFAULT_BATCHES
+    return max(count, min(MAX_BATCHES, rounded))
+
 
 def demand_for(model: ModelSpec, batch_size: int, *, seed: int, trace: str | None = None,
-               batches: int = DEFAULT_BATCHES) -> Demand:
-    """The demand of `trace` (rescaled to `batch_size`) or generated from `model`.
+               batches: int | None = None) -> Demand:
+    """The demand of `trace` (rescaled to `batch_size`) or generated from `model`: `batches`
+    batches, or by default as many as DEMAND_RSE_TARGET asks (see `batches_needed`), up to
+    MAX_BATCHES and what the trace holds.
 
     Raises DlrmsimInputError when the trace's tables do not match the model's.
     """
+    if batches is None:
+        # A pilot's spread sets the count; the larger sample's own spread may ask for more (a
+        # pilot of 8 misjudges it easily). Each round draws more batches, up to MAX_BATCHES.
+        demand = demand_for(model, batch_size, seed=seed, trace=trace, batches=DEFAULT_BATCHES)
+        while (count := batches_needed(demand.lookups)) > demand.num_batches:
+            more = demand_for(model, batch_size, seed=seed, trace=trace, batches=count)
+            if more.num_batches <= demand.num_batches:  # a trace that holds no more
+                return more
+            demand = more
+        return demand
     if trace is None:
         return _generated(model, batch_size, seed, batches)
     from traces.summary import summarize_trace  # traces/ is optional at import time of sim/

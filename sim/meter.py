@@ -5,6 +5,7 @@ relative standard error, as soon as the throughput is that precise (a sequential
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -45,8 +46,10 @@ class Meter:
     """Watches `workers` workers run `iterations` each, the first `warmup` of them unmeasured.
 
     With `target_rse`, the window closes at the first round of worker iterations (at least
-    MIN_ROUNDS of them) whose throughput has a batch-means relative standard error below it;
-    `iterations` is then a cap. Raises ValueError when warmup >= iterations, a count is < 1 or
+    MIN_ROUNDS of them) whose throughput has a relative standard error below it, counting the
+    batch means and `demand_rse`, the error of the replayed sample of batches (`combined_rse`);
+    `iterations` is then a cap: a run cannot shrink the sample's share by going on.
+    Raises ValueError when warmup >= iterations, a count is < 1 or
     target_rse is not in (0, 1).
     """
 
@@ -57,6 +60,7 @@ class Meter:
     warmup: int
     channels: Callable[[], list[Channel]]
     target_rse: float | None = None
+    demand_rse: float = 0.0
     done_event: simpy.Event = field(init=False)
     _counts: list[int] = field(init=False)
     _start: dict[str, tuple[float, float]] | None = field(default=None, init=False)
@@ -99,7 +103,8 @@ class Meter:
         self._next_check = int(n * CHECK_GROWTH)
         ends = [r[0] for r in self._records]
         examples = [r[2] for r in self._records]
-        return batch_means_rse(self._t0, ends, examples) < self.target_rse
+        run = batch_means_rse(self._t0, ends, examples)
+        return combined_rse(run, self.demand_rse) < self.target_rse
 
     @property
     def finished(self) -> bool:
@@ -124,6 +129,13 @@ class Meter:
 def throughput_rse(window: Window) -> float:
     """Relative standard error of the window's throughput by batch means over the iterations."""
     return batch_means_rse(window.start_s, window.ends_s, window.group_examples)
+
+
+def combined_rse(run_rse: float, demand_rse: float) -> float:
+    """The throughput's relative standard error from the run's batch means and the demand
+    sample's error, added in quadrature as independent errors. When the window replays no
+    batch twice its batch means already hold the sample's spread, and this overstates."""
+    return math.hypot(run_rse, demand_rse)
 
 
 def batch_means_rse(start_s: float, ends_s: list[float], examples: list[int]) -> float:

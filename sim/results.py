@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from sim.engine import Channel
-from sim.meter import Window, throughput_rse
+from sim.meter import Window, combined_rse, throughput_rse
 
 # Resource classes every role reports, even when it has none of them (then 0).
 KINDS = ("cpu", "memory_bw", "network", "pcie", "nvlink", "gpu")
@@ -28,6 +28,8 @@ class SimResult:
     batch_size: int
     servers: dict[str, int]
     throughput_examples_per_s: float
+    # Relative standard error of the throughput: the run's batch means and the replayed demand
+    # sample's error (`demand_rse`, from `demand_batches` batches) in quadrature.
     throughput_rse: float
     iteration_time_s: dict[str, float]
     utilization: dict[str, dict[str, float]]
@@ -41,6 +43,8 @@ class SimResult:
     measured_iterations: int
     simulated_s: float
     flows: int
+    demand_rse: float = 0.0
+    demand_batches: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -82,15 +86,15 @@ def iteration_stats(window: Window) -> dict[str, float]:
             "p99": float(np.percentile(times, 99))}
 
 
-def summary_fields(channels: list[Channel], window: Window, roles: dict[str, str]
-                   ) -> dict[str, Any]:
-    """The result fields computed from the measurement window."""
+def summary_fields(channels: list[Channel], window: Window, roles: dict[str, str],
+                   demand_rse: float = 0.0) -> dict[str, Any]:
+    """The result fields computed from the measurement window (and the demand's error)."""
     per = utilization(channels, window)
     top = max(channels, key=lambda c: (per[c.name], c.name)) if channels else None
     throughput = window.examples / window.seconds if window.seconds > 0 else 0.0
     return {
         "throughput_examples_per_s": throughput,
-        "throughput_rse": throughput_rse(window),
+        "throughput_rse": combined_rse(throughput_rse(window), demand_rse),
         "iteration_time_s": iteration_stats(window),
         "utilization": by_role(channels, window, roles),
         "resource_utilization": per,

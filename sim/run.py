@@ -121,11 +121,11 @@ def build(spec: JobSpec, model: ModelSpec, trainer: ServerSpec, ps: ServerSpec, 
     net = FluidNetwork(env)
     gpu_job = bool(trainer.gpus)
     workers = 1 if gpu_job else spec.trainers * spec.hogwild_threads
-    job = Job(env, net, Timeline(enabled=record), model, spec, placement,
-              demand_for(model, spec.batch_size, seed=seed, trace=trace),
+    demand = demand_for(model, spec.batch_size, seed=seed, trace=trace)
+    job = Job(env, net, Timeline(enabled=record), model, spec, placement, demand,
               cost_model_for(trainer, _path(profile)), cost_model_for(ps, _path(profile)),
               Meter(env, net, workers, iterations, warmup, lambda: job.channels(),
-                    target_rse))
+                    target_rse, demand.lookups_rse))
     job.trainers = [ServerResources.build(f"trainer{i}", "trainer", trainer)
                     for i in range(spec.trainers)]
     for role, count in (("sparse_ps", spec.sparse_ps), ("dense_ps", spec.dense_ps),
@@ -145,7 +145,7 @@ def execute(job: Job) -> SimResult:
     window = job.meter.window
     assert window is not None  # run(until=done_event) returns only once it is set
     roles = {s.name: s.role for s in job.servers}
-    fields = summary_fields(job.channels(), window, roles)
+    fields = summary_fields(job.channels(), window, roles, job.demand.lookups_rse)
     spec = job.spec
     counts = {"trainer": spec.trainers, "sparse_ps": spec.sparse_ps, "dense_ps": spec.dense_ps,
               "reader": spec.readers}
@@ -158,4 +158,5 @@ def execute(job: Job) -> SimResult:
         ps_platform=others[0].spec.name if others else spec.ps_platform,
         placement=job.placement.kind, batch_size=spec.batch_size, servers=counts,
         power_w=power, examples_per_joule=fields["throughput_examples_per_s"] / power,
-        flows=job.net.flows_started, **fields)
+        flows=job.net.flows_started, demand_rse=job.demand.lookups_rse,
+        demand_batches=job.demand.num_batches, **fields)

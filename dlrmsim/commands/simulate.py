@@ -69,7 +69,8 @@ def summary(result: SimResult) -> str:
         f"job {result.job}: model {result.model} on {result.trainer_platform}, "
         f"placement {result.placement}, batch {result.batch_size}, servers: {servers}",
         f"throughput   {result.throughput_examples_per_s:,.0f} examples/s "
-        f"(relative standard error {result.throughput_rse:.2%})",
+        f"(relative standard error {result.throughput_rse:.2%}, of which the "
+        f"{result.demand_batches} replayed batches {result.demand_rse:.2%})",
         f"iteration    mean {it['mean'] * 1e3:.3f} ms, p50 {it['p50'] * 1e3:.3f} ms, "
         f"p99 {it['p99'] * 1e3:.3f} ms",
         f"bottleneck   {result.bottleneck} ({result.bottleneck_kind}, "
