@@ -138,7 +138,15 @@ class ServerResources:
                           self._link(f"pcie_gpu{b}.h2d", bw, "pcie")), 2 * lat)
         sock_a, up = self._switch_hops(a, toward_gpu=False)
         sock_b, down = self._switch_hops(b, toward_gpu=True)
-        return up + Route((self.mem[sock_a],)) + self._xsock(sock_a, sock_b) + down
+        staged = Route((self._staging(sa), self._staging(sb)))
+        return up + staged + Route((self.mem[sock_a],)) + self._xsock(sock_a, sock_b) + down
+
+    def _staging(self, switch: int) -> Channel:
+        """What a switch's uplink passes of GPU-to-GPU traffic staged through host memory,
+        both directions together (EfficiencySpec.host_staged_efficiency)."""
+        rate = (self.spec.pcie_switches[switch].uplink.bw_bytes_per_s
+                * self.spec.efficiency.host_staged_efficiency)
+        return self._link(f"pcie_sw{switch}.staged", rate, "pcie")
 
     def nic_for(self, endpoint: Endpoint, spread: int = 0) -> int:
         """The NIC that serves an endpoint: one on the GPU's switch, else one on its socket."""

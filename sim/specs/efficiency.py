@@ -56,6 +56,13 @@ class EfficiencySpec:
     # V100 6 MB L2 (NVIDIA Volta whitepaper). Tables on one processor share it evenly.
     cpu_cache_bytes: float = 27.5e6
     gpu_cache_bytes: float = 6e6
+    # GPU-to-GPU traffic staged through host memory (no NVLink, GPUs under different PCIe
+    # switches) reaches this share of the switch uplink's rate, and the two directions share it:
+    # CPUs handle the mixed reads and writes of such traffic poorly. Measured, NCCL 2.4.8 shared-
+    # memory transport between two V100-era GPUs on PCIe Gen3 x16 (github.com/NVIDIA/nccl issue
+    # 384): one-way broadcast 10.31 GB/s = 0.65 of 15.75 GB/s; all-reduce and all-gather, which
+    # send both ways, 3.9 and 3.2 GB/s (this model, sharing 0.65 both ways: 5.1 each way).
+    host_staged_efficiency: float = 0.65
     # Share of HBM for embedding tables after the CUDA context, activations and allocator
     # slack (free parameter; ~1-3 GB of a 32 GB V100 goes to the rest).
     hbm_usable_fraction: float = 0.9
@@ -65,7 +72,7 @@ class EfficiencySpec:
     def __post_init__(self) -> None:
         for name in ("cpu_compute_efficiency", "gpu_compute_efficiency", "cpu_stream_efficiency",
                      "gpu_stream_efficiency", "cpu_gather_efficiency", "gpu_gather_efficiency",
-                     "hbm_usable_fraction", "dram_usable_fraction"):
+                     "host_staged_efficiency", "hbm_usable_fraction", "dram_usable_fraction"):
             value = getattr(self, name)
             checks.fraction("EfficiencySpec", name, value)
             checks.positive("EfficiencySpec", name, value)
