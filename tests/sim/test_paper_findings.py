@@ -16,8 +16,8 @@ from sim.specs import ModelSpec, PlacementSpec
 
 ITER = 8
 MISSES_EFFICIENCY = pytest.mark.xfail(strict=True, reason=(
-    "Big Basin comes out 24x (4 sparse features) to 51x (128) faster than the 3-server CPU "
-    "setup, 9.7x to 21x more examples per joule; per watt it loses only below 7.3 x 350 W / "
+    "Big Basin comes out 23x (4 sparse features) to 38x (128) faster than the 3-server CPU "
+    "setup, 9.6x to 16x more examples per joule; per watt it loses only below 7.3 x 350 W / "
     "1050 W = 2.43x throughput. No defensible change closes an order of magnitude. See "
     "docs/paper_findings.md"))
 
@@ -112,9 +112,9 @@ def test_V_C_cpu_throughput_is_nearly_flat_with_hash_size() -> None:
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "packed on the fewest GPUs, small tables crowd one GPU: 346k ex/s at 100k rows, 338k at "
-    "1M, 720k at 10M, 1.13M at 20M on 8 GPUs (rises, the claim needs a 30% fall); spread, "
-    "flat (1.26M to 1.24M). Replicating small tables costs each GPU every table's operators "
+    "packed on the fewest GPUs, small tables crowd one GPU: 322k ex/s at 100k rows, 316k at "
+    "1M, 662k at 10M, 995k at 20M on 8 GPUs (rises, the claim needs a 30% fall); spread, "
+    "flat (1.13M to 1.11M). Replicating small tables costs each GPU every table's operators "
     "and a sparse-gradient all-reduce. See docs/paper_findings.md"))
 def test_V_C_big_basin_falls_as_the_tables_need_more_gpus() -> None:
     values = [simulate("test_suite_gpu", model=suite(rows=r), iterations=ITER,
