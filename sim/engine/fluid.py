@@ -39,10 +39,10 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
 import simpy
+
+from sim.engine.channel import Channel, Flow, Sharing
 
 # A finish time within this relative distance of the clock counts as now: rates and remainders
 # are floats, and a flow must not linger for a 1e-18 s crumb.
@@ -51,131 +51,9 @@ _REL_EPS = 1e-12
 # where the full test would act.
 _ABOVE, _BELOW = 1.0 + 1e-9, 1.0 - 1e-9
 
-
-@dataclass(eq=False)
-class Channel:
-    """A shared capacity: `capacity` units per second divided equally among active flows.
-
-    `kind` is the resource class used in reports (cpu, memory_bw, network, pcie, nvlink, gpu,
-    inter_socket) and `owner` the server that holds it. A channel serves one `FluidNetwork`.
-    Raises ValueError on capacity <= 0.
-    """
-
-    name: str
-    capacity: float
-    kind: str
-    owner: str = ""
-    # Units delivered so far (bytes, core-seconds, GPU-seconds): up to date for finished flows,
-    # and for active ones as of the last `settle` (each flow is credited once, when it ends).
-    units: float = 0.0
-    busy_s: float = 0.0  # time with at least one active flow
-    # Active flows by id, with each one's amount here (its weight on this channel).
-    flows: dict[int, tuple[_Flow, float]] = field(default_factory=dict, repr=False)
-    _busy_since: float = field(default=0.0, repr=False)
-    _sharing: _Sharing = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if not (isinstance(self.capacity, int | float) and math.isfinite(self.capacity)
-                and self.capacity > 0):
-            raise ValueError(f"Channel {self.name}: capacity must be a finite number > 0, "
-                             f"got {self.capacity!r}")
-        self._sharing = _Sharing(self)
-
-
-class _Sharing:
-    """A channel's virtual clock and the flows it binds (see the module's docstring)."""
-
-    __slots__ = (
-        "binders",
-        "cap_floor",
-        "capped_peak",
-        "channel",
-        "key",
-        "members",
-        "peak",
-        "reach",
-        "tags",
-        "version",
-        "vtime",
-        "vtime_at",
-    )
-
-    def __init__(self, channel: Channel) -> None:
-        self.channel = channel
-        self.key = -1  # a serial number in its network, given at first use
-        self.vtime = 0.0  # units delivered to each flow here, as of `vtime_at`
-        self.vtime_at = 0.0
-        self.members: dict[int, _Flow] = {}  # flows bound here, by id
-        self.tags: list[tuple[float, int, int]] = []  # (virtual finish, flow id, version)
-        # Other channels of the bound flows: key -> [sharing, flows, max weight there / here].
-        self.reach: dict[int, list[Any]] = {}
-        self.binders: dict[int, _Sharing] = {}  # channels binding some flow that crosses this
-        self.peak = 0.0  # >= rate x weight here of every active flow not bound here
-        self.capped_peak = 0.0  # >= max_rate x weight here of every flow held by its cap
-        self.cap_floor = math.inf  # <= max_rate x weight here of every bound flow
-        self.version = 0  # of this channel's entry in the event heap
-
-    def share(self) -> float:
-        """Units per second each flow here may take: capacity over the active flows."""
-        return self.channel.capacity / len(self.channel.flows)
-
-    def vtime_now(self, now: float) -> float:
-        """The virtual clock at `now`, the flow count unchanged since `vtime_at`."""
-        count = len(self.channel.flows)
-        if not count:
-            return self.vtime
-        return self.vtime + self.channel.capacity / count * (now - self.vtime_at)
-
-    def catch_up(self, now: float) -> None:
-        """Bring the clock to `now`; call before the flow count changes."""
-        self.vtime = self.vtime_now(now)
-        self.vtime_at = now
-
-
-class _Flow:
-    __slots__ = (
-        "clock",
-        "credited",
-        "demands",
-        "event",
-        "fid",
-        "max_rate",
-        "tag",
-        "version",
-        "weight",
-    )
-
-    def __init__(self, fid: int, demands: tuple[tuple[Channel, float], ...], max_rate: float,
-                 event: simpy.Event) -> None:
-        self.fid = fid
-        self.demands = demands
-        self.max_rate = max_rate
-        self.event = event
-        self.clock: _Sharing | None = None  # the binding channel; None: held by max_rate
-        self.weight = 0.0  # the amount on the binding channel
-        self.tag = 0.0  # finish: on the binding channel's clock, or in seconds if capped
-        self.credited = 0.0  # fraction of the flow already added to its channels' units
-        self.version = 0  # of its entries in the heaps; a rebinding makes old ones stale
-
-    def rate(self) -> float:
-        """Fraction of the flow per second now."""
-        clock = self.clock
-        if clock is None:
-            return self.max_rate
-        channel = clock.channel
-        return channel.capacity / (len(channel.flows) * self.weight)
-
-    def remaining(self, now: float) -> float:
-        """Fraction of the flow still to move at `now`."""
-        clock = self.clock
-        if clock is None:
-            return max(0.0, (self.tag - now) * self.max_rate)
-        return max(0.0, (self.tag - clock.vtime_now(now)) / self.weight)
-
-
 # An entry of the network's event heap: (time, key, version, flow or channel). Flows have even
 # keys and channels odd ones, so that no two live entries compare past the version.
-_Entry = tuple[float, int, int, "_Flow | _Sharing"]
+_Entry = tuple[float, int, int, "Flow | Sharing"]
 
 
 class FluidNetwork:
@@ -186,7 +64,7 @@ class FluidNetwork:
 
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
-        self._flows: dict[int, _Flow] = {}
+        self._flows: dict[int, Flow] = {}
         self._heap: list[_Entry] = []
         self._next_id = 0
         self._next_channel = 0
@@ -218,7 +96,7 @@ class FluidNetwork:
             return event
         if max_rate <= 0:
             raise ValueError(f"max_rate must be > 0, got {max_rate!r}")
-        flow = _Flow(self._next_id, live, max_rate, event)
+        flow = Flow(self._next_id, live, max_rate, event)
         self._next_id += 1
         self.flows_started += 1
         self.demands_started += len(live)
@@ -237,7 +115,7 @@ class FluidNetwork:
         """Bring every channel's delivered units and busy time up to the clock (for reports)."""
         now = self.env.now
         for flow in self._flows.values():
-            self._credit(flow, 1.0 - flow.remaining(now))
+            flow.credit(1.0 - flow.remaining(now))
         for channel in self._channels():
             if channel.flows:
                 channel.busy_s += now - channel._busy_since
@@ -267,32 +145,9 @@ class FluidNetwork:
                 found[id(channel)] = channel
         return list(found.values())
 
-    @staticmethod
-    def _credit(flow: _Flow, fraction: float) -> None:
-        """Add the flow's progress up to `fraction` (of 1) to its channels' units."""
-        step = fraction - flow.credited
-        if step > 0:
-            for channel, weight in flow.demands:
-                channel.units += weight * step
-            flow.credited = fraction
-
     # Binding -----------------------------------------------------------------------------
-    @staticmethod
-    def _tightest(flow: _Flow) -> tuple[_Sharing | None, float]:
-        """The channel that sets the flow's rate and the flow's weight there, or (None, 0)
-        when its cap does. Ties keep the current binding: a move needs a strictly lower rate."""
-        best, best_weight = flow.clock, flow.weight
-        rate = flow.rate()
-        if flow.max_rate < rate:
-            best, best_weight, rate = None, 0.0, flow.max_rate
-        for channel, weight in flow.demands:
-            share = channel.capacity / (len(channel.flows) * weight)
-            if share < rate:
-                best, best_weight, rate = channel._sharing, weight, share
-        return best, best_weight
-
-    def _bind(self, flow: _Flow, clock: _Sharing | None, weight_here: float, now: float,
-              remaining: float, dirty: dict[int, _Sharing]) -> None:
+    def _bind(self, flow: Flow, clock: Sharing | None, weight_here: float, now: float,
+              remaining: float, dirty: dict[int, Sharing]) -> None:
         """Bind the flow to `clock` (where its amount is `weight_here`), or to its cap."""
         flow.version += 1
         flow.clock = clock
@@ -333,7 +188,7 @@ class FluidNetwork:
         dirty[clock.key] = clock
 
     @staticmethod
-    def _unbind(flow: _Flow, dirty: dict[int, _Sharing]) -> None:
+    def _unbind(flow: Flow, dirty: dict[int, Sharing]) -> None:
         flow.version += 1  # its heap entries go stale
         clock = flow.clock
         if clock is None:
@@ -354,15 +209,15 @@ class FluidNetwork:
         flow.clock = None
         dirty[clock.key] = clock
 
-    def _rebind(self, flow: _Flow, clock: _Sharing | None, weight_here: float, now: float,
-                dirty: dict[int, _Sharing]) -> None:
+    def _rebind(self, flow: Flow, clock: Sharing | None, weight_here: float, now: float,
+                dirty: dict[int, Sharing]) -> None:
         remaining = flow.remaining(now)
         self._unbind(flow, dirty)
         self._bind(flow, clock, weight_here, now, remaining, dirty)
         self.rebinds += 1
 
     # Arrival -----------------------------------------------------------------------------
-    def _arrived(self, new: _Flow) -> None:
+    def _arrived(self, new: Flow) -> None:
         """Rates after `new` joined its channels: their shares fell. Flows bound there slow
         with the clocks; a flow bound elsewhere moves here if this share is now its tightest."""
         now = self.env.now
@@ -378,7 +233,7 @@ class FluidNetwork:
                 channel._busy_since = now
             sharing.vtime_at = now
             flows[new.fid] = (new, weight)
-        dirty: dict[int, _Sharing] = {}
+        dirty: dict[int, Sharing] = {}
         for channel, _ in new.demands:
             sharing = channel._sharing
             if sharing.members:
@@ -386,11 +241,11 @@ class FluidNetwork:
             share = channel.capacity / len(channel.flows)
             if share < sharing.peak * _ABOVE and share < self._load_bound(sharing) * _ABOVE:
                 self._pull(sharing, new, now, dirty)
-        self._bind(new, *self._tightest(new), now, 1.0, dirty)
+        self._bind(new, *new.tightest(), now, 1.0, dirty)
         self._settle_dirty(dirty, now)
 
     @staticmethod
-    def _load_bound(sharing: _Sharing) -> float:
+    def _load_bound(sharing: Sharing) -> float:
         """A bound of what the flows not bound here ask of this channel per second, from the
         channels that bind them (their shares now, their weight ratios) and the capped flows:
         tighter than `peak`, which only rises between scans, and it replaces it."""
@@ -403,8 +258,8 @@ class FluidNetwork:
         sharing.peak = bound
         return bound
 
-    def _pull(self, sharing: _Sharing, new: _Flow, now: float,
-              dirty: dict[int, _Sharing]) -> None:
+    def _pull(self, sharing: Sharing, new: Flow, now: float,
+              dirty: dict[int, Sharing]) -> None:
         """Bind here the flows whose tightest share this channel now is; re-tighten `peak`
         and the weight ratios that the binding channels keep for this one."""
         channel = sharing.channel
@@ -435,7 +290,7 @@ class FluidNetwork:
                 binder.reach[sharing.key][2] = ratios[key]
 
     # Departure ---------------------------------------------------------------------------
-    def _push(self, sharing: _Sharing, now: float, dirty: dict[int, _Sharing]) -> None:
+    def _push(self, sharing: Sharing, now: float, dirty: dict[int, Sharing]) -> None:
         """After flows left, this channel's share rose: a flow bound here moves to another of
         its channels, or to its cap, if that is now tighter. Filters first, then a scan."""
         share = sharing.share()
@@ -450,13 +305,13 @@ class FluidNetwork:
             return
         self.flows_scanned += len(sharing.members)
         for flow in list(sharing.members.values()):
-            clock, weight = self._tightest(flow)
+            clock, weight = flow.tightest()
             if clock is not sharing:
                 self._rebind(flow, clock, weight, now, dirty)
         self._retighten(sharing)
 
     @staticmethod
-    def _retighten(sharing: _Sharing) -> None:
+    def _retighten(sharing: Sharing) -> None:
         """Exact weight ratios and cap floor over the flows still bound here."""
         here = sharing.channel
         ratios: dict[int, float] = {}
@@ -481,9 +336,9 @@ class FluidNetwork:
         self._wake_at = math.inf
         self._wake = None
         slack_s = _REL_EPS * max(1.0, now)
-        dirty: dict[int, _Sharing] = {}
+        dirty: dict[int, Sharing] = {}
         finished = self._due(now, slack_s, dirty)
-        left: dict[int, _Sharing] = {}
+        left: dict[int, Sharing] = {}
         for flow in finished:
             for channel, _ in flow.demands:
                 sharing = channel._sharing
@@ -501,16 +356,16 @@ class FluidNetwork:
         for flow in finished:
             flow.event.succeed()
 
-    def _due(self, now: float, slack_s: float, dirty: dict[int, _Sharing]) -> list[_Flow]:
+    def _due(self, now: float, slack_s: float, dirty: dict[int, Sharing]) -> list[Flow]:
         """The flows that finish now, in order of arrival."""
         heap = self._heap
-        finished: list[_Flow] = []
+        finished: list[Flow] = []
         while heap and (self._stale(heap[0]) or heap[0][0] <= now + slack_s):
             entry = heapq.heappop(heap)
             if self._stale(entry):
                 continue
             owner = entry[3]
-            if isinstance(owner, _Flow):
+            if isinstance(owner, Flow):
                 finished.append(owner)
                 continue
             dirty[owner.key] = owner  # its entry is spent: it gets a new one
@@ -524,8 +379,8 @@ class FluidNetwork:
         finished.sort(key=lambda flow: flow.fid)
         return finished
 
-    def _finish(self, flow: _Flow, now: float, dirty: dict[int, _Sharing]) -> None:
-        self._credit(flow, 1.0)  # all of it: no float crumb is lost to rounding
+    def _finish(self, flow: Flow, now: float, dirty: dict[int, Sharing]) -> None:
+        flow.credit(1.0)  # all of it: no float crumb is lost to rounding
         self._unbind(flow, dirty)
         for channel, _ in flow.demands:
             del channel.flows[flow.fid]
@@ -538,7 +393,7 @@ class FluidNetwork:
         del self._flows[flow.fid]
 
     # The event heap ----------------------------------------------------------------------
-    def _settle_dirty(self, dirty: dict[int, _Sharing], now: float) -> None:
+    def _settle_dirty(self, dirty: dict[int, Sharing], now: float) -> None:
         """Re-time the next finish of every channel whose clock or bound flows changed."""
         for sharing in dirty.values():
             sharing.version += 1
@@ -551,13 +406,13 @@ class FluidNetwork:
         self._schedule()
 
     @staticmethod
-    def _stale_tag(sharing: _Sharing, entry: tuple[float, int, int]) -> bool:
+    def _stale_tag(sharing: Sharing, entry: tuple[float, int, int]) -> bool:
         flow = sharing.members.get(entry[1])
         return flow is None or flow.version != entry[2]
 
     def _stale(self, entry: _Entry) -> bool:
         owner = entry[3]
-        if isinstance(owner, _Flow):
+        if isinstance(owner, Flow):
             return owner.clock is not None or owner.version != entry[2]
         return owner.version != entry[2]
 
