@@ -145,7 +145,8 @@ def execute(job: Job) -> SimResult:
     window = job.meter.window
     assert window is not None  # run(until=done_event) returns only once it is set
     roles = {s.name: s.role for s in job.servers}
-    fields = summary_fields(job.channels(), window, roles, job.demand.lookups_rse)
+    demand_rse = job.meter.demand_rse
+    fields = summary_fields(job.channels(), window, roles, demand_rse)
     spec = job.spec
     counts = {"trainer": spec.trainers, "sparse_ps": spec.sparse_ps, "dense_ps": spec.dense_ps,
               "reader": spec.readers}
@@ -158,5 +159,5 @@ def execute(job: Job) -> SimResult:
         ps_platform=others[0].spec.name if others else spec.ps_platform,
         placement=job.placement.kind, batch_size=spec.batch_size, servers=counts,
         power_w=power, examples_per_joule=fields["throughput_examples_per_s"] / power,
-        flows=job.net.flows_started, demand_rse=job.demand.lookups_rse,
+        flows=job.net.flows_started, demand_rse=demand_rse,
         demand_batches=job.demand.num_batches, **fields)

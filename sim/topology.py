@@ -5,8 +5,10 @@ Endpoints are `("host", socket)` and `("gpu", index)`. Routes, by the paths the 
 - GPU to GPU over NVLink when the pair has links (capacity = link count x per-link rate);
   otherwise peer-to-peer through their PCIe switch when they share one; otherwise up through
   both switches and host memory, crossing the inter-socket link when the switches hang off
-  different sockets. A server with no GPU-to-GPU links (the Zion prototype) thus sends all
-  GPU traffic through PCIe and host memory.
+  different sockets. Such staged traffic also crosses a staging channel per switch, shared by
+  both directions at a share of the uplink (EfficiencySpec.host_staged_efficiency): measured,
+  host-staged GPU traffic does not run full duplex. A server with no GPU-to-GPU links (the
+  Zion prototype) thus sends all GPU traffic through PCIe and host memory.
 - Host to GPU: host memory, the inter-socket link if the GPU's switch is on another socket, the
   switch's uplink and the GPU's downlink.
 - Server to server: the sender's host memory to its NIC, the fabric, the receiver's NIC to its
