@@ -92,6 +92,8 @@ class Sharing:
 
 
 class Flow:
+    """One transfer or kernel: its amount per channel, its cap, and where its rate comes from."""
+
     __slots__ = (
         "clock",
         "credited",
@@ -151,5 +153,3 @@ class Flow:
         if clock is None:
             return max(0.0, (self.tag - now) * self.max_rate)
         return max(0.0, (self.tag - clock.vtime_now(now)) / self.weight)
-
-

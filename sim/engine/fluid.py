@@ -410,11 +410,11 @@ class FluidNetwork:
         flow = sharing.members.get(entry[1])
         return flow is None or flow.version != entry[2]
 
-    def _stale(self, entry: _Entry) -> bool:
-        owner = entry[3]
-        if isinstance(owner, Flow):
-            return owner.clock is not None or owner.version != entry[2]
-        return owner.version != entry[2]
+    @staticmethod
+    def _stale(entry: _Entry) -> bool:
+        # A flow's version moves whenever it is bound, unbound or finished, a channel's
+        # whenever its next finish is re-timed: an entry of either is live while it matches.
+        return entry[3].version != entry[2]
 
     def _schedule(self) -> None:
         while self._heap and self._stale(self._heap[0]):
