@@ -10,7 +10,9 @@ import numpy as np
 from sim.engine import Channel
 from sim.meter import Window, combined_rse, throughput_rse
 
-# Resource classes every role reports, even when it has none of them (then 0).
+# Resource classes every role reports, even when it has none of them (then 0); a class that only
+# some servers have (hbm, inter_socket) is reported by every role as soon as one server has it,
+# so that roles can be tabulated side by side.
 KINDS = ("cpu", "memory_bw", "network", "pcie", "nvlink", "gpu")
 BYTE_KINDS = ("memory_bw", "hbm", "network", "pcie", "nvlink", "inter_socket")
 
@@ -68,9 +70,10 @@ def by_role(channels: list[Channel], window: Window, roles: dict[str, str]
         key = (roles[c.owner], c.kind)
         used[key] = used.get(key, 0.0) + window.units.get(c.name, 0.0)
         capacity[key] = capacity.get(key, 0.0) + c.capacity * span
+    extra = sorted({c.kind for c in channels} - set(KINDS))
     out: dict[str, dict[str, float]] = {}
     for role in dict.fromkeys(roles.values()):
-        kinds = dict.fromkeys(KINDS, 0.0)
+        kinds = dict.fromkeys((*KINDS, *extra), 0.0)
         for (r, kind), total in capacity.items():
             if r == role and total > 0:
                 kinds[kind] = min(1.0, used[(r, kind)] / total)

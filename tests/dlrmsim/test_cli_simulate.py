@@ -1,0 +1,84 @@
+"""`dlrmsim simulate`: the readable summary and the JSON of every job preset, the timeline file,
+and one-line errors with a non-zero exit for bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from dlrmsim.cli import main
+from sim.presets import list_presets
+
+ITERATIONS = "4"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["simulate", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("job", sorted(list_presets()["jobs"]))
+def test_every_job_prints_a_summary_and_json(capsys: pytest.CaptureFixture[str], job: str) -> None:
+    code, out, err = run(capsys, "--job", job, "--iterations", ITERATIONS)
+    assert code == 0, err
+    assert f"job {job}:" in out and "examples/s" in out and "busy fraction by role:" in out
+    code, out, err = run(capsys, "--job", job, "--iterations", ITERATIONS, "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["throughput_examples_per_s"] > 0
+    assert set(data["iteration_time_s"]) >= {"mean", "p50", "p99"}
+    # Every role reports the same resource classes, so that they tabulate side by side.
+    classes = [tuple(per_kind) for per_kind in data["utilization"].values()]
+    assert len(set(classes)) == 1
+    assert set(classes[0]) >= {"cpu", "memory_bw", "network", "pcie", "nvlink", "gpu"}
+    assert all(0.0 <= v <= 1.0 for per_kind in data["utilization"].values()
+               for v in per_kind.values())
+
+
+def test_summary_table_has_a_column_per_class_and_a_row_per_role(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # m3_gpu mixes a GPU server (hbm, inter-socket links) with CPU parameter servers.
+    code, out, err = run(capsys, "--job", "m3_gpu", "--iterations", ITERATIONS)
+    assert code == 0, err
+    lines = out.splitlines()
+    header = lines[lines.index("busy fraction by role:") + 1].split()
+    assert header[:3] == ["role", "cpu", "memory_bw"] and "hbm" in header
+    rows = {line.split()[0]: line.split()[1:] for line in lines[lines.index(
+        "busy fraction by role:") + 3:] if line.strip() and not line.startswith(("busiest", " "))}
+    assert set(rows) == {"trainer", "sparse_ps"}
+    assert all(len(values) == len(header) - 1 for values in rows.values())
+
+
+def test_chrome_trace_is_written(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "timeline.json"
+    code, _, err = run(capsys, "--job", "m1_gpu", "--iterations", ITERATIONS,
+                       "--chrome-trace", str(path))
+    assert code == 0, err
+    events = json.loads(path.read_text())
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    assert any(e.get("ph") == "X" for e in events)
+
+
+@pytest.mark.parametrize(("flags", "named"), [
+    (("--trainers", "0"), "trainers"),
+    (("--sparse-ps", "-1"), "sparse_ps"),
+    (("--batch-size", "0"), "batch_size"),
+    (("--platform", "no_such_platform"), "no_such_platform"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str],
+                                          flags: tuple[str, str], named: str) -> None:
+    code, out, err = run(capsys, "--job", "m2_cpu", "--iterations", ITERATIONS, *flags)
+    assert code == 2 and out == ""
+    assert err.startswith("dlrmsim simulate: error:") and named in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_placement_that_does_not_fit_says_by_how_much(capsys: pytest.CaptureFixture[str]) -> None:
+    # The paper: M3 does not fit in Big Basin's GPU memory.
+    code, _, err = run(capsys, "--model", "m3_prod", "--platform", "big_basin",
+                       "--placement", "gpu", "--iterations", ITERATIONS)
+    assert code == 2 and re.search(r"short by \d+ bytes", err) and "placement" in err
