@@ -4,6 +4,7 @@ generator, computed vectorized before the run; the simulator replays it batch af
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -73,18 +74,27 @@ def demand_for(model: ModelSpec, batch_size: int, *, seed: int, trace: str | Non
 
     Raises DlrmsimInputError when the trace's tables do not match the model's.
     """
-    if batches is None:
-        # A pilot's spread sets the count; the larger sample's own spread may ask for more (a
-        # pilot of 8 misjudges it easily). Each round draws more batches, up to MAX_BATCHES.
-        demand = demand_for(model, batch_size, seed=seed, trace=trace, batches=DEFAULT_BATCHES)
-        while (count := batches_needed(demand.lookups)) > demand.num_batches:
-            more = demand_for(model, batch_size, seed=seed, trace=trace, batches=count)
-            if more.num_batches <= demand.num_batches:  # a trace that holds no more
-                return more
-            demand = more
-        return demand
     if trace is None:
         return _generated(model, batch_size, seed, batches)
+    if batches is None:
+        return sampled(lambda count: _traced(model, batch_size, trace, count))
+    return _traced(model, batch_size, trace, batches)
+
+
+def sampled(first: Callable[[int], Demand]) -> Demand:
+    """A sample sized by its own spread: `first(n)` gives the first n batches of a source (fewer
+    if it holds fewer). A pilot's spread sets the count; the larger sample's own spread may ask
+    for more (a pilot of 8 misjudges it easily). Each round asks for more, up to MAX_BATCHES."""
+    demand = first(DEFAULT_BATCHES)
+    while (count := batches_needed(demand.lookups)) > demand.num_batches:
+        more = first(count)
+        if more.num_batches <= demand.num_batches:  # a trace that holds no more
+            return more
+        demand = more
+    return demand
+
+
+def _traced(model: ModelSpec, batch_size: int, trace: str, batches: int) -> Demand:
     from traces.summary import summarize_trace  # traces/ is optional at import time of sim/
 
     summary = summarize_trace(trace, max_batches=batches)
@@ -105,11 +115,18 @@ def demand_for(model: ModelSpec, batch_size: int, *, seed: int, trace: str | Non
 
 
 @lru_cache(maxsize=32)
-def _generated(model: ModelSpec, batch_size: int, seed: int, batches: int) -> Demand:
-    from traces.summary import summarize_model
+def _generated(model: ModelSpec, batch_size: int, seed: int, batches: int | None) -> Demand:
+    from traces.summary import ModelSummary
 
-    summary = summarize_model(model, batches=batches, batch_size=batch_size, seed=seed)
-    lookups, unique = summary.lookups, summary.unique_rows
-    lookups.setflags(write=False)
-    unique.setflags(write=False)
-    return Demand(batch_size, lookups, unique)
+    # One generator for all rounds of the sample: a round draws only the batches it adds, and
+    # its first n batches are those a fresh draw of n would give.
+    source = ModelSummary(model, batch_size=batch_size, seed=seed)
+
+    def first(count: int) -> Demand:
+        summary = source.first(count)
+        return Demand(batch_size, summary.lookups, summary.unique_rows)
+
+    demand = first(batches) if batches is not None else sampled(first)
+    demand.lookups.setflags(write=False)
+    demand.unique_rows.setflags(write=False)
+    return demand

@@ -111,7 +111,7 @@ class ModelGenerator:
                    work: Callable[[TableStream, int], T]) -> Iterator[np.ndarray]:
         """For each batch, `work(stream, batch_size)` on every table (on the worker threads);
         yields the results of a batch as an array, in table order."""
-        _check_counts(batches, batch_size)
+        check_counts(batches, batch_size)
         if self.workers == 1:
             for _ in range(batches):
                 yield np.array([work(s, batch_size) for s in self.streams])
@@ -122,7 +122,7 @@ class ModelGenerator:
 
     def rank_batches(self, batches: int, batch_size: int) -> Iterator[RankBatch]:
         """Batches as (lengths, ranks) per table."""
-        _check_counts(batches, batch_size)
+        check_counts(batches, batch_size)
         pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
         try:
             for _ in range(batches):
@@ -151,7 +151,7 @@ class ModelGenerator:
         return TraceBatch(indices=indices, offsets=offsets, batch_size=batch_size)
 
 
-def _check_counts(batches: int, batch_size: int) -> None:
+def check_counts(batches: int, batch_size: int) -> None:
     for name, value in (("batches", batches), ("batch size", batch_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise TraceError(f"{name} must be a whole number >= 1, got {value!r}")
@@ -163,7 +163,7 @@ def generate_trace(
 ) -> int:
     """Write `batches` batches of `model`'s lookups to a native trace at `path`; returns the
     number of lookups written. Memory holds one batch. Same arguments, same bytes."""
-    _check_counts(batches, batch_size)
+    check_counts(batches, batch_size)
     tables = [TraceTable(t.name, t.rows, t.dim) for t in model.tables]
     source = {"generator": "dlrmsim.traces", "model": model.name, "seed": seed,
               "batch_size": batch_size}

@@ -12,7 +12,7 @@ import numpy as np
 from sim.specs import ModelSpec
 from traces.distinct import thread_counter
 from traces.errors import TraceError
-from traces.generator import ModelGenerator, TableStream
+from traces.generator import ModelGenerator, TableStream, check_counts
 from traces.native import open_native
 
 
@@ -92,14 +92,46 @@ def summarize_model(
     ranks map one-to-one to rows, so distinct ranks are distinct rows, and the row map is skipped.
     Raises TraceError for a bad batch count or size.
     """
-    gen = ModelGenerator(model, seed=seed, workers=workers)
-    lookups = np.zeros((batches, model.num_tables), dtype=np.int64)
-    unique = np.zeros_like(lookups)
-    for number, row in enumerate(gen.map_tables(batches, batch_size, _count_batch)):
-        lookups[number], unique[number] = row[:, 0], row[:, 1]
-    dims = np.array([t.dim for t in model.tables], dtype=np.int64)
-    names = tuple(t.name for t in model.tables)
-    return BatchDemand(names, batch_size, lookups, unique, dims)
+    return ModelSummary(model, batch_size=batch_size, seed=seed, workers=workers).first(batches)
+
+
+class ModelSummary:
+    """`summarize_model` that can be asked for more batches later: `first(n)` draws only the
+    batches it has not drawn yet, and its first n batches equal `summarize_model`'s for n (each
+    table's stream just goes on). For a sample whose size is decided from its own spread.
+    Raises TraceError for a bad batch count or size."""
+
+    def __init__(self, model: ModelSpec, *, batch_size: int, seed: int, workers: int = 1) -> None:
+        check_counts(1, batch_size)
+        self.model = model
+        self.batch_size = batch_size
+        self._generator = ModelGenerator(model, seed=seed, workers=workers)
+        self._lookups = np.zeros((0, model.num_tables), dtype=np.int64)
+        self._unique = np.zeros_like(self._lookups)
+
+    @property
+    def drawn(self) -> int:
+        """Batches drawn so far."""
+        return int(self._lookups.shape[0])
+
+    def first(self, batches: int) -> BatchDemand:
+        """The first `batches` batches (copies: the summary may grow afterwards)."""
+        check_counts(batches, self.batch_size)
+        if batches > self.drawn:
+            self._draw(batches - self.drawn)
+        dims = np.array([t.dim for t in self.model.tables], dtype=np.int64)
+        names = tuple(t.name for t in self.model.tables)
+        return BatchDemand(names, self.batch_size, self._lookups[:batches].copy(),
+                           self._unique[:batches].copy(), dims)
+
+    def _draw(self, batches: int) -> None:
+        lookups = np.zeros((batches, self.model.num_tables), dtype=np.int64)
+        unique = np.zeros_like(lookups)
+        rows = self._generator.map_tables(batches, self.batch_size, _count_batch)
+        for number, row in enumerate(rows):
+            lookups[number], unique[number] = row[:, 0], row[:, 1]
+        self._lookups = np.concatenate([self._lookups, lookups])
+        self._unique = np.concatenate([self._unique, unique])
 
 
 def _count_batch(stream: TableStream, batch_size: int) -> tuple[int, int]:

@@ -74,22 +74,25 @@ class ZipfSampler:
         # Chunks that fit in L2 cache: the passes below are memory-bound on larger arrays.
         for start in range(0, size, _CHUNK):
             stop = min(size, start + _CHUNK)
-            out[start:stop] = self._sample_chunk(rng, stop - start)
+            self._sample_chunk(rng, out[start:stop])
         return out
 
-    def _sample_chunk(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        ranks, accepted = self._propose(rng, size)
-        redo = np.flatnonzero(~accepted) if not accepted.all() else np.zeros(0, np.int64)
-        while redo.size:  # about 0.2% of proposals at s = 1.05
-            again, ok = self._propose(rng, redo.size)
-            ranks[redo[ok]] = again[ok]
-            redo = redo[~ok]
-        return ranks
+    def _sample_chunk(self, rng: np.random.Generator, out: np.ndarray) -> None:
+        rejected = self._propose(rng, out)
+        while rejected.size:  # about 0.2% of proposals at s = 1.05
+            again = np.empty(rejected.size, dtype=np.int64)
+            still = self._propose(rng, again)
+            kept = np.ones(rejected.size, dtype=bool)
+            kept[still] = False
+            out[rejected[kept]] = again[kept]
+            rejected = rejected[still]
 
-    def _propose(self, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    def _propose(self, rng: np.random.Generator, out: np.ndarray) -> np.ndarray:
+        """Writes out.size proposals (0-based ranks) into `out`; returns the positions of those
+        rejected, which the caller draws again."""
         # u = hi + r (lo - hi) is uniform on (lo, hi]; x = H^-1(u). All in place: this loop is
         # the generator's hot path, and each pass over a chunk costs about 0.5 ns a draw.
-        u = rng.random(size)
+        u = rng.random(out.size)
         u *= self._lo - self._hi
         u += self._hi
         x = _h_integral_inverse(u, self.s)
@@ -98,13 +101,14 @@ class ZipfSampler:
         np.minimum(k, float(self.n), out=k)
         np.maximum(k, 1.0, out=k)
         slow = np.flatnonzero((k - x) > self._squeeze)
-        accepted = np.ones(size, dtype=bool)
+        rejected = slow[:0]
         if slow.size:  # the exact test, for the few proposals the squeeze did not settle
             ks = k[slow]
             bound = _h_integral(ks + 0.5, self.s) - np.power(ks, -self.s)
-            accepted[slow] = u[slow] >= bound
+            rejected = slow[u[slow] < bound]
         k -= 1.0
-        return k.astype(np.int64), accepted
+        out[...] = k  # float64 -> int64 on the way: whole numbers below 2^31, exact
+        return rejected
 
 
 def harmonic(n: int, s: float) -> float:

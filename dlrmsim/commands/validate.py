@@ -7,13 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dlrmsim.output import print_json
-from dlrmsim.validate.configs import default_grid, load_configs
-from dlrmsim.validate.host import other_host_warning, read_gpu_facts, read_host_facts
-from dlrmsim.validate.report import summary_text, table_text, to_json, write_plot
-from dlrmsim.validate.run import default_profile, validate_all
 from sim.errors import DlrmsimInputError
-from sim.profile import load_profile
+
+# The validation machinery imports torch (about 1 s): imported in `run`, so that other commands
+# and `dlrmsim --help` do not wait for it.
 
 
 def register(subparsers: Any) -> None:
@@ -51,6 +48,13 @@ def _check_device(device: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dlrmsim.output import print_json
+    from dlrmsim.validate.configs import default_grid, load_configs
+    from dlrmsim.validate.host import other_host_warning, read_gpu_facts, read_host_facts
+    from dlrmsim.validate.report import summary_text, table_text, to_json, write_plot
+    from dlrmsim.validate.run import default_profile, validate_all
+    from sim.profile import load_profile
+
     _check_device(args.device)
     facts = read_host_facts()
     gpu = read_gpu_facts() if args.device == "cuda" else None

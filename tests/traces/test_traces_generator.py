@@ -13,6 +13,7 @@ from sim.specs import ModelSpec, PoolingSpec, PopularitySpec, TableSpec
 from traces import TraceError, generate_trace, open_native, summarize_model, summarize_trace
 from traces.generator import ModelGenerator
 from traces.pooling import PoolingSampler
+from traces.summary import ModelSummary
 
 
 def _digest(path: Path) -> str:
@@ -31,6 +32,21 @@ def test_threads_do_not_change_numbers(model: ModelSpec) -> None:
     one = summarize_model(model, batches=3, batch_size=64, seed=2, workers=1)
     two = summarize_model(model, batches=3, batch_size=64, seed=2, workers=2)
     assert (one.lookups == two.lookups).all() and (one.unique_rows == two.unique_rows).all()
+
+
+def test_a_summary_asked_in_rounds_equals_one_draw(model: ModelSpec) -> None:
+    # The demand sample grows in rounds (pilot, then more): a round draws only the new batches,
+    # and the batches must be those of a single draw of the final count.
+    whole = summarize_model(model, batches=7, batch_size=64, seed=4)
+    growing = ModelSummary(model, batch_size=64, seed=4)
+    pilot = growing.first(2)
+    assert growing.drawn == 2
+    rounds = growing.first(7)
+    assert growing.drawn == 7 and growing.first(3).num_batches == 3 and growing.drawn == 7
+    assert (rounds.lookups == whole.lookups).all() and (rounds.unique_rows == whole.unique_rows).all()
+    assert (pilot.lookups == whole.lookups[:2]).all()
+    with pytest.raises(TraceError, match="batches must be a whole number"):
+        growing.first(0)
 
 
 def test_written_trace_is_valid_and_in_range(model: ModelSpec, tmp_path: Path) -> None:
