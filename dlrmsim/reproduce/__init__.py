@@ -11,7 +11,7 @@ test-suite axes), `exp_fleet` / `exp_suite` / `exp_population` (the experiments)
 """
 
 from dlrmsim.reproduce.errors import ReproduceError
-from dlrmsim.reproduce.pipeline import DEFAULT_OUT, Reproduction, reproduce
+from dlrmsim.reproduce.pipeline import DEFAULT_OUT, Reproduction, reproduce, verdicts
 from dlrmsim.reproduce.types import Settings
 
-__all__ = ["DEFAULT_OUT", "ReproduceError", "Reproduction", "Settings", "reproduce"]
+__all__ = ["DEFAULT_OUT", "ReproduceError", "Reproduction", "Settings", "reproduce", "verdicts"]

@@ -25,7 +25,10 @@ LINEAR_DOUBLING = 1.8      # "grows about linearly": doubling a small batch give
 SATURATED_DOUBLING = 1.2   # "saturates": doubling the largest batch gives < 1.2x
 FLAT_FRACTION = 0.90       # "hardly depends": every point >= 90% of the best
 HARDLY_CHANGES = 0.85      # "does not change much" up to 256 units: >= 85% of the 64-unit value
-FALLS_FRACTION = 0.10      # "falls": the largest hash size at least 10% below the smallest
+# "falls significantly" (V-C): the largest hash size at least 30% below the smallest. The findings
+# test asked 30% and the report 10% until both were made to read this one catalog; the stricter
+# bar was kept (ours, from the word "significantly"; the paper gives no figure).
+FALLS_SIGNIFICANTLY = 0.30
 
 
 def _features_fall(rows: Rows) -> Verdict:
@@ -85,7 +88,7 @@ def _cpu_flat_with_hash(rows: Rows) -> Verdict:
 
 def _gpu_falls_with_hash(rows: Rows) -> Verdict:
     points = series(need(rows, "fig12"), "hash_size", "gpu_packed")
-    ok = points[-1][1] <= (1 - FALLS_FRACTION) * points[0][1]
+    ok = points[-1][1] <= (1 - FALLS_SIGNIFICANTLY) * points[0][1]
     return verdict(ok, f"Big Basin, tables packed: {fmt(points[0][1])} at {points[0][0]:,} rows, "
                        f"{fmt(points[-1][1])} at {points[-1][0]:,}")
 
@@ -139,8 +142,8 @@ CLAIMS = (
     _claim("V-C.1", "fig12", "Section V-C", "The CPU setup's throughput hardly depends on the "
            "hash size.", f"every point >= {FLAT_FRACTION:.0%} of the best", _cpu_flat_with_hash),
     _claim("V-C.2", "fig12", "Section V-C", "Big Basin's throughput falls once the tables need "
-           "more GPUs.", "tables packed on the fewest GPUs: largest hash size >= 10% below the "
-           "smallest", _gpu_falls_with_hash),
+           "more GPUs.", f"tables packed on the fewest GPUs: largest hash size >= "
+           f"{FALLS_SIGNIFICANTLY:.0%} below the smallest", _gpu_falls_with_hash),
     _claim("V-D.1", "fig13", "Section V-D", "Up to 256 units per layer, Big Basin's throughput "
            "hardly changes.", f"throughput at 256 >= {HARDLY_CHANGES:.0%} of that at 64",
            _mlp_check("gpu")),

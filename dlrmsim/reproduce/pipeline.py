@@ -16,7 +16,14 @@ from dlrmsim.reproduce.catalog_fleet import all_claims
 from dlrmsim.reproduce.claims import evaluate
 from dlrmsim.reproduce.registry import Registry, default_registry
 from dlrmsim.reproduce.runner import Simulator, progress_bar, run_all
-from dlrmsim.reproduce.types import ClaimResult, Experiment, ExperimentResult, Outcomes, Settings
+from dlrmsim.reproduce.types import (
+    ClaimResult,
+    Experiment,
+    ExperimentResult,
+    Outcomes,
+    Row,
+    Settings,
+)
 from sim.run import simulate
 
 DEFAULT_OUT = "reproduce_out"
@@ -52,7 +59,7 @@ def reproduce(out: str | os.PathLike[str] = DEFAULT_OUT, settings: Settings | No
         outcomes = run_all(tasks, jobs=jobs, progress=progress, simulator=simulator)
         (work / FIGURES).mkdir()
         results = _results(chosen, outcomes, settings, work, progress)
-        claims = _claims(chosen, results)
+        claims = _verdicts({r.experiment.id: r.rows for r in results})
         report.write(work, settings, results, claims)
         seconds = time.perf_counter() - began
         _run_info(work, settings, len(outcomes), seconds)
@@ -81,11 +88,21 @@ def _result(experiment: Experiment, outcomes: Outcomes, settings: Settings,
     return ExperimentResult(experiment, rows, tuple(str(p.relative_to(work)) for p in figures))
 
 
-def _claims(chosen: Sequence[Experiment], results: Sequence[ExperimentResult]
-            ) -> tuple[ClaimResult, ...]:
-    ran = {e.id for e in chosen}
-    rows = {r.experiment.id: r.rows for r in results}
-    return tuple(evaluate([c for c in all_claims() if c.experiment in ran], rows))
+def verdicts(settings: Settings, *, registry: Registry | None = None,
+             simulator: Simulator = simulate) -> tuple[ClaimResult, ...]:
+    """The verdicts of the claims on the experiments of `settings`, from the same runs and
+    checks as `reproduce`, without figures or a report: what the test suite asserts, so that
+    the tests and the report cannot disagree on a claim. Raises ReproduceError for an unknown
+    experiment id."""
+    chosen = (registry or default_registry()).select(settings.only)
+    tasks = [t for e in chosen for t in e.plan(settings)]
+    outcomes = run_all(tasks, jobs=1, progress=False, simulator=simulator)
+    return _verdicts({e.id: tuple(e.analyze(outcomes, settings)) for e in chosen})
+
+
+def _verdicts(rows: dict[str, tuple[Row, ...]]) -> tuple[ClaimResult, ...]:
+    """The claims whose experiment ran, evaluated on the rows by experiment id."""
+    return tuple(evaluate([c for c in all_claims() if c.experiment in rows], rows))
 
 
 def _run_info(work: Path, settings: Settings, simulations: int, seconds: float) -> None:
