@@ -47,6 +47,8 @@ class SimResult:
     flows: int
     demand_rse: float = 0.0
     demand_batches: int = 0
+    # Where the costs came from: analytic, or which processors a calibration profile timed.
+    costs: str = "analytic"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 import simpy
 
 from sim.cluster import Job
-from sim.costs import cost_model_for
+from sim.costs import cost_model_for, describe_costs
 from sim.demand import demand_for
 from sim.engine import FluidNetwork, Timeline
 from sim.errors import DlrmsimInputError
@@ -160,4 +160,5 @@ def execute(job: Job) -> SimResult:
         placement=job.placement.kind, batch_size=spec.batch_size, servers=counts,
         power_w=power, examples_per_joule=fields["throughput_examples_per_s"] / power,
         flows=job.net.flows_started, demand_rse=demand_rse,
-        demand_batches=job.demand.num_batches, **fields)
+        demand_batches=job.demand.num_batches,
+        costs=describe_costs(job.trainer_costs, [s.spec for s in job.servers]), **fields)

@@ -76,6 +76,7 @@ def summary(result: SimResult) -> str:
         f"bottleneck   {result.bottleneck} ({result.bottleneck_kind}, "
         f"{result.bottleneck_utilization:.0%} busy)",
         f"power        {result.power_w:,.0f} W, {result.examples_per_joule:,.1f} examples/J",
+        f"costs        {result.costs}",
         "",
         "busy fraction by role:",
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from sim.costs.analytic import AnalyticCosts
@@ -11,7 +12,7 @@ from sim.profile import load_profile
 from sim.specs import ServerSpec
 
 __all__ = ["AnalyticCosts", "CalibratedCosts", "CostModel", "EmbeddingWork", "OpCost",
-           "Processor", "cost_model_for"]
+           "Processor", "cost_model_for", "describe_costs"]
 
 
 def cost_model_for(server: ServerSpec, profile_path: str | Path | None = None) -> CostModel:
@@ -20,3 +21,18 @@ def cost_model_for(server: ServerSpec, profile_path: str | Path | None = None) -
     if profile_path is None:
         return analytic
     return CalibratedCosts(load_profile(profile_path), fallback=analytic)
+
+
+def describe_costs(model: CostModel, servers: Iterable[ServerSpec]) -> str:
+    """Where a run's costs came from, for its result: a calibrated model answers only for the
+    processors of its profile's kind, so a CPU profile leaves a GPU server's GPUs analytic."""
+    if not isinstance(model, CalibratedCosts):
+        return "analytic: datasheet rates times the platforms' efficiency factors"
+    kinds = {"cpu"} | {"gpu" for s in servers if s.gpus}
+    measured = f"calibrated from {model.profile.path} ({model.profile.device} profile)"
+    if model.kind not in kinds:
+        return (f"{measured}, which times no processor of this job: every cost is analytic "
+                f"(datasheet rates times efficiency factors)")
+    others = sorted(kinds - {model.kind})
+    rest = "".join(f"; {k} work analytic (the profile has no {k} kernels)" for k in others)
+    return f"{measured}: {model.kind} work measured{rest}"

@@ -13,6 +13,7 @@ from dlrmsim.cli import main
 from sim.presets import list_presets
 
 ITERATIONS = "4"
+PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -82,3 +83,22 @@ def test_placement_that_does_not_fit_says_by_how_much(capsys: pytest.CaptureFixt
     code, _, err = run(capsys, "--model", "m3_prod", "--platform", "big_basin",
                        "--placement", "gpu", "--iterations", ITERATIONS)
     assert code == 2 and re.search(r"short by \d+ bytes", err) and "placement" in err
+
+
+@pytest.mark.parametrize(("job", "profile", "said"), [
+    ("m1_gpu", None, "analytic"),
+    ("m1_gpu", "cpu-vm-full.json", "cpu work measured; gpu work analytic"),
+    ("m2_cpu", "cpu-vm-full.json", "cpu work measured"),
+    ("m2_cpu", "cuda-h100-full-2.json", "times no processor of this job: every cost is analytic"),
+])
+def test_summary_says_where_the_costs_came_from(capsys: pytest.CaptureFixture[str], job: str,
+                                                profile: str | None, said: str) -> None:
+    # A profile times only processors of its own kind; the rest falls back to datasheet rates,
+    # and the user must be able to see which.
+    flags = ("--profile", str(PROFILES / profile)) if profile else ()
+    code, out, err = run(capsys, "--job", job, "--iterations", ITERATIONS, *flags)
+    assert code == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("costs"))
+    assert said in line and (profile is None or profile in line)
+    if job == "m2_cpu" and profile == "cpu-vm-full.json":
+        assert "analytic" not in line
