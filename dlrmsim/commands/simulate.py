@@ -80,11 +80,9 @@ def summary(result: SimResult) -> str:
         "",
         "busy fraction by role:",
     ]
-    # Every role reports the same classes (sim.results.by_role); the union guards a result
-    # written by hand or by an older version.
-    kinds = list(dict.fromkeys(k for per_kind in result.utilization.values() for k in per_kind))
-    rows = [(role, *(round(v.get(k, 0.0), 3) for k in kinds))
-            for role, v in result.utilization.items()]
+    # Every role reports the same resource classes (sim.results.by_role).
+    kinds = list(next(iter(result.utilization.values()))) if result.utilization else []
+    rows = [(role, *(round(v[k], 3) for k in kinds)) for role, v in result.utilization.items()]
     lines.append(format_table(("role", *kinds), rows))
     top = sorted(result.bytes_per_link.items(), key=lambda kv: -kv[1])[:5]
     if top:
