@@ -48,7 +48,9 @@ class Meter:
     With `target_rse`, the window closes at the first round of worker iterations (at least
     MIN_ROUNDS of them) whose throughput has a relative standard error below it, counting the
     batch means and `demand_rse`, the error of the replayed sample of batches (`combined_rse`);
-    `iterations` is then a cap: a run cannot shrink the sample's share by going on.
+    `iterations` is then a cap: a run cannot shrink the sample's share by going on. When that
+    share alone is at or above the target, the window closes once the batch means alone are
+    below it.
     Raises ValueError when warmup >= iterations, a count is < 1 or
     target_rse is not in (0, 1).
     """
@@ -104,6 +106,11 @@ class Meter:
         ends = [r[0] for r in self._records]
         examples = [r[2] for r in self._records]
         run = batch_means_rse(self._t0, ends, examples)
+        if self.demand_rse >= self.target_rse:
+            # The replayed sample alone misses the target and going on does not shrink it: stop
+            # once the run's own error is below the target, rather than at the cap. The result
+            # states the combined error, above the target.
+            return run < self.target_rse
         return combined_rse(run, self.demand_rse) < self.target_rse
 
     @property

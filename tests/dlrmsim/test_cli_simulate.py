@@ -102,3 +102,12 @@ def test_summary_says_where_the_costs_came_from(capsys: pytest.CaptureFixture[st
     assert said in line and (profile is None or profile in line)
     if job == "m2_cpu" and profile == "cpu-vm-full.json":
         assert "analytic" not in line
+
+
+def test_a_target_that_the_sample_cannot_meet_is_said(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--job", "m1_gpu", "--batch-size", "7", "--target-rse", "0.01",
+                         "--iterations", "300", "--json")
+    assert code == 0 and json.loads(out)["throughput_rse"] >= 0.01  # stdout is only the JSON
+    assert "--target-rse 0.01 not met" in err and "replayed batches alone" in err
+    code, out, err = run(capsys, "--job", "m1_gpu", "--target-rse", "0.05", "--iterations", "300")
+    assert code == 0 and err == ""
