@@ -43,6 +43,8 @@ class Job:
     sparse_ps: list[ServerResources] = field(default_factory=list)
     dense_ps: list[ServerResources] = field(default_factory=list)
     readers: list[ServerResources] = field(default_factory=list)
+    # The queues readers fill for a GPU trainer, by (server name, GPU); empty without readers.
+    inputs: dict[tuple[str, int], simpy.Store] = field(default_factory=dict)
 
     @property
     def servers(self) -> list[ServerResources]:

@@ -146,14 +146,13 @@ class Worker:
 def start(job: Job) -> None:
     """Start every trainer thread, and the readers that feed them."""
     plans: dict[int, CpuBatchPlan] = {}
-    index = 0
-    for server in job.trainers:
-        for thread in range(job.spec.hogwild_threads):
-            worker = Worker(job, server, index, thread, plans)
-            if job.readers:
-                worker.queue = simpy.Store(job.env, capacity=reader.QUEUE_BATCHES)
-                source = job.readers[index % len(job.readers)]
-                job.env.process(reader.feed(job, source, server, ("host", worker.socket),
-                                            worker.queue, spread=index))
-            job.env.process(worker.run())
-            index += 1
+    workers = [Worker(job, server, index, thread, plans)
+               for index, (server, thread) in enumerate(
+                   (s, t) for s in job.trainers for t in range(job.spec.hogwild_threads))]
+    if job.readers:
+        consumers = [(w.server, ("host", w.socket)) for w in workers]
+        for worker, queue in zip(workers, reader.start_feeds(job, consumers,
+                                                             job.spec.batch_size), strict=True):
+            worker.queue = queue
+    for worker in workers:
+        job.env.process(worker.run())

@@ -1,8 +1,9 @@
 """The synchronous training step of GPU trainer servers, phase by phase, all GPUs in lockstep:
 
-1. input copy to each GPU (unless prefetched: JobSpec.input_prefetch copies batch i+1 while
-   batch i trains), bottom MLP, lookups of the GPU's tables; meanwhile host-side embedding
-   workers (system memory) and remote-lookup clients (sparse PS) fetch theirs;
+1. input copy to each GPU, once its share of the batch has come from its readers if the job
+   has any (unless prefetched: JobSpec.input_prefetch copies batch i+1 while batch i trains),
+   bottom MLP, lookups of the GPU's tables; meanwhile host-side embedding workers (system
+   memory) and remote-lookup clients (sparse PS) fetch theirs;
 2. all-to-all of pooled embeddings;
 3. interaction and top MLP, forward and backward;
 4. at once: all-to-all of embedding gradients then embedding updates (on GPUs, hosts, sparse
@@ -20,7 +21,7 @@ import simpy
 
 from sim.cluster import DENSE_BYTES, Job, Proc
 from sim.costs import OpCost
-from sim.processes import host_embedding, remote_lookup
+from sim.processes import host_embedding, reader, remote_lookup
 from sim.processes.gpu_plan import BatchPlan, DenseCosts, batch_plan, dense_costs
 from sim.topology import ServerResources, network_route
 
@@ -89,6 +90,11 @@ def gpu_trainers(job: Job) -> Proc:
             plans[index] = batch_plan(job, first, gpus, index)
         return plans[index]
 
+    if job.readers:  # each GPU takes its share of its server's batch from its own queue
+        consumers = [(s, ("host", _host_socket(s, g))) for s in job.trainers for g in range(gpus)]
+        queues = reader.start_feeds(job, consumers, job.spec.batch_size / gpus)
+        job.inputs = {(s.name, g): queues[i * gpus + g]
+                      for i, s in enumerate(job.trainers) for g in range(gpus)}
     prefetch = job.spec.input_prefetch
     copied = env.process(_copy_inputs(job, plan(0), gpus)) if prefetch else None
     iteration = 0
@@ -111,6 +117,10 @@ def _copy_inputs(job: Job, plan: BatchPlan, gpus: int) -> Proc:
 
 
 def _copy_input(job: Job, server: ServerResources, plan: BatchPlan, g: int) -> Proc:
+    """Host to GPU g, once the GPU's share of the batch is in host memory (from its readers,
+    if the job has any)."""
+    if job.inputs:
+        yield job.inputs[(server.name, g)].get()
     yield from job.move(server.route(("host", _host_socket(server, g)), ("gpu", g)),
                         plan.input_bytes[g])
 

@@ -127,6 +127,70 @@ def test_a_pipeline_runs_at_its_slowest_stage() -> None:
     assert result.bottleneck.startswith("reader0.cpu")
 
 
+def _slow_readers(name: str, readers: int, **overrides: object):  # type: ignore[no-untyped-def]
+    """A job whose readers decode at 1 MB/s, far slower than anything else in it."""
+    job = _job(name, iterations=8, readers=readers, **overrides)
+    job.trainer_costs = FakeCosts()
+    job.ps_costs = FakeCosts(mem_bw=1e6)
+    return job
+
+
+def test_more_readers_than_consumers_all_work() -> None:
+    # One Hogwild thread and two readers: both fill its queue, so it gets batches twice as fast
+    # (before, the second reader stood idle while its power was counted).
+    from sim.processes.reader import batch_bytes
+
+    job = _slow_readers("test_suite_cpu", 2, dense_ps=0)
+    result = execute(job)
+    parse_s = 2 * batch_bytes(job) / 1e6
+    assert result.throughput_examples_per_s == pytest.approx(2 * job.spec.batch_size / parse_s,
+                                                             rel=1e-3)
+    assert result.utilization["reader"]["cpu"] > 0
+
+
+def test_gpu_trainers_take_their_batches_from_readers() -> None:
+    # Each GPU takes its share of the server's batch (1600 / 8 examples) from its own queue;
+    # one reader fills all 8 queues, each by its own feed, which decodes and then sends. The 8
+    # shares in flight split the reader's NIC, the tightest link on their way. Decoding is the
+    # slowest stage by far; latencies (us) are left out.
+    from sim.processes.reader import batch_bytes
+
+    job = _slow_readers("test_suite_gpu", 1)
+    result = execute(job)
+    share = batch_bytes(job, job.spec.batch_size / 8)
+    parse_s = 2 * share / 1e6
+    send_s = 8 * share / job.readers[0].spec.nics[0].link.bw_bytes_per_s
+    assert result.throughput_examples_per_s == pytest.approx(
+        job.spec.batch_size / (parse_s + send_s), rel=1e-5)
+    assert result.utilization["reader"]["network"] > 0
+
+
+def test_two_feeds_per_gpu_double_its_input_rate() -> None:
+    # 16 readers for 8 GPUs: two fill each GPU's queue. Only the sends (under 0.1% of the
+    # decoding) may keep the rate from doubling exactly.
+    one = execute(_slow_readers("test_suite_gpu", 8)).throughput_examples_per_s
+    two = execute(_slow_readers("test_suite_gpu", 16)).throughput_examples_per_s
+    assert 1.99 * one < two <= 2 * one * (1 + 1e-9)
+
+
+def test_a_gpu_trainer_without_readers_is_unchanged_by_the_reader_machinery() -> None:
+    # The preset jobs have no readers; their batches are in host memory when the copy starts.
+    plain = simulate("m1_gpu", iterations=8)
+    fed = simulate("m1_gpu", iterations=8, readers=8)
+    assert fed.throughput_examples_per_s <= plain.throughput_examples_per_s * (1 + 1e-9)
+    assert fed.utilization["trainer"]["network"] > 0 == plain.utilization["trainer"]["network"]
+
+
+def test_every_reader_feeds_and_every_consumer_is_fed() -> None:
+    from sim.processes.reader import feeders
+
+    for readers in range(1, 20):
+        for consumers in range(1, 20):
+            plan = feeders(readers, consumers)
+            assert len(plan) == consumers and all(plan)
+            assert {r for served in plan for r in served} == set(range(readers))
+
+
 @pytest.mark.parametrize("name", ["m2_gpu", "m2_cpu", "test_suite_cpu"])
 def test_same_seed_same_result_bit_for_bit(name: str) -> None:
     a = simulate(name, iterations=10, seed=3).to_dict()
