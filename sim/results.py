@@ -49,6 +49,8 @@ class SimResult:
     demand_batches: int = 0
     # Where the costs came from: analytic, or which processors a calibration profile timed.
     costs: str = "analytic"
+    # What to read before trusting the figures (sim/notes.py): idle servers, a missed target.
+    notes: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

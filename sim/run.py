@@ -16,6 +16,7 @@ from sim.demand import demand_for
 from sim.engine import FluidNetwork, Timeline
 from sim.errors import DlrmsimInputError
 from sim.meter import Meter
+from sim.notes import idle_servers, target_missed
 from sim.placement import place
 from sim.presets import load_job, load_model, load_platform
 from sim.processes import cpu_trainer, gpu_step
@@ -154,6 +155,10 @@ def execute(job: Job) -> SimResult:
     ps_power = sum(s.spec.power_w for s in [*job.sparse_ps, *job.dense_ps, *job.readers])
     power = trainer_power + ps_power
     others = [*job.sparse_ps, *job.dense_ps, *job.readers]
+    watts = {role: sum(s.spec.power_w for s in job.servers if s.role == role) for role in counts}
+    notes = (*idle_servers(spec, bool(job.trainers[0].spec.gpus), watts),
+             *target_missed(job.meter.target_rse, fields["throughput_rse"], demand_rse,
+                            job.demand.num_batches, fields["measured_iterations"]))
     return SimResult(
         job=spec.name, model=job.model.name, trainer_platform=job.trainers[0].spec.name,
         ps_platform=others[0].spec.name if others else spec.ps_platform,
@@ -161,4 +166,5 @@ def execute(job: Job) -> SimResult:
         power_w=power, examples_per_joule=fields["throughput_examples_per_s"] / power,
         flows=job.net.flows_started, demand_rse=demand_rse,
         demand_batches=job.demand.num_batches,
-        costs=describe_costs(job.trainer_costs, [s.spec for s in job.servers]), **fields)
+        costs=describe_costs(job.trainer_costs, [s.spec for s in job.servers]), notes=notes,
+        **fields)

@@ -7,7 +7,6 @@ import sys
 from typing import Any
 
 from dlrmsim.output import format_table, human_bytes, print_json
-from sim.demand import MAX_BATCHES
 from sim.results import SimResult
 from sim.run import DEFAULT_ITERATIONS, simulate
 from sim.specs.job import PLACEMENTS
@@ -60,25 +59,9 @@ def run(args: argparse.Namespace) -> int:
         print_json(result.to_dict())
     else:
         print(summary(result))
-    missed = target_note(result, args.target_rse)
-    if missed:  # on stderr: with --json, stdout holds only the JSON
-        print(missed, file=sys.stderr)
+    for note in result.notes:  # on stderr: with --json, stdout holds only the JSON
+        print(f"note: {note}", file=sys.stderr)
     return 0
-
-
-def target_note(result: SimResult, target: float | None) -> str:
-    """Why a run with --target-rse stopped above the target, and what would help; '' if it
-    met it."""
-    if target is None or result.throughput_rse < target:
-        return ""
-    head = (f"note: --target-rse {target:g} not met: relative standard error "
-            f"{result.throughput_rse:.2%}")
-    if result.demand_rse >= target:
-        return (f"{head}; the {result.demand_batches} replayed batches alone give "
-                f"{result.demand_rse:.2%} (the most drawn are {MAX_BATCHES}), and more "
-                f"iterations do not shrink that: a larger --batch-size varies less")
-    return (f"{head} after {result.measured_iterations} measured iterations; give a larger "
-            f"--iterations")
 
 
 def summary(result: SimResult) -> str:

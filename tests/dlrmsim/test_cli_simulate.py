@@ -108,6 +108,13 @@ def test_a_target_that_the_sample_cannot_meet_is_said(capsys: pytest.CaptureFixt
     code, out, err = run(capsys, "--job", "m1_gpu", "--batch-size", "7", "--target-rse", "0.01",
                          "--iterations", "300", "--json")
     assert code == 0 and json.loads(out)["throughput_rse"] >= 0.01  # stdout is only the JSON
-    assert "--target-rse 0.01 not met" in err and "replayed batches alone" in err
+    assert err.startswith("note: target relative standard error 0.01 not met")
+    assert "replayed batches alone" in err
     code, out, err = run(capsys, "--job", "m1_gpu", "--target-rse", "0.05", "--iterations", "300")
     assert code == 0 and err == ""
+
+
+def test_servers_without_work_are_noted(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--job", "m1_gpu", "--dense-ps", "2", "--iterations", ITERATIONS)
+    assert code == 0 and "2 dense_ps" in out
+    assert err.startswith("note: the 2 dense_ps servers have no work") and "--dense-ps 0" in err

@@ -181,6 +181,26 @@ def test_a_gpu_trainer_without_readers_is_unchanged_by_the_reader_machinery() ->
     assert fed.utilization["trainer"]["network"] > 0 == plain.utilization["trainer"]["network"]
 
 
+@pytest.mark.parametrize("name", ["m1_cpu", "m1_gpu", "m2_cpu", "m2_gpu", "m3_cpu", "m3_gpu",
+                                  "test_suite_cpu", "test_suite_gpu"])
+def test_preset_jobs_have_no_idle_servers(name: str) -> None:
+    assert simulate(name, iterations=6).notes == ()
+
+
+@pytest.mark.parametrize(("overrides", "role"), [
+    ({"dense_ps": 2}, "dense_ps"),                       # GPU trainers all-reduce instead
+    ({"sparse_ps": 3, "placement": "system"}, "sparse_ps"),  # tables on the GPU server's hosts
+])
+def test_servers_without_work_are_noted_with_their_power(overrides: dict[str, object],
+                                                         role: str) -> None:
+    result = simulate("m2_gpu", iterations=6, **overrides)  # type: ignore[arg-type]
+    count = overrides[role]
+    assert result.servers[role] == count and all(v == 0 for v in result.utilization[role].values())
+    watts = count * load_platform("dual_socket_cpu").power_w  # type: ignore[operator]
+    assert len(result.notes) == 1 and f"the {count} {role} servers have no work" in result.notes[0]
+    assert f"{watts:,.0f} W" in result.notes[0]
+
+
 def test_every_reader_feeds_and_every_consumer_is_fed() -> None:
     from sim.processes.reader import feeders
 

@@ -1,0 +1,38 @@
+"""Notes on a result that a user should read before trusting it: servers of the job that did
+no work (their power still counts), and a precision target the run could not meet."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sim.demand import MAX_BATCHES
+from sim.specs import JobSpec
+
+
+def idle_servers(spec: JobSpec, gpu_trainers: bool, watts: Mapping[str, float]) -> list[str]:
+    """A note for each role the job has servers of but gives no work, by the job's structure
+    (a measured window may simply fall between two EASGD syncs, so busy time cannot tell)."""
+    idle = []
+    if spec.sparse_ps and spec.placement.kind != "remote":
+        idle.append(("sparse_ps", spec.sparse_ps, "only the remote placement puts tables on "
+                     "sparse parameter servers", "--sparse-ps 0"))
+    if spec.dense_ps and gpu_trainers:
+        idle.append(("dense_ps", spec.dense_ps, "GPU trainers all-reduce their dense gradients; "
+                     "only CPU trainers sync with dense parameter servers", "--dense-ps 0"))
+    return [f"the {count} {role} servers have no work ({why}); their {watts.get(role, 0.0):,.0f} "
+            f"W count in the power and examples per joule: leave them out with {flag}"
+            for role, count, why, flag in idle]
+
+
+def target_missed(target_rse: float | None, throughput_rse: float, demand_rse: float,
+                  demand_batches: int, measured_iterations: int) -> list[str]:
+    """A note when a run with a precision target stopped above it, with what would help."""
+    if target_rse is None or throughput_rse < target_rse:
+        return []
+    head = (f"target relative standard error {target_rse:g} not met: "
+            f"{throughput_rse:.2%}")
+    if demand_rse >= target_rse:
+        return [f"{head}; the {demand_batches} replayed batches alone give {demand_rse:.2%} "
+                f"(the most drawn are {MAX_BATCHES}), and more iterations do not shrink that: "
+                f"a larger batch size varies less"]
+    return [f"{head} after {measured_iterations} measured iterations; allow more iterations"]
