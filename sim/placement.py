@@ -75,16 +75,29 @@ def place(model: ModelSpec, job: JobSpec, trainer: ServerSpec, ps: ServerSpec) -
     if kind == "gpu":
         return _place_gpu(model, job, trainer)
     if kind == "system":
-        host = _spread(model, model.tables, _socket_capacity(trainer), "host",
-                       f"the system memory of {trainer.name}")
+        servers = sharing_servers(job, trainer)
+        host = _spread(model, model.tables, _socket_capacity(trainer) * servers, "host",
+                       f"the system memory of {_label(trainer, servers)}")
         return Placement(kind, job.placement.sharding,
-                         _split_hot(host, model.tables, len(trainer.sockets)))
+                         _split_hot(host, model.tables, len(trainer.sockets) * servers))
     if kind == "remote":
         capacity = [int(ps.mem_capacity_bytes * ps.efficiency.dram_usable_fraction)] * job.sparse_ps
         remote = _spread(model, model.tables, capacity, "remote",
                          f"{job.sparse_ps} sparse parameter server(s) of type {ps.name}")
         return Placement(kind, job.placement.sharding, remote)
     return _place_hybrid(model, job, trainer)
+
+
+def sharing_servers(job: JobSpec, trainer: ServerSpec) -> int:
+    """Trainer servers whose GPUs and system memory the tables are spread over: every server of
+    a GPU job, whose GPUs train one global batch model-parallel (device and socket indices of
+    the placement run over the servers in order, a server's own first); a CPU trainer keeps its
+    local tables to itself."""
+    return job.trainers if trainer.gpus else 1
+
+
+def _label(trainer: ServerSpec, servers: int) -> str:
+    return trainer.name if servers == 1 else f"{servers} x {trainer.name}"
 
 
 def _gpus_for_job(job: JobSpec, trainer: ServerSpec) -> int:
@@ -96,8 +109,10 @@ def _gpus_for_job(job: JobSpec, trainer: ServerSpec) -> int:
 
 
 def _place_gpu(model: ModelSpec, job: JobSpec, trainer: ServerSpec) -> Placement:
-    capacity = gpu_capacity_bytes(trainer)[: _gpus_for_job(job, trainer)]
-    where = f"the GPU memory of {trainer.name} ({len(capacity)} x {capacity[0] / GB:.1f} GB usable)"
+    servers = sharing_servers(job, trainer)
+    capacity = gpu_capacity_bytes(trainer)[: _gpus_for_job(job, trainer)] * servers
+    where = (f"the GPU memory of {_label(trainer, servers)} ({len(capacity)} x "
+             f"{capacity[0] / GB:.1f} GB usable)")
     total = sum(table_bytes(model, t) for t in model.tables)
     _check_total(total, sum(capacity), where)
     if job.placement.packing == "packed":
@@ -182,7 +197,8 @@ def _socket_capacity(server: ServerSpec) -> list[int]:
 
 
 def _place_hybrid(model: ModelSpec, job: JobSpec, trainer: ServerSpec) -> Placement:
-    free = gpu_capacity_bytes(trainer)[: _gpus_for_job(job, trainer)]
+    servers = sharing_servers(job, trainer)
+    free = gpu_capacity_bytes(trainer)[: _gpus_for_job(job, trainer)] * servers
     on_gpu: dict[str, TablePlacement] = {}
     rest: list[TableSpec] = []
     # Hottest first: the tables that gather the most bytes per example gain most from HBM.
@@ -194,8 +210,8 @@ def _place_hybrid(model: ModelSpec, job: JobSpec, trainer: ServerSpec) -> Placem
             on_gpu[table.name] = TablePlacement(table.name, "gpu", (slot,), size)
         else:
             rest.append(table)
-    host_part = _spread(model, rest, _socket_capacity(trainer), "host",
-                        f"the system memory of {trainer.name} (for the tables the GPUs cannot "
-                        "hold)") if rest else ()
+    host_part = _spread(model, rest, _socket_capacity(trainer) * servers, "host",
+                        f"the system memory of {_label(trainer, servers)} (for the tables the "
+                        "GPUs cannot hold)") if rest else ()
     by_name = {**on_gpu, **{p.table: p for p in host_part}}
     return Placement("hybrid", "table_wise", tuple(by_name[t.name] for t in model.tables))

@@ -17,7 +17,7 @@ from sim.engine import FluidNetwork, Timeline
 from sim.errors import DlrmsimInputError
 from sim.meter import Meter
 from sim.notes import idle_servers, target_missed
-from sim.placement import place
+from sim.placement import place, sharing_servers
 from sim.presets import load_job, load_model, load_platform
 from sim.processes import cpu_trainer, gpu_step
 from sim.results import SimResult, summary_fields
@@ -122,7 +122,9 @@ def build(spec: JobSpec, model: ModelSpec, trainer: ServerSpec, ps: ServerSpec, 
     net = FluidNetwork(env)
     gpu_job = bool(trainer.gpus)
     workers = 1 if gpu_job else spec.trainers * spec.hogwild_threads
-    demand = demand_for(model, spec.batch_size, seed=seed, trace=trace)
+    # Servers that share the tables train one global batch: its lookups are drawn together.
+    shared = sharing_servers(spec, trainer) if spec.placement.kind != "remote" else 1
+    demand = demand_for(model, spec.batch_size * shared, seed=seed, trace=trace)
     job = Job(env, net, Timeline(enabled=record), model, spec, placement, demand,
               cost_model_for(trainer, _path(profile)), cost_model_for(ps, _path(profile)),
               Meter(env, net, workers, iterations, warmup, lambda: job.channels(),

@@ -190,3 +190,11 @@ def network_route(src: ServerResources, src_end: Endpoint, dst: ServerResources,
     tx = src.nic_for(src_end, spread)
     rx = dst.nic_for(dst_end, spread)
     return src.to_nic(src_end, tx, sending=True) + dst.to_nic(dst_end, rx, sending=False)
+
+
+def route_between(src: ServerResources, src_end: Endpoint, dst: ServerResources,
+                  dst_end: Endpoint, spread: int = 0) -> Route:
+    """Inside one server, or across the network between two."""
+    if src is dst:
+        return src.route(src_end, dst_end)
+    return network_route(src, src_end, dst, dst_end, spread)

@@ -1,5 +1,11 @@
-"""What one iteration of a GPU trainer server does, per batch of the demand: bytes of each copy
-and all-to-all, costs of each kernel, on which GPU, socket or sparse parameter server."""
+"""What one iteration of a job's GPU trainer servers does, per batch of the demand: bytes of each
+copy and all-to-all, costs of each kernel, on which GPU, socket or sparse parameter server.
+
+With several servers and tables in GPU or system memory, the servers train one global batch
+(each its own batch, split over its GPUs) and the tables are spread over all of them (see
+sim.placement.sharing_servers): GPU and socket numbers run over the servers (`Layout`), a table's
+indices come from every server and its pooled embeddings go to every GPU, across the network
+where they change servers. With remote tables each server has its own batch and plan."""
 
 from __future__ import annotations
 
@@ -9,13 +15,36 @@ from dataclasses import dataclass, field
 from sim.cluster import DENSE_BYTES, Job, cpu_proc, dense_update_cost, gpu_proc, mlp_cost
 from sim.costs import OpCost
 from sim.processes.embedding_work import group_costs, index_bytes, shard_work
-from sim.topology import ServerResources
+from sim.topology import Endpoint, Route, ServerResources, route_between
 
 
 def local_batches(batch: int, gpus: int) -> list[int]:
     """The global batch split over the GPUs (data-parallel MLPs), remainder to the first."""
     base, extra = divmod(batch, gpus)
     return [base + (1 if g < extra else 0) for g in range(gpus)]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The job's GPUs and sockets numbered over its trainer servers, a server's own first: GPU
+    d is GPU d % gpus of server d // gpus, and socket s likewise."""
+
+    servers: tuple[ServerResources, ...]
+    gpus: int
+
+    @property
+    def sockets(self) -> int:
+        return len(self.servers[0].cpu)
+
+    def gpu(self, d: int) -> tuple[ServerResources, Endpoint]:
+        return self.servers[d // self.gpus], ("gpu", d % self.gpus)
+
+    def socket(self, s: int) -> tuple[ServerResources, Endpoint]:
+        return self.servers[s // self.sockets], ("host", s % self.sockets)
+
+    def route(self, src: tuple[ServerResources, Endpoint], dst: tuple[ServerResources, Endpoint],
+              spread: int = 0) -> Route:
+        return route_between(src[0], src[1], dst[0], dst[1], spread)
 
 
 @dataclass
@@ -30,14 +59,20 @@ class DenseCosts:
 
 @dataclass
 class BatchPlan:
-    """The batch-dependent work of one iteration (see module docstring)."""
+    """The batch-dependent work of one iteration (see module docstring). GPUs and sockets are
+    numbered over the servers (Layout), except in the remote_* fields, which each server has
+    for its own batch and GPUs."""
 
-    input_bytes: list[float]
+    input_bytes: list[float]  # from the GPU's own server: its dense features, its tables' indices
     emb_fwd: list[OpCost]
     emb_upd: list[OpCost]
+    # (server, GPU): a GPU's tables' indices from another server's batch
+    input_from: dict[tuple[int, int], float] = field(default_factory=dict)
     a2a: dict[tuple[int, int], float] = field(default_factory=dict)
     host_fwd: dict[int, OpCost] = field(default_factory=dict)
     host_upd: dict[int, OpCost] = field(default_factory=dict)
+    # (server, socket): a socket's tables' indices from another server's batch
+    host_in: dict[tuple[int, int], float] = field(default_factory=dict)
     host_out: dict[tuple[int, int], float] = field(default_factory=dict)
     remote_req: dict[int, float] = field(default_factory=dict)
     remote_fwd: dict[tuple[int, int], OpCost] = field(default_factory=dict)
@@ -67,12 +102,14 @@ def dense_costs(job: Job, server: ServerResources, gpus: int) -> DenseCosts:
     return DenseCosts(forward, top, backward, ring)
 
 
-def batch_plan(job: Job, server: ServerResources, gpus: int, batch_index: int) -> BatchPlan:
+def batch_plan(job: Job, layout: Layout, batch_index: int) -> BatchPlan:
     model, demand = job.model, job.demand
     bpe = model.bytes_per_element
-    locals_ = local_batches(job.spec.batch_size, gpus)
+    servers, per_gpu = len(layout.servers), local_batches(job.spec.batch_size, layout.gpus)
+    locals_ = per_gpu * servers  # examples of every GPU of the job
     plan = BatchPlan([float(b * model.dense_features * DENSE_BYTES) for b in locals_],
-                     [OpCost(0.0)] * gpus, [OpCost(0.0)] * gpus, remote_to_gpu=[0.0] * gpus)
+                     [OpCost(0.0)] * len(locals_), [OpCost(0.0)] * len(locals_),
+                     remote_to_gpu=[0.0] * layout.gpus)
     gpu_works: dict[int, list] = defaultdict(list)
     host_works: dict[int, list] = defaultdict(list)
     remote_works: dict[tuple[int, int], list] = defaultdict(list)
@@ -82,17 +119,27 @@ def batch_plan(job: Job, server: ServerResources, gpus: int, batch_index: int) -
         if where.location == "gpu":
             for d in where.devices:
                 gpu_works[d].append(shard_work(model, demand, batch_index, t, shards))
-                plan.input_bytes[d] += index_bytes(demand, batch_index, t, shards)
+                # Each server sends its share of the global batch's indices.
+                share = index_bytes(demand, batch_index, t, shards) / servers
+                for s in range(servers):
+                    if s == d // layout.gpus:
+                        plan.input_bytes[d] += share
+                    else:
+                        plan.input_from[(s, d)] = plan.input_from.get((s, d), 0.0) + share
                 for h, b in enumerate(locals_):
                     if h != d:
                         plan.a2a[(d, h)] = plan.a2a.get((d, h), 0.0) + b * row_bytes
         elif where.location == "host":
             # A row-wise table's shards pool partial sums; the sockets reduce-scatter them (a
             # few hundred kB over the socket links, left out) and each sends its slice of bags.
-            for s in where.devices:
-                host_works[s].append(shard_work(model, demand, batch_index, t, shards))
+            for k in where.devices:
+                host_works[k].append(shard_work(model, demand, batch_index, t, shards))
+                share = index_bytes(demand, batch_index, t, shards) / servers
+                for s in range(servers):
+                    if s != k // layout.sockets:
+                        plan.host_in[(s, k)] = plan.host_in.get((s, k), 0.0) + share
                 for h, b in enumerate(locals_):
-                    plan.host_out[(s, h)] = (plan.host_out.get((s, h), 0.0)
+                    plan.host_out[(k, h)] = (plan.host_out.get((k, h), 0.0)
                                              + b * row_bytes / shards)
         else:
             p = where.devices[0]
@@ -100,15 +147,17 @@ def batch_plan(job: Job, server: ServerResources, gpus: int, batch_index: int) -
             remote_works[(p, t % ps_sockets)].append(shard_work(model, demand, batch_index, t))
             plan.remote_req[p] = plan.remote_req.get(p, 0.0) + index_bytes(demand, batch_index, t)
             plan.remote_out[p] = plan.remote_out.get(p, 0.0) + demand.batch_size * row_bytes
-            for h, b in enumerate(locals_):
+            for h, b in enumerate(per_gpu):
                 plan.remote_to_gpu[h] += b * row_bytes
     optimizer = model.optimizer
     for d, works in gpu_works.items():
-        plan.emb_fwd[d], plan.emb_upd[d] = group_costs(job.trainer_costs, gpu_proc(server, d),
+        server, (_, g) = layout.gpu(d)
+        plan.emb_fwd[d], plan.emb_upd[d] = group_costs(job.trainer_costs, gpu_proc(server, g),
                                                        works, optimizer)
-    for s, works in host_works.items():
+    for k, works in host_works.items():
+        server, (_, s) = layout.socket(k)
         proc = cpu_proc(server, s, server.spec.sockets[s].cores)
-        plan.host_fwd[s], plan.host_upd[s] = group_costs(job.trainer_costs, proc, works, optimizer)
+        plan.host_fwd[k], plan.host_upd[k] = group_costs(job.trainer_costs, proc, works, optimizer)
     for (p, s), works in remote_works.items():
         proc = cpu_proc(job.sparse_ps[p], s, len(works))
         plan.remote_threads[(p, s)] = proc.threads

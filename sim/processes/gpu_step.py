@@ -22,7 +22,7 @@ import simpy
 from sim.cluster import DENSE_BYTES, Job, Proc
 from sim.costs import OpCost
 from sim.processes import host_embedding, reader, remote_lookup
-from sim.processes.gpu_plan import BatchPlan, DenseCosts, batch_plan, dense_costs
+from sim.processes.gpu_plan import BatchPlan, DenseCosts, Layout, batch_plan, dense_costs
 from sim.topology import ServerResources, network_route
 
 
@@ -80,6 +80,7 @@ def gpu_trainers(job: Job) -> Proc:
     i+1's while it trains: without contention, an iteration takes max(copy, rest of step)."""
     env, gpus = job.env, gpus_used(job)
     first = job.trainers[0]
+    layout = Layout(tuple(job.trainers), gpus)
     dense = dense_costs(job, first, gpus)
     ring = rings(first, gpus)
     plans: dict[int, BatchPlan] = {}
@@ -87,7 +88,7 @@ def gpu_trainers(job: Job) -> Proc:
     def plan(iteration: int) -> BatchPlan:
         index = iteration % job.demand.num_batches
         if index not in plans:
-            plans[index] = batch_plan(job, first, gpus, index)
+            plans[index] = batch_plan(job, layout, index)
         return plans[index]
 
     if job.readers:  # each GPU takes its share of its server's batch from its own queue
@@ -96,54 +97,61 @@ def gpu_trainers(job: Job) -> Proc:
         job.inputs = {(s.name, g): queues[i * gpus + g]
                       for i, s in enumerate(job.trainers) for g in range(gpus)}
     prefetch = job.spec.input_prefetch
-    copied = env.process(_copy_inputs(job, plan(0), gpus)) if prefetch else None
+    copied = env.process(_copy_inputs(job, layout, plan(0))) if prefetch else None
     iteration = 0
     while not job.meter.finished:
         start = env.now
         if copied is not None:
             yield copied
-            copied = env.process(_copy_inputs(job, plan(iteration + 1), gpus))
-        yield from _step(job, plan(iteration), dense, ring, gpus, copy=not prefetch)
+            copied = env.process(_copy_inputs(job, layout, plan(iteration + 1)))
+        yield from _step(job, layout, plan(iteration), dense, ring, copy=not prefetch)
         job.meter.done(0, job.spec.batch_size * len(job.trainers), start)
         iteration += 1
 
 
-def _copy_inputs(job: Job, plan: BatchPlan, gpus: int) -> Proc:
+def _copy_inputs(job: Job, layout: Layout, plan: BatchPlan) -> Proc:
     """A batch's dense features and its GPU tables' indices, host to every GPU at once."""
     start = job.env.now
-    yield _all(job, [_copy_input(job, s, plan, g) for s in job.trainers for g in range(gpus)])
+    yield _all(job, [_copy_input(job, layout, plan, d) for d in range(len(plan.input_bytes))])
     for s in job.trainers:
         job.span(s.name, "prefetch", "input_copy", start)
 
 
-def _copy_input(job: Job, server: ServerResources, plan: BatchPlan, g: int) -> Proc:
-    """Host to GPU g, once the GPU's share of the batch is in host memory (from its readers,
-    if the job has any)."""
+def _copy_input(job: Job, layout: Layout, plan: BatchPlan, d: int) -> Proc:
+    """Host to GPU d, once the GPU's share of the batch is in host memory (from its readers,
+    if the job has any); indices of other servers' batches for its tables come at the same
+    time, over the network."""
+    server, end = layout.gpu(d)
     if job.inputs:
-        yield job.inputs[(server.name, g)].get()
-    yield from job.move(server.route(("host", _host_socket(server, g)), ("gpu", g)),
-                        plan.input_bytes[g])
+        yield job.inputs[(server.name, end[1])].get()
+    own = job.move(server.route(("host", _host_socket(server, end[1])), end), plan.input_bytes[d])
+    others = [job.move(layout.route(layout.socket(src * layout.sockets), (server, end), d), n)
+              for (src, dst), n in sorted(plan.input_from.items()) if dst == d]
+    if others:
+        yield _all(job, [own, *others])
+    else:
+        yield from own
 
 
 def _all(job: Job, procs: list[Proc]) -> simpy.Event:
     return simpy.AllOf(job.env, [job.env.process(p) for p in procs])
 
 
-def _step(job: Job, plan: BatchPlan, dense: DenseCosts, ring: list[list[int]],
-          gpus: int, *, copy: bool) -> Proc:
+def _step(job: Job, layout: Layout, plan: BatchPlan, dense: DenseCosts, ring: list[list[int]],
+          *, copy: bool) -> Proc:
     phases = (
-        ("forward", lambda s: _front(job, s, plan, dense, gpus, copy=copy)),
-        ("all_to_all", lambda s: _a2a(job, s, plan, forward=True)),
-        ("top_mlp", lambda s: [_kernel(job, s, g, dense.top[g]) for g in range(gpus)]),
+        ("forward", lambda: _front(job, layout, plan, dense, copy=copy)),
+        ("all_to_all", lambda: _a2a(job, layout, plan, forward=True)),
+        ("top_mlp", lambda: [_kernel(job, s, g, dense.top[g]) for s in job.trainers
+                             for g in range(layout.gpus)]),
     )
     for name, make in phases:
         start = job.env.now
-        yield _all(job, [p for s in job.trainers for p in make(s)])
+        yield _all(job, make())
         for s in job.trainers:
             job.span(s.name, "step", name, start)
     start = job.env.now
-    back = [p for s in job.trainers for p in _back(job, s, plan, dense, gpus)]
-    yield _all(job, [*back, _dense_sync(job, dense, ring, gpus)])
+    yield _all(job, [*_back(job, layout, plan), _dense_sync(job, dense, ring, layout.gpus)])
     for s in job.trainers:
         job.span(s.name, "step", "backward", start)
 
@@ -156,36 +164,51 @@ def _host_socket(server: ServerResources, g: int) -> int:
     return server.spec.pcie_switches[server.spec.gpu_switch(g)].socket
 
 
-def _front(job: Job, server: ServerResources, plan: BatchPlan, dense: DenseCosts,
-           gpus: int, *, copy: bool) -> list[Proc]:
-    def one(g: int) -> Proc:
+def _front(job: Job, layout: Layout, plan: BatchPlan, dense: DenseCosts, *, copy: bool
+           ) -> list[Proc]:
+    def one(d: int) -> Proc:
+        server, end = layout.gpu(d)
         if copy:
-            yield from _copy_input(job, server, plan, g)
-        yield job.kernel(server, ("gpu", g), dense.forward[g])
-        yield job.kernel(server, ("gpu", g), plan.emb_fwd[g])
+            yield from _copy_input(job, layout, plan, d)
+        yield job.kernel(server, end, dense.forward[end[1]])
+        yield job.kernel(server, end, plan.emb_fwd[d])
 
-    procs = [one(g) for g in range(gpus)]
-    procs += host_embedding.forward(job, server, plan)
-    procs += remote_lookup.forward(job, server, plan)
+    procs: list[Proc] = []
+    for i, server in enumerate(job.trainers):
+        procs += [one(i * layout.gpus + g) for g in range(layout.gpus)]
+        procs += host_embedding.forward(job, layout, plan, _sockets_of(layout, i))
+        procs += remote_lookup.forward(job, server, plan)
     return procs
 
 
-def _a2a(job: Job, server: ServerResources, plan: BatchPlan, *, forward: bool) -> list[Proc]:
+def _sockets_of(layout: Layout, server: int) -> range:
+    return range(server * layout.sockets, (server + 1) * layout.sockets)
+
+
+def _a2a(job: Job, layout: Layout, plan: BatchPlan, *, forward: bool) -> list[Proc]:
     procs = []
     for (d, h), nbytes in sorted(plan.a2a.items()):
         src, dst = (d, h) if forward else (h, d)
-        procs.append(job.move(server.route(("gpu", src), ("gpu", dst)), nbytes))
+        procs.append(job.move(layout.route(layout.gpu(src), layout.gpu(dst), spread=dst), nbytes))
     return procs
 
 
-def _back(job: Job, server: ServerResources, plan: BatchPlan, dense: DenseCosts,
-          gpus: int) -> list[Proc]:
+def _back(job: Job, layout: Layout, plan: BatchPlan) -> list[Proc]:
     def embeddings() -> Proc:
-        yield _all(job, _a2a(job, server, plan, forward=False))
-        yield _all(job, [_kernel(job, server, g, plan.emb_upd[g]) for g in range(gpus)])
+        yield _all(job, _a2a(job, layout, plan, forward=False))
+        yield _all(job, [_kernel(job, *_gpu_of(layout, d), cost)
+                         for d, cost in enumerate(plan.emb_upd)])
 
-    return [embeddings(), *host_embedding.backward(job, server, plan),
-            *remote_lookup.backward(job, server, plan)]
+    procs = [embeddings(), *host_embedding.backward(job, layout, plan, range(
+        len(job.trainers) * layout.sockets))]
+    for server in job.trainers:
+        procs += remote_lookup.backward(job, server, plan)
+    return procs
+
+
+def _gpu_of(layout: Layout, d: int) -> tuple[ServerResources, int]:
+    server, (_, g) = layout.gpu(d)
+    return server, g
 
 
 def _dense_sync(job: Job, dense: DenseCosts, ring: list[list[int]], gpus: int) -> Proc:
@@ -204,7 +227,11 @@ def _dense_sync(job: Job, dense: DenseCosts, ring: list[list[int]], gpus: int) -
                      for s in job.trainers for (a, b), nbytes in sorted(hops.items())])
     servers = job.trainers
     if len(servers) > 1:
+        # Across servers, each GPU all-reduces its slice (1/gpus of the gradients, after the
+        # rings above) with the GPUs of the same index, over its own NIC: NCCL's rings run one
+        # per rail, so every NIC carries a share (one ring through GPU 0 loaded NIC 0 alone).
         n = len(servers)
-        nbytes = 2.0 * (n - 1) / n * job.model.dense_parameters * DENSE_BYTES
-        yield _all(job, [job.move(network_route(a, ("gpu", 0), b, ("gpu", 0)), nbytes)
-                         for a, b in zip(servers, servers[1:] + servers[:1], strict=True)])
+        nbytes = 2.0 * (n - 1) / n * job.model.dense_parameters * DENSE_BYTES / gpus
+        yield _all(job, [job.move(network_route(a, ("gpu", g), b, ("gpu", g), spread=g), nbytes)
+                         for a, b in zip(servers, servers[1:] + servers[:1], strict=True)
+                         for g in range(gpus)])

@@ -1,33 +1,42 @@
-"""Host-side embedding workers: tables in the GPU server's system memory (system and hybrid
+"""Host-side embedding workers: tables in the GPU servers' system memory (system and hybrid
 placements). Lookups run on the socket's cores and memory; pooled embeddings cross PCIe to every
-GPU, gradients come back the same way and the socket applies the update."""
+GPU (and the network to other servers' GPUs), gradients come back the same way and the socket
+applies the update. Sockets are numbered over the job's servers (gpu_plan.Layout)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sim.cluster import Job, Proc
-from sim.processes.gpu_plan import BatchPlan
-from sim.topology import ServerResources
+from sim.processes.gpu_plan import BatchPlan, Layout
 
 
-def _threads(server: ServerResources, socket: int) -> int:
-    return server.spec.sockets[socket].cores  # the workers use the whole socket
+def _threads(layout: Layout, k: int) -> int:
+    server, (_, s) = layout.socket(k)
+    return server.spec.sockets[s].cores  # the workers use the whole socket
 
 
-def forward(job: Job, server: ServerResources, plan: BatchPlan) -> list[Proc]:
-    def one(s: int) -> Proc:
-        yield job.kernel(server, ("host", s), plan.host_fwd[s], _threads(server, s))
-        copies = [job.move(server.route(("host", s), ("gpu", h)), nbytes)
-                  for (src, h), nbytes in sorted(plan.host_out.items()) if src == s]
+def forward(job: Job, layout: Layout, plan: BatchPlan, sockets: Iterable[int]) -> list[Proc]:
+    def one(k: int) -> Proc:
+        here = layout.socket(k)
+        arriving = [job.move(layout.route(layout.socket(src * layout.sockets), here, k), n)
+                    for (src, dst), n in sorted(plan.host_in.items()) if dst == k]
+        if arriving:  # other servers' indices for this socket's tables
+            yield job.env.all_of([job.env.process(c) for c in arriving])
+        yield job.kernel(here[0], here[1], plan.host_fwd[k], _threads(layout, k))
+        copies = [job.move(layout.route(here, layout.gpu(h), h), nbytes)
+                  for (src, h), nbytes in sorted(plan.host_out.items()) if src == k]
         yield job.env.all_of([job.env.process(c) for c in copies])
 
-    return [one(s) for s in sorted(plan.host_fwd)]
+    return [one(k) for k in sorted(plan.host_fwd) if k in sockets]
 
 
-def backward(job: Job, server: ServerResources, plan: BatchPlan) -> list[Proc]:
-    def one(s: int) -> Proc:
-        copies = [job.move(server.route(("gpu", h), ("host", s)), nbytes)
-                  for (src, h), nbytes in sorted(plan.host_out.items()) if src == s]
+def backward(job: Job, layout: Layout, plan: BatchPlan, sockets: Iterable[int]) -> list[Proc]:
+    def one(k: int) -> Proc:
+        here = layout.socket(k)
+        copies = [job.move(layout.route(layout.gpu(h), here, h), nbytes)
+                  for (src, h), nbytes in sorted(plan.host_out.items()) if src == k]
         yield job.env.all_of([job.env.process(c) for c in copies])
-        yield job.kernel(server, ("host", s), plan.host_upd[s], _threads(server, s))
+        yield job.kernel(here[0], here[1], plan.host_upd[k], _threads(layout, k))
 
-    return [one(s) for s in sorted(plan.host_upd)]
+    return [one(k) for k in sorted(plan.host_upd) if k in sockets]

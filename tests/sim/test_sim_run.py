@@ -15,6 +15,7 @@ from sim.costs.base import streamed_update
 from sim.errors import DlrmsimInputError, PlacementError, SpecError
 from sim.presets import load_job, load_model, load_platform
 from sim.run import build, execute, resolve, simulate
+from sim.specs import PlacementSpec
 
 MLP_S = 1e-4
 INTERACTION_S = 2e-5
@@ -179,6 +180,44 @@ def test_a_gpu_trainer_without_readers_is_unchanged_by_the_reader_machinery() ->
     fed = simulate("m1_gpu", iterations=8, readers=8)
     assert fed.throughput_examples_per_s <= plain.throughput_examples_per_s * (1 + 1e-9)
     assert fed.utilization["trainer"]["network"] > 0 == plain.utilization["trainer"]["network"]
+
+
+def test_gpu_servers_share_their_tables_and_the_network_carries_the_difference() -> None:
+    # Two Big Basins train one global batch with the tables spread over their 16 GPUs. What
+    # crosses the network per iteration is exactly: pooled embeddings to the other server's
+    # GPUs and their gradients back, indices of the other server's batch, and each GPU's slice
+    # of the dense all-reduce. Input copies in the step (no prefetch) keep the window exact.
+    from sim.processes.gpu_plan import Layout, batch_plan
+
+    job = _job("test_suite_gpu", iterations=12, prefetch=False, trainers=2)
+    job.trainer_costs = job.ps_costs = FakeCosts()
+    assert job.placement.devices_used("gpu") == tuple(range(16))
+    assert job.demand.batch_size == 2 * job.spec.batch_size  # one global batch
+    result = execute(job)
+    layout = Layout(tuple(job.trainers), 8)
+    expected = 0.0
+    for i in range(2, 12):  # the measured iterations
+        plan = batch_plan(job, layout, i)
+        expected += 2 * sum(n for (d, h), n in plan.a2a.items() if d // 8 != h // 8)
+        expected += sum(plan.input_from.values())
+        expected += 2 * 8 * (2.0 * 1 / 2 * job.model.dense_parameters * DENSE_BYTES / 8)
+    sent = sum(n for link, n in result.bytes_per_link.items() if link.endswith(".tx"))
+    assert sent == pytest.approx(expected, rel=1e-9)
+    assert expected > 0
+
+
+def test_a_model_too_big_for_one_gpu_server_fits_two() -> None:
+    # M3 needs 483 GB with optimizer state: one Big Basin holds 247 GB of it, two 495 GB.
+    with pytest.raises(PlacementError, match="short by"):
+        simulate("m3_gpu", placement=PlacementSpec(kind="gpu", sharding="row_wise"),
+                 sparse_ps=0, iterations=4)
+    model, trainer, ps, spec = resolve("m3_gpu", None, None, None,
+                                       PlacementSpec(kind="gpu", sharding="row_wise"),
+                                       {"trainers": 2, "sparse_ps": 0})
+    from sim.placement import place
+
+    placed = place(model, spec, trainer, ps)
+    assert placed.devices_used("gpu") == tuple(range(16))
 
 
 @pytest.mark.parametrize("name", ["m1_cpu", "m1_gpu", "m2_cpu", "m2_gpu", "m3_cpu", "m3_gpu",
