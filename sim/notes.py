@@ -1,5 +1,6 @@
 """Notes on a result that a user should read before trusting it: servers of the job that did
-no work (their power still counts), and a precision target the run could not meet."""
+no work (their power still counts), tables copied on several CPU trainers, and a precision
+target the run could not meet."""
 
 from __future__ import annotations
 
@@ -22,6 +23,17 @@ def idle_servers(spec: JobSpec, gpu_trainers: bool, watts: Mapping[str, float]) 
     return [f"the {count} {role} servers have no work ({why}); their {watts.get(role, 0.0):,.0f} "
             f"W count in the power and examples per joule: leave them out with {flag}"
             for role, count, why, flag in idle]
+
+
+def copied_tables(spec: JobSpec, gpu_trainers: bool) -> list[str]:
+    """A note when several CPU trainers each keep the tables in their own memory: the model
+    runs each copy alone and never synchronizes them (GPU servers share theirs instead)."""
+    if gpu_trainers or spec.trainers < 2 or spec.placement.kind == "remote":
+        return []
+    return [f"each of the {spec.trainers} CPU trainers keeps its own copy of the tables in its "
+            f"memory, and the model never synchronizes the copies: the throughput is an upper "
+            f"bound; production CPU jobs keep them on sparse parameter servers (--placement "
+            f"remote)"]
 
 
 def target_missed(target_rse: float | None, throughput_rse: float, demand_rse: float,

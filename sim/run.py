@@ -16,7 +16,7 @@ from sim.demand import demand_for
 from sim.engine import FluidNetwork, Timeline
 from sim.errors import DlrmsimInputError
 from sim.meter import Meter
-from sim.notes import idle_servers, target_missed
+from sim.notes import copied_tables, idle_servers, target_missed
 from sim.placement import place, sharing_servers
 from sim.presets import load_job, load_model, load_platform
 from sim.processes import cpu_trainer, gpu_step
@@ -158,7 +158,8 @@ def execute(job: Job) -> SimResult:
     power = trainer_power + ps_power
     others = [*job.sparse_ps, *job.dense_ps, *job.readers]
     watts = {role: sum(s.spec.power_w for s in job.servers if s.role == role) for role in counts}
-    notes = (*idle_servers(spec, bool(job.trainers[0].spec.gpus), watts),
+    gpu_trainers = bool(job.trainers[0].spec.gpus)
+    notes = (*idle_servers(spec, gpu_trainers, watts), *copied_tables(spec, gpu_trainers),
              *target_missed(job.meter.target_rse, fields["throughput_rse"], demand_rse,
                             job.demand.num_batches, fields["measured_iterations"]))
     return SimResult(

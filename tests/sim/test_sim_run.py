@@ -240,6 +240,13 @@ def test_servers_without_work_are_noted_with_their_power(overrides: dict[str, ob
     assert f"{watts:,.0f} W" in result.notes[0]
 
 
+def test_tables_copied_on_several_cpu_trainers_are_noted() -> None:
+    one = simulate("test_suite_cpu", placement="system", sparse_ps=0, iterations=6)
+    two = simulate("test_suite_cpu", placement="system", sparse_ps=0, trainers=2, iterations=6)
+    assert one.notes == ()
+    assert len(two.notes) == 1 and "never synchronizes the copies" in two.notes[0]
+
+
 def test_every_reader_feeds_and_every_consumer_is_fed() -> None:
     from sim.processes.reader import feeders
 
