@@ -66,14 +66,14 @@ class BatchPlan:
     input_bytes: list[float]  # from the GPU's own server: its dense features, its tables' indices
     emb_fwd: list[OpCost]
     emb_upd: list[OpCost]
-    # (server, GPU): a GPU's tables' indices from another server's batch
-    input_from: dict[tuple[int, int], float] = field(default_factory=dict)
+    # GPU -> {server: bytes}: its tables' indices from the batches of the other servers
+    input_from: dict[int, dict[int, float]] = field(default_factory=dict)
     a2a: dict[tuple[int, int], float] = field(default_factory=dict)
     host_fwd: dict[int, OpCost] = field(default_factory=dict)
     host_upd: dict[int, OpCost] = field(default_factory=dict)
-    # (server, socket): a socket's tables' indices from another server's batch
-    host_in: dict[tuple[int, int], float] = field(default_factory=dict)
-    host_out: dict[tuple[int, int], float] = field(default_factory=dict)
+    # socket -> {server: bytes}: its tables' indices from the batches of the other servers
+    host_in: dict[int, dict[int, float]] = field(default_factory=dict)
+    host_out: dict[int, dict[int, float]] = field(default_factory=dict)  # socket -> {GPU: bytes}
     remote_req: dict[int, float] = field(default_factory=dict)
     remote_fwd: dict[tuple[int, int], OpCost] = field(default_factory=dict)
     remote_upd: dict[tuple[int, int], OpCost] = field(default_factory=dict)
@@ -125,7 +125,7 @@ def batch_plan(job: Job, layout: Layout, batch_index: int) -> BatchPlan:
                     if s == d // layout.gpus:
                         plan.input_bytes[d] += share
                     else:
-                        plan.input_from[(s, d)] = plan.input_from.get((s, d), 0.0) + share
+                        _add(plan.input_from, d, s, share)
                 for h, b in enumerate(locals_):
                     if h != d:
                         plan.a2a[(d, h)] = plan.a2a.get((d, h), 0.0) + b * row_bytes
@@ -137,10 +137,9 @@ def batch_plan(job: Job, layout: Layout, batch_index: int) -> BatchPlan:
                 share = index_bytes(demand, batch_index, t, shards) / servers
                 for s in range(servers):
                     if s != k // layout.sockets:
-                        plan.host_in[(s, k)] = plan.host_in.get((s, k), 0.0) + share
+                        _add(plan.host_in, k, s, share)
                 for h, b in enumerate(locals_):
-                    plan.host_out[(k, h)] = (plan.host_out.get((k, h), 0.0)
-                                             + b * row_bytes / shards)
+                    _add(plan.host_out, k, h, b * row_bytes / shards)
         else:
             p = where.devices[0]
             ps_sockets = len(job.sparse_ps[p].spec.sockets) if job.sparse_ps else 1
@@ -164,3 +163,8 @@ def batch_plan(job: Job, layout: Layout, batch_index: int) -> BatchPlan:
         plan.remote_fwd[(p, s)], plan.remote_upd[(p, s)] = group_costs(job.ps_costs, proc, works,
                                                                        optimizer)
     return plan
+
+
+def _add(table: dict[int, dict[int, float]], key: int, inner: int, nbytes: float) -> None:
+    row = table.setdefault(key, {})
+    row[inner] = row.get(inner, 0.0) + nbytes

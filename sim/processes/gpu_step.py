@@ -126,7 +126,7 @@ def _copy_input(job: Job, layout: Layout, plan: BatchPlan, d: int) -> Proc:
         yield job.inputs[(server.name, end[1])].get()
     own = job.move(server.route(("host", _host_socket(server, end[1])), end), plan.input_bytes[d])
     others = [job.move(layout.route(layout.socket(src * layout.sockets), (server, end), d), n)
-              for (src, dst), n in sorted(plan.input_from.items()) if dst == d]
+              for src, n in sorted(plan.input_from.get(d, {}).items())]
     if others:
         yield _all(job, [own, *others])
     else:

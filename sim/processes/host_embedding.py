@@ -20,12 +20,12 @@ def forward(job: Job, layout: Layout, plan: BatchPlan, sockets: Iterable[int]) -
     def one(k: int) -> Proc:
         here = layout.socket(k)
         arriving = [job.move(layout.route(layout.socket(src * layout.sockets), here, k), n)
-                    for (src, dst), n in sorted(plan.host_in.items()) if dst == k]
+                    for src, n in sorted(plan.host_in.get(k, {}).items())]
         if arriving:  # other servers' indices for this socket's tables
             yield job.env.all_of([job.env.process(c) for c in arriving])
         yield job.kernel(here[0], here[1], plan.host_fwd[k], _threads(layout, k))
         copies = [job.move(layout.route(here, layout.gpu(h), h), nbytes)
-                  for (src, h), nbytes in sorted(plan.host_out.items()) if src == k]
+                  for h, nbytes in sorted(plan.host_out[k].items())]
         yield job.env.all_of([job.env.process(c) for c in copies])
 
     return [one(k) for k in sorted(plan.host_fwd) if k in sockets]
@@ -35,7 +35,7 @@ def backward(job: Job, layout: Layout, plan: BatchPlan, sockets: Iterable[int]) 
     def one(k: int) -> Proc:
         here = layout.socket(k)
         copies = [job.move(layout.route(layout.gpu(h), here, h), nbytes)
-                  for (src, h), nbytes in sorted(plan.host_out.items()) if src == k]
+                  for h, nbytes in sorted(plan.host_out[k].items())]
         yield job.env.all_of([job.env.process(c) for c in copies])
         yield job.kernel(here[0], here[1], plan.host_upd[k], _threads(layout, k))
 
