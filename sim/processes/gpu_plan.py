@@ -103,52 +103,84 @@ def dense_costs(job: Job, server: ServerResources, gpus: int) -> DenseCosts:
 
 
 def batch_plan(job: Job, layout: Layout, batch_index: int) -> BatchPlan:
-    model, demand = job.model, job.demand
-    bpe = model.bytes_per_element
-    servers, per_gpu = len(layout.servers), local_batches(job.spec.batch_size, layout.gpus)
-    locals_ = per_gpu * servers  # examples of every GPU of the job
+    model = job.model
+    per_gpu = local_batches(job.spec.batch_size, layout.gpus)
+    locals_ = per_gpu * len(layout.servers)  # examples of every GPU of the job
     plan = BatchPlan([float(b * model.dense_features * DENSE_BYTES) for b in locals_],
                      [OpCost(0.0)] * len(locals_), [OpCost(0.0)] * len(locals_),
                      remote_to_gpu=[0.0] * layout.gpus)
     gpu_works: dict[int, list] = defaultdict(list)
     host_works: dict[int, list] = defaultdict(list)
     remote_works: dict[tuple[int, int], list] = defaultdict(list)
-    for t, (table, where) in enumerate(zip(model.tables, job.placement.tables, strict=True)):
-        shards = len(where.devices)
-        row_bytes = table.dim * bpe
+    for t, where in enumerate(job.placement.tables):
         if where.location == "gpu":
-            for d in where.devices:
-                gpu_works[d].append(shard_work(model, demand, batch_index, t, shards))
-                # Each server sends its share of the global batch's indices.
-                share = index_bytes(demand, batch_index, t, shards) / servers
-                for s in range(servers):
-                    if s == d // layout.gpus:
-                        plan.input_bytes[d] += share
-                    else:
-                        _add(plan.input_from, d, s, share)
-                for h, b in enumerate(locals_):
-                    if h != d:
-                        plan.a2a[(d, h)] = plan.a2a.get((d, h), 0.0) + b * row_bytes
+            _gpu_table(job, layout, plan, gpu_works, batch_index, t, locals_)
         elif where.location == "host":
-            # A row-wise table's shards pool partial sums; the sockets reduce-scatter them (a
-            # few hundred kB over the socket links, left out) and each sends its slice of bags.
-            for k in where.devices:
-                host_works[k].append(shard_work(model, demand, batch_index, t, shards))
-                share = index_bytes(demand, batch_index, t, shards) / servers
-                for s in range(servers):
-                    if s != k // layout.sockets:
-                        _add(plan.host_in, k, s, share)
-                for h, b in enumerate(locals_):
-                    _add(plan.host_out, k, h, b * row_bytes / shards)
+            _host_table(job, layout, plan, host_works, batch_index, t, locals_)
         else:
-            p = where.devices[0]
-            ps_sockets = len(job.sparse_ps[p].spec.sockets) if job.sparse_ps else 1
-            remote_works[(p, t % ps_sockets)].append(shard_work(model, demand, batch_index, t))
-            plan.remote_req[p] = plan.remote_req.get(p, 0.0) + index_bytes(demand, batch_index, t)
-            plan.remote_out[p] = plan.remote_out.get(p, 0.0) + demand.batch_size * row_bytes
-            for h, b in enumerate(per_gpu):
-                plan.remote_to_gpu[h] += b * row_bytes
-    optimizer = model.optimizer
+            _remote_table(job, plan, remote_works, batch_index, t, per_gpu)
+    _costs(job, layout, plan, gpu_works, host_works, remote_works)
+    return plan
+
+
+def _gpu_table(job: Job, layout: Layout, plan: BatchPlan, works: dict[int, list],
+               batch_index: int, t: int, locals_: list[int]) -> None:
+    """A table in GPU memory: each of its GPUs looks up its shard for the global batch, takes
+    every server's share of the indices and sends each GPU its examples' pooled rows."""
+    model, demand, where = job.model, job.demand, job.placement.tables[t]
+    shards, servers = len(where.devices), len(layout.servers)
+    row_bytes = model.tables[t].dim * model.bytes_per_element
+    for d in where.devices:
+        works[d].append(shard_work(model, demand, batch_index, t, shards))
+        share = index_bytes(demand, batch_index, t, shards) / servers
+        for s in range(servers):
+            if s == d // layout.gpus:
+                plan.input_bytes[d] += share
+            else:
+                _add(plan.input_from, d, s, share)
+        for h, b in enumerate(locals_):
+            if h != d:
+                plan.a2a[(d, h)] = plan.a2a.get((d, h), 0.0) + b * row_bytes
+
+
+def _host_table(job: Job, layout: Layout, plan: BatchPlan, works: dict[int, list],
+                batch_index: int, t: int, locals_: list[int]) -> None:
+    """A table in system memory: each of its sockets looks up its shard for the global batch
+    (indices of other servers' batches come over the network) and sends every GPU its slice.
+    A row-wise table's shards pool partial sums; the sockets reduce-scatter them (a few hundred
+    kB over the socket links, left out) and each sends its slice of bags."""
+    model, demand, where = job.model, job.demand, job.placement.tables[t]
+    shards, servers = len(where.devices), len(layout.servers)
+    row_bytes = model.tables[t].dim * model.bytes_per_element
+    for k in where.devices:
+        works[k].append(shard_work(model, demand, batch_index, t, shards))
+        share = index_bytes(demand, batch_index, t, shards) / servers
+        for s in range(servers):
+            if s != k // layout.sockets:
+                _add(plan.host_in, k, s, share)
+        for h, b in enumerate(locals_):
+            _add(plan.host_out, k, h, b * row_bytes / shards)
+
+
+def _remote_table(job: Job, plan: BatchPlan, works: dict[tuple[int, int], list],
+                  batch_index: int, t: int, per_gpu: list[int]) -> None:
+    """A table on a sparse PS: each server sends its own batch's indices and stages the
+    replies to its GPUs."""
+    model, demand = job.model, job.demand
+    p = job.placement.tables[t].devices[0]
+    row_bytes = model.tables[t].dim * model.bytes_per_element
+    ps_sockets = len(job.sparse_ps[p].spec.sockets) if job.sparse_ps else 1
+    works[(p, t % ps_sockets)].append(shard_work(model, demand, batch_index, t))
+    plan.remote_req[p] = plan.remote_req.get(p, 0.0) + index_bytes(demand, batch_index, t)
+    plan.remote_out[p] = plan.remote_out.get(p, 0.0) + demand.batch_size * row_bytes
+    for h, b in enumerate(per_gpu):
+        plan.remote_to_gpu[h] += b * row_bytes
+
+
+def _costs(job: Job, layout: Layout, plan: BatchPlan, gpu_works: dict[int, list],
+           host_works: dict[int, list], remote_works: dict[tuple[int, int], list]) -> None:
+    """The kernels of each GPU, socket and sparse-PS socket for the tables it holds."""
+    optimizer = job.model.optimizer
     for d, works in gpu_works.items():
         server, (_, g) = layout.gpu(d)
         plan.emb_fwd[d], plan.emb_upd[d] = group_costs(job.trainer_costs, gpu_proc(server, g),
@@ -162,7 +194,6 @@ def batch_plan(job: Job, layout: Layout, batch_index: int) -> BatchPlan:
         plan.remote_threads[(p, s)] = proc.threads
         plan.remote_fwd[(p, s)], plan.remote_upd[(p, s)] = group_costs(job.ps_costs, proc, works,
                                                                        optimizer)
-    return plan
 
 
 def _add(table: dict[int, dict[int, float]], key: int, inner: int, nbytes: float) -> None:
