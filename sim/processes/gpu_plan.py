@@ -10,6 +10,7 @@ where they change servers. With remote tables each server has its own batch and 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sim.cluster import DENSE_BYTES, Job, cpu_proc, dense_update_cost, gpu_proc, mlp_cost
@@ -123,17 +124,24 @@ def batch_plan(job: Job, layout: Layout, batch_index: int) -> BatchPlan:
     return plan
 
 
-def _gpu_table(job: Job, layout: Layout, plan: BatchPlan, works: dict[int, list],
-               batch_index: int, t: int, locals_: list[int]) -> None:
-    """A table in GPU memory: each of its GPUs looks up its shard for the global batch, takes
-    every server's share of the indices and sends each GPU its examples' pooled rows."""
+def _local_shards(job: Job, layout: Layout, works: dict[int, list], batch_index: int, t: int
+                  ) -> Iterator[tuple[int, int, float, int]]:
+    """For each GPU or socket holding a shard of table t: queue the shard's work for the global
+    batch, and yield (device, shards, each server's share of the shard's indices, row bytes)."""
     model, demand, where = job.model, job.demand, job.placement.tables[t]
     shards, servers = len(where.devices), len(layout.servers)
     row_bytes = model.tables[t].dim * model.bytes_per_element
     for d in where.devices:
         works[d].append(shard_work(model, demand, batch_index, t, shards))
-        share = index_bytes(demand, batch_index, t, shards) / servers
-        for s in range(servers):
+        yield d, shards, index_bytes(demand, batch_index, t, shards) / servers, row_bytes
+
+
+def _gpu_table(job: Job, layout: Layout, plan: BatchPlan, works: dict[int, list],
+               batch_index: int, t: int, locals_: list[int]) -> None:
+    """A table in GPU memory: each of its GPUs looks up its shard for the global batch, takes
+    every server's share of the indices and sends each GPU its examples' pooled rows."""
+    for d, _, share, row_bytes in _local_shards(job, layout, works, batch_index, t):
+        for s in range(len(layout.servers)):
             if s == d // layout.gpus:
                 plan.input_bytes[d] += share
             else:
@@ -149,13 +157,8 @@ def _host_table(job: Job, layout: Layout, plan: BatchPlan, works: dict[int, list
     (indices of other servers' batches come over the network) and sends every GPU its slice.
     A row-wise table's shards pool partial sums; the sockets reduce-scatter them (a few hundred
     kB over the socket links, left out) and each sends its slice of bags."""
-    model, demand, where = job.model, job.demand, job.placement.tables[t]
-    shards, servers = len(where.devices), len(layout.servers)
-    row_bytes = model.tables[t].dim * model.bytes_per_element
-    for k in where.devices:
-        works[k].append(shard_work(model, demand, batch_index, t, shards))
-        share = index_bytes(demand, batch_index, t, shards) / servers
-        for s in range(servers):
+    for k, shards, share, row_bytes in _local_shards(job, layout, works, batch_index, t):
+        for s in range(len(layout.servers)):
             if s != k // layout.sockets:
                 _add(plan.host_in, k, s, share)
         for h, b in enumerate(locals_):
