@@ -89,11 +89,12 @@ def place(model: ModelSpec, job: JobSpec, trainer: ServerSpec, ps: ServerSpec) -
 
 
 def sharing_servers(job: JobSpec, trainer: ServerSpec) -> int:
-    """Trainer servers whose GPUs and system memory the tables are spread over: every server of
-    a GPU job, whose GPUs train one global batch model-parallel (device and socket indices of
-    the placement run over the servers in order, a server's own first); a CPU trainer keeps its
-    local tables to itself."""
-    return job.trainers if trainer.gpus else 1
+    """Trainer servers whose GPUs and system memory the tables are spread over, and which
+    therefore train one global batch: every server of a GPU job whose tables are not remote
+    (device and socket indices of the placement run over the servers in order, a server's own
+    first); a CPU trainer keeps its local tables to itself, and remote tables stay on the
+    sparse PS, each server sending its own batch."""
+    return job.trainers if trainer.gpus and job.placement.kind != "remote" else 1
 
 
 def _label(trainer: ServerSpec, servers: int) -> str:

@@ -123,8 +123,8 @@ def build(spec: JobSpec, model: ModelSpec, trainer: ServerSpec, ps: ServerSpec, 
     gpu_job = bool(trainer.gpus)
     workers = 1 if gpu_job else spec.trainers * spec.hogwild_threads
     # Servers that share the tables train one global batch: its lookups are drawn together.
-    shared = sharing_servers(spec, trainer) if spec.placement.kind != "remote" else 1
-    demand = demand_for(model, spec.batch_size * shared, seed=seed, trace=trace)
+    demand = demand_for(model, spec.batch_size * sharing_servers(spec, trainer), seed=seed,
+                        trace=trace)
     job = Job(env, net, Timeline(enabled=record), model, spec, placement, demand,
               cost_model_for(trainer, _path(profile)), cost_model_for(ps, _path(profile)),
               Meter(env, net, workers, iterations, warmup, lambda: job.channels(),
@@ -153,11 +153,9 @@ def execute(job: Job) -> SimResult:
     spec = job.spec
     counts = {"trainer": spec.trainers, "sparse_ps": spec.sparse_ps, "dense_ps": spec.dense_ps,
               "reader": spec.readers}
-    trainer_power = job.trainers[0].spec.power_w * spec.trainers
-    ps_power = sum(s.spec.power_w for s in [*job.sparse_ps, *job.dense_ps, *job.readers])
-    power = trainer_power + ps_power
-    others = [*job.sparse_ps, *job.dense_ps, *job.readers]
     watts = {role: sum(s.spec.power_w for s in job.servers if s.role == role) for role in counts}
+    power = sum(watts.values())
+    others = [*job.sparse_ps, *job.dense_ps, *job.readers]
     gpu_trainers = bool(job.trainers[0].spec.gpus)
     notes = (*idle_servers(spec, gpu_trainers, watts), *copied_tables(spec, gpu_trainers),
              *target_missed(job.meter.target_rse, fields["throughput_rse"], demand_rse,

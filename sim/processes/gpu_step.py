@@ -23,7 +23,7 @@ from sim.cluster import DENSE_BYTES, Job, Proc
 from sim.costs import OpCost
 from sim.processes import host_embedding, reader, remote_lookup
 from sim.processes.gpu_plan import BatchPlan, DenseCosts, Layout, batch_plan, dense_costs
-from sim.topology import ServerResources, network_route
+from sim.topology import Endpoint, ServerResources, network_route
 
 
 def gpus_used(job: Job) -> int:
@@ -142,7 +142,7 @@ def _step(job: Job, layout: Layout, plan: BatchPlan, dense: DenseCosts, ring: li
     phases = (
         ("forward", lambda: _front(job, layout, plan, dense, copy=copy)),
         ("all_to_all", lambda: _a2a(job, layout, plan, forward=True)),
-        ("top_mlp", lambda: [_kernel(job, s, g, dense.top[g]) for s in job.trainers
+        ("top_mlp", lambda: [_kernel(job, s, ("gpu", g), dense.top[g]) for s in job.trainers
                              for g in range(layout.gpus)]),
     )
     for name, make in phases:
@@ -156,8 +156,8 @@ def _step(job: Job, layout: Layout, plan: BatchPlan, dense: DenseCosts, ring: li
         job.span(s.name, "step", "backward", start)
 
 
-def _kernel(job: Job, server: ServerResources, g: int, cost: OpCost) -> Proc:
-    yield job.kernel(server, ("gpu", g), cost)
+def _kernel(job: Job, server: ServerResources, end: Endpoint, cost: OpCost) -> Proc:
+    yield job.kernel(server, end, cost)
 
 
 def _host_socket(server: ServerResources, g: int) -> int:
@@ -196,8 +196,7 @@ def _a2a(job: Job, layout: Layout, plan: BatchPlan, *, forward: bool) -> list[Pr
 def _back(job: Job, layout: Layout, plan: BatchPlan) -> list[Proc]:
     def embeddings() -> Proc:
         yield _all(job, _a2a(job, layout, plan, forward=False))
-        yield _all(job, [_kernel(job, *_gpu_of(layout, d), cost)
-                         for d, cost in enumerate(plan.emb_upd)])
+        yield _all(job, [_kernel(job, *layout.gpu(d), cost) for d, cost in enumerate(plan.emb_upd)])
 
     procs = [embeddings(), *host_embedding.backward(job, layout, plan, range(
         len(job.trainers) * layout.sockets))]
@@ -206,14 +205,9 @@ def _back(job: Job, layout: Layout, plan: BatchPlan) -> list[Proc]:
     return procs
 
 
-def _gpu_of(layout: Layout, d: int) -> tuple[ServerResources, int]:
-    server, (_, g) = layout.gpu(d)
-    return server, g
-
-
 def _dense_sync(job: Job, dense: DenseCosts, ring: list[list[int]], gpus: int) -> Proc:
     """Bottom MLP backward on every GPU, then the ring all-reduce inside and across servers."""
-    yield _all(job, [_kernel(job, s, g, dense.backward[g]) for s in job.trainers
+    yield _all(job, [_kernel(job, s, ("gpu", g), dense.backward[g]) for s in job.trainers
                      for g in range(gpus)])
     # Each ring carries an equal share, half of it each way round (NVLink is full duplex and
     # NCCL runs every ring in both directions); hops that rings share split their channel.
