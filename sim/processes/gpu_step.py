@@ -1,9 +1,12 @@
 """The synchronous training step of GPU trainer servers, phase by phase, all GPUs in lockstep:
 
-1. input copy to each GPU, once its share of the batch has come from its readers if the job
-   has any (unless prefetched: JobSpec.input_prefetch copies batch i+1 while batch i trains),
-   bottom MLP, lookups of the GPU's tables; meanwhile host-side embedding workers (system
-   memory) and remote-lookup clients (sparse PS) fetch theirs;
+0. if the job has readers, wait until every share of the batch has come from them: each GPU
+   takes its share from its own queue, but its tables need the indices of every share (and
+   host-side and remote lookups need them all too);
+1. input copy to each GPU (unless prefetched: JobSpec.input_prefetch copies batch i+1, once it
+   has come, while batch i trains), bottom MLP, lookups of the GPU's tables; meanwhile
+   host-side embedding workers (system memory) and remote-lookup clients (sparse PS) fetch
+   theirs;
 2. all-to-all of pooled embeddings;
 3. interaction and top MLP, forward and backward;
 4. at once: all-to-all of embedding gradients then embedding updates (on GPUs, hosts, sparse
@@ -104,13 +107,28 @@ def gpu_trainers(job: Job) -> Proc:
         if copied is not None:
             yield copied
             copied = env.process(_copy_inputs(job, layout, plan(iteration + 1)))
+        else:
+            yield from _wait_for_inputs(job)
         yield from _step(job, layout, plan(iteration), dense, ring, copy=not prefetch)
         job.meter.done(0, job.spec.batch_size * len(job.trainers), start)
         iteration += 1
 
 
+def _wait_for_inputs(job: Job, lane: str = "step") -> Proc:
+    """Until every GPU's share of the batch has come from the readers (nothing to wait for
+    without readers: the batch is in host memory)."""
+    if not job.inputs:
+        return
+    start = job.env.now
+    yield simpy.AllOf(job.env, [queue.get() for _, queue in sorted(job.inputs.items())])
+    for s in job.trainers:
+        job.span(s.name, lane, "wait_for_readers", start)
+
+
 def _copy_inputs(job: Job, layout: Layout, plan: BatchPlan) -> Proc:
-    """A batch's dense features and its GPU tables' indices, host to every GPU at once."""
+    """A batch's dense features and its GPU tables' indices, host to every GPU at once, once
+    the batch has come."""
+    yield from _wait_for_inputs(job, "prefetch")
     start = job.env.now
     yield _all(job, [_copy_input(job, layout, plan, d) for d in range(len(plan.input_bytes))])
     for s in job.trainers:
@@ -118,12 +136,9 @@ def _copy_inputs(job: Job, layout: Layout, plan: BatchPlan) -> Proc:
 
 
 def _copy_input(job: Job, layout: Layout, plan: BatchPlan, d: int) -> Proc:
-    """Host to GPU d, once the GPU's share of the batch is in host memory (from its readers,
-    if the job has any); indices of other servers' batches for its tables come at the same
-    time, over the network."""
+    """Host to GPU d; indices of other servers' batches for its tables come at the same time,
+    over the network."""
     server, end = layout.gpu(d)
-    if job.inputs:
-        yield job.inputs[(server.name, end[1])].get()
     own = job.move(server.route(("host", _host_socket(server, end[1])), end), plan.input_bytes[d])
     others = [job.move(layout.route(layout.socket(src * layout.sockets), (server, end), d), n)
               for src, n in sorted(plan.input_from.get(d, {}).items())]

@@ -57,7 +57,9 @@ class FakeCosts:
 
 def _job(name: str, iterations: int = 12, *, prefetch: bool = True,  # type: ignore[no-untyped-def]
          **overrides: object):
-    model, trainer, ps, spec = resolve(name, None, None, None, None, dict(overrides))
+    counts = dict(overrides)
+    placement = counts.pop("placement", None)
+    model, trainer, ps, spec = resolve(name, None, None, None, placement, counts)  # type: ignore[arg-type]
     spec = dataclasses.replace(spec, input_prefetch=prefetch)
     job = build(spec, model, trainer, ps, profile=None, trace=None, seed=0,
                 iterations=iterations, warmup=2)
@@ -128,9 +130,10 @@ def test_a_pipeline_runs_at_its_slowest_stage() -> None:
     assert result.bottleneck.startswith("reader0.cpu")
 
 
-def _slow_readers(name: str, readers: int, **overrides: object):  # type: ignore[no-untyped-def]
+def _slow_readers(name: str, readers: int, prefetch: bool = True,  # type: ignore[no-untyped-def]
+                  **overrides: object):
     """A job whose readers decode at 1 MB/s, far slower than anything else in it."""
-    job = _job(name, iterations=8, readers=readers, **overrides)
+    job = _job(name, iterations=8, readers=readers, prefetch=prefetch, **overrides)
     job.trainer_costs = FakeCosts()
     job.ps_costs = FakeCosts(mem_bw=1e6)
     return job
@@ -172,6 +175,28 @@ def test_two_feeds_per_gpu_double_its_input_rate() -> None:
     one = execute(_slow_readers("test_suite_gpu", 8)).throughput_examples_per_s
     two = execute(_slow_readers("test_suite_gpu", 16)).throughput_examples_per_s
     assert 1.99 * one < two <= 2 * one * (1 + 1e-9)
+
+
+@pytest.mark.parametrize(("placement", "trainers"), [("system", 1), ("gpu", 2), ("remote", 1)])
+def test_no_lookup_starts_before_the_whole_batch_has_come(placement: str, trainers: int) -> None:
+    # A GPU's tables need the indices of every share of the batch, and so do host-side and
+    # remote lookups; with two servers sharing the tables, the other server's shares too. So
+    # the step starts when the last share has come from the one slow reader, after decoding
+    # its shares at once (1 MB/s each) and sending them all over its NIC. Before, host-side
+    # lookups and the other server's indices went ahead while the reader was decoding (with
+    # input prefetch off, as here; the prefetching copy already waited for every GPU's share).
+    from sim.processes.reader import batch_bytes
+
+    job = _slow_readers("test_suite_gpu", 1, placement=placement, trainers=trainers,
+                        sparse_ps=1 if placement == "remote" else 0, prefetch=False)
+    job.timeline.enabled = True
+    execute(job)
+    share = batch_bytes(job, job.spec.batch_size / 8)
+    shares = 8 * trainers
+    arrival_s = 2 * share / 1e6 + shares * share / job.readers[0].spec.nics[0].link.bw_bytes_per_s
+    forward_s = min(start for server, lane, name, start, _ in job.timeline.spans
+                    if (lane, name) == ("step", "forward"))
+    assert forward_s == pytest.approx(arrival_s, rel=1e-5)
 
 
 def test_a_gpu_trainer_without_readers_is_unchanged_by_the_reader_machinery() -> None:
