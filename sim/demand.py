@@ -7,11 +7,15 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sim.errors import DlrmsimInputError
 from sim.specs import ModelSpec
+
+if TYPE_CHECKING:
+    from traces.summary import BatchDemand
 
 # Batches summarized first (the pilot): enough to see the batch-to-batch spread of lookups and
 # distinct rows, few enough to generate in a fraction of a second. The run cycles the batches.
@@ -76,9 +80,15 @@ def demand_for(model: ModelSpec, batch_size: int, *, seed: int, trace: str | Non
     """
     if trace is None:
         return _generated(model, batch_size, seed, batches)
-    if batches is None:
-        return sampled(lambda count: _traced(model, batch_size, trace, count))
-    return _traced(model, batch_size, trace, batches)
+    from traces.summary import TraceSummary  # traces/ is optional at import time of sim/
+
+    # One reader for all rounds of the sample: a round reads only the batches it adds.
+    source = TraceSummary(trace)
+
+    def first(count: int) -> Demand:
+        return _traced(model, batch_size, trace, source.first(count))
+
+    return sampled(first) if batches is None else first(batches)
 
 
 def sampled(first: Callable[[int], Demand]) -> Demand:
@@ -94,10 +104,8 @@ def sampled(first: Callable[[int], Demand]) -> Demand:
     return demand
 
 
-def _traced(model: ModelSpec, batch_size: int, trace: str, batches: int) -> Demand:
-    from traces.summary import summarize_trace  # traces/ is optional at import time of sim/
-
-    summary = summarize_trace(trace, max_batches=batches)
+def _traced(model: ModelSpec, batch_size: int, trace: str, summary: BatchDemand) -> Demand:
+    """The demand of a trace's summary, rescaled to `batch_size`; checked against the model."""
     if summary.lookups.shape[1] != model.num_tables:
         raise DlrmsimInputError(
             f"trace {trace} has {summary.lookups.shape[1]} tables but model {model.name} has "

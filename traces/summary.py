@@ -57,30 +57,8 @@ def summarize_trace(path: str | os.PathLike[str], *, max_batches: int | None = N
 
     Raises TraceError for an unreadable or corrupt file, or batches of different sizes.
     """
-    trace = open_native(path)
-    count = trace.num_batches if max_batches is None else min(max_batches, trace.num_batches)
-    tables = len(trace.tables)
-    lookups = np.zeros((count, tables), dtype=np.int64)
-    unique = np.zeros((count, tables), dtype=np.int64)
-    counter = thread_counter()
-    sizes = set()
-    for number, batch in enumerate(trace.iter_batches(count)):
-        sizes.add(batch.batch_size)
-        bounds = batch.table_bounds()
-        lookups[number] = np.diff(bounds)
-        for t, rows in enumerate(trace.rows):
-            unique[number, t] = counter.count(batch.indices[bounds[t]:bounds[t + 1]], rows)
-    batch_size = _one_batch_size(trace.path, sizes)
-    dims = np.array([t.dim for t in trace.tables], dtype=np.int64)
-    return BatchDemand(trace.table_names, batch_size, lookups, unique, dims)
-
-
-def _one_batch_size(path: os.PathLike[str], sizes: set[int]) -> int:
-    if len(sizes) > 1:
-        # A converted trace may end with a short batch; the simulator wants equal batches.
-        raise TraceError(f"{os.fspath(path)}: batches of different sizes {sorted(sizes)}; pass "
-                         "max_batches to leave out the short last batch")
-    return sizes.pop() if sizes else 0
+    summary = TraceSummary(path)
+    return summary.first(summary.available if max_batches is None else max_batches)
 
 
 def summarize_model(
@@ -95,43 +73,113 @@ def summarize_model(
     return ModelSummary(model, batch_size=batch_size, seed=seed, workers=workers).first(batches)
 
 
-class ModelSummary:
-    """`summarize_model` that can be asked for more batches later: `first(n)` draws only the
-    batches it has not drawn yet, and its first n batches equal `summarize_model`'s for n (each
-    table's stream just goes on). For a sample whose size is decided from its own spread.
-    Raises TraceError for a bad batch count or size."""
+class _GrowingSummary:
+    """Per-batch counts that can be asked for more batches later: `first(n)` counts only the
+    batches it has not counted yet, and gives the same first n batches as a fresh summary would.
+    For a sample whose size is decided from its own spread (sim.demand)."""
 
-    def __init__(self, model: ModelSpec, *, batch_size: int, seed: int, workers: int = 1) -> None:
-        check_counts(1, batch_size)
-        self.model = model
-        self.batch_size = batch_size
-        self._generator = ModelGenerator(model, seed=seed, workers=workers)
-        self._lookups = np.zeros((0, model.num_tables), dtype=np.int64)
+    def __init__(self, names: tuple[str, ...], dims: np.ndarray) -> None:
+        self.names = names
+        self.dims = dims
+        self._lookups = np.zeros((0, len(names)), dtype=np.int64)
         self._unique = np.zeros_like(self._lookups)
 
     @property
-    def drawn(self) -> int:
-        """Batches drawn so far."""
+    def counted(self) -> int:
+        """Batches counted so far."""
         return int(self._lookups.shape[0])
 
     def first(self, batches: int) -> BatchDemand:
-        """The first `batches` batches (copies: the summary may grow afterwards)."""
-        check_counts(batches, self.batch_size)
-        if batches > self.drawn:
-            self._draw(batches - self.drawn)
-        dims = np.array([t.dim for t in self.model.tables], dtype=np.int64)
-        names = tuple(t.name for t in self.model.tables)
-        return BatchDemand(names, self.batch_size, self._lookups[:batches].copy(),
-                           self._unique[:batches].copy(), dims)
+        """The first `batches` batches, or all there are if fewer (copies: the summary may
+        grow afterwards)."""
+        if batches > self.counted:
+            lookups, unique = self._count(batches - self.counted)
+            self._lookups = np.concatenate([self._lookups, lookups])
+            self._unique = np.concatenate([self._unique, unique])
+        return BatchDemand(self.names, self.batch_size, self._lookups[:batches].copy(),
+                           self._unique[:batches].copy(), self.dims)
 
-    def _draw(self, batches: int) -> None:
-        lookups = np.zeros((batches, self.model.num_tables), dtype=np.int64)
+    @property
+    def batch_size(self) -> int:
+        """Examples per batch (0 before a trace's first batch is read)."""
+        raise NotImplementedError
+
+    def _count(self, batches: int) -> tuple[np.ndarray, np.ndarray]:
+        """Lookups and distinct rows, int64 [batches, tables], of the next `batches` batches
+        (fewer where the source ends)."""
+        raise NotImplementedError
+
+
+class TraceSummary(_GrowingSummary):
+    """`summarize_trace` that reads on from where it stopped (see _GrowingSummary).
+    Raises TraceError for an unreadable or corrupt file, or batches of different sizes."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._trace = open_native(path)
+        super().__init__(self._trace.table_names,
+                         np.array([t.dim for t in self._trace.tables], dtype=np.int64))
+        self._sizes: set[int] = set()
+
+    @property
+    def available(self) -> int:
+        """Batches the trace holds."""
+        return self._trace.num_batches
+
+    @property
+    def batch_size(self) -> int:
+        return _one_batch_size(self._trace.path, self._sizes)
+
+    def _count(self, batches: int) -> tuple[np.ndarray, np.ndarray]:
+        first = self.counted
+        numbers = range(first, min(first + batches, self.available))
+        lookups = np.zeros((len(numbers), len(self.names)), dtype=np.int64)
         unique = np.zeros_like(lookups)
-        rows = self._generator.map_tables(batches, self.batch_size, _count_batch)
+        counter = thread_counter()
+        for row, number in enumerate(numbers):
+            batch = self._trace.read_batch(number)
+            self._sizes.add(batch.batch_size)
+            bounds = batch.table_bounds()
+            lookups[row] = np.diff(bounds)
+            for t, rows in enumerate(self._trace.rows):
+                unique[row, t] = counter.count(batch.indices[bounds[t]:bounds[t + 1]], rows)
+        return lookups, unique
+
+
+def _one_batch_size(path: os.PathLike[str], sizes: set[int]) -> int:
+    if len(sizes) > 1:
+        # A converted trace may end with a short batch; the simulator wants equal batches.
+        raise TraceError(f"{os.fspath(path)}: batches of different sizes {sorted(sizes)}; pass "
+                         "max_batches to leave out the short last batch")
+    return next(iter(sizes)) if sizes else 0
+
+
+class ModelSummary(_GrowingSummary):
+    """`summarize_model` that can be asked for more batches later (see _GrowingSummary): each
+    table's stream just goes on. Raises TraceError for a bad batch count or size."""
+
+    def __init__(self, model: ModelSpec, *, batch_size: int, seed: int, workers: int = 1) -> None:
+        check_counts(1, batch_size)
+        super().__init__(tuple(t.name for t in model.tables),
+                         np.array([t.dim for t in model.tables], dtype=np.int64))
+        self.model = model
+        self._batch_size = batch_size
+        self._generator = ModelGenerator(model, seed=seed, workers=workers)
+
+    def first(self, batches: int) -> BatchDemand:
+        check_counts(batches, self._batch_size)
+        return super().first(batches)
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch_size
+
+    def _count(self, batches: int) -> tuple[np.ndarray, np.ndarray]:
+        lookups = np.zeros((batches, len(self.names)), dtype=np.int64)
+        unique = np.zeros_like(lookups)
+        rows = self._generator.map_tables(batches, self._batch_size, _count_batch)
         for number, row in enumerate(rows):
             lookups[number], unique[number] = row[:, 0], row[:, 1]
-        self._lookups = np.concatenate([self._lookups, lookups])
-        self._unique = np.concatenate([self._unique, unique])
+        return lookups, unique
 
 
 def _count_batch(stream: TableStream, batch_size: int) -> tuple[int, int]:

@@ -40,9 +40,9 @@ def test_a_summary_asked_in_rounds_equals_one_draw(model: ModelSpec) -> None:
     whole = summarize_model(model, batches=7, batch_size=64, seed=4)
     growing = ModelSummary(model, batch_size=64, seed=4)
     pilot = growing.first(2)
-    assert growing.drawn == 2
+    assert growing.counted == 2
     rounds = growing.first(7)
-    assert growing.drawn == 7 and growing.first(3).num_batches == 3 and growing.drawn == 7
+    assert growing.counted == 7 and growing.first(3).num_batches == 3 and growing.counted == 7
     assert (rounds.lookups == whole.lookups).all() and (rounds.unique_rows == whole.unique_rows).all()
     assert (pilot.lookups == whole.lookups[:2]).all()
     with pytest.raises(TraceError, match="batches must be a whole number"):
@@ -102,6 +102,46 @@ def test_summarize_model_equals_generate_then_summarize(tmp_path: Path, make_mod
     assert direct.bytes_read(4).shape == (5, 4)
     assert (direct.bytes_unique(2) == direct.unique_rows * 8 * 2).all()
     assert summarize_trace(tmp_path / "t", max_batches=2).num_batches == 2
+
+
+def test_a_trace_summary_asked_in_rounds_reads_each_batch_once(
+        model: ModelSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # sim.demand grows a trace's sample in rounds too: a round reads on from where the last
+    # stopped (before, each round read the file again from its first batch).
+    from traces.native import NativeTrace
+    from traces.summary import TraceSummary
+
+    generate_trace(model, tmp_path / "t", batches=7, batch_size=64, seed=3)
+    whole = summarize_trace(tmp_path / "t")
+    reads: list[int] = []
+    read_batch = NativeTrace.read_batch
+
+    def counted(self: NativeTrace, number: int, **kw: Any) -> Any:
+        reads.append(number)
+        return read_batch(self, number, **kw)
+
+    monkeypatch.setattr(NativeTrace, "read_batch", counted)
+    growing = TraceSummary(tmp_path / "t")
+    pilot, rounds = growing.first(2), growing.first(5)
+    everything = growing.first(100)  # more than the trace holds: all it holds
+    assert reads == list(range(7)) and growing.counted == everything.num_batches == 7
+    assert (pilot.lookups == whole.lookups[:2]).all() and rounds.num_batches == 5
+    assert (everything.lookups == whole.lookups).all()
+    assert (everything.unique_rows == whole.unique_rows).all()
+    assert everything.batch_size == whole.batch_size == 64
+
+
+def test_a_trace_with_batches_of_different_sizes_is_refused(model: ModelSpec,
+                                                            tmp_path: Path) -> None:
+    from traces.native import TraceTable, write_native
+
+    generator = ModelGenerator(model, seed=1)
+    batches = [next(generator.batches(1, size)) for size in (64, 64, 10)]
+    tables = [TraceTable(t.name, t.rows, t.dim) for t in model.tables]
+    write_native(tmp_path / "t", tables, batches)
+    assert summarize_trace(tmp_path / "t", max_batches=2).batch_size == 64
+    with pytest.raises(TraceError, match=r"batches of different sizes \[10, 64\]; pass max_batches"):
+        summarize_trace(tmp_path / "t")
 
 
 def test_bad_counts_raise(model: ModelSpec, tmp_path: Path) -> None:
