@@ -21,16 +21,19 @@ from sim.topology import ServerResources
 class CpuBatchPlan:
     """Per batch: bytes to and from each sparse PS, their kernels, local tables' kernels."""
 
+    batch_index: int
     request: dict[int, float] = field(default_factory=dict)
     reply: dict[int, float] = field(default_factory=dict)
     ps_fwd: dict[tuple[int, int], OpCost] = field(default_factory=dict)
     ps_upd: dict[tuple[int, int], OpCost] = field(default_factory=dict)
     ps_threads: dict[tuple[int, int], int] = field(default_factory=dict)
     local: list[int] = field(default_factory=list)  # tables in the trainer's own memory
+    # (forward, update) of the local tables on a thread of each socket, made when first needed
+    local_costs: dict[int, tuple[OpCost, OpCost]] = field(default_factory=dict)
 
 
 def cpu_batch_plan(job: Job, batch_index: int) -> CpuBatchPlan:
-    plan = CpuBatchPlan()
+    plan = CpuBatchPlan(batch_index)
     model, demand = job.model, job.demand
     works: dict[tuple[int, int], list] = {}
     for t, (table, where) in enumerate(zip(model.tables, job.placement.tables, strict=True)):
@@ -121,9 +124,16 @@ class Worker:
         return self.plans[index]
 
     def _local_costs(self, plan: CpuBatchPlan, threads: int) -> tuple[OpCost, OpCost]:
-        proc = cpu_proc(self.server, self.socket, threads)
-        works = [shard_work(self.job.model, self.job.demand, 0, t) for t in plan.local]
-        return group_costs(self.job.trainer_costs, proc, works, self.job.model.optimizer)
+        """The local tables' kernels for the plan's batch (every thread of a job uses the same
+        number of cores, so a socket's costs serve all its threads)."""
+        costs = plan.local_costs.get(self.socket)
+        if costs is None:
+            job = self.job
+            proc = cpu_proc(self.server, self.socket, threads)
+            works = [shard_work(job.model, job.demand, plan.batch_index, t) for t in plan.local]
+            costs = group_costs(job.trainer_costs, proc, works, job.model.optimizer)
+            plan.local_costs[self.socket] = costs
+        return costs
 
     def _lookups(self, plan: CpuBatchPlan, end: tuple[str, int], threads: int) -> Proc:
         job = self.job

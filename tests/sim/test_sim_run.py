@@ -139,6 +139,34 @@ def _slow_readers(name: str, readers: int, prefetch: bool = True,  # type: ignor
     return job
 
 
+class LookupCosts(FakeCosts):
+    """Embedding kernels that cost a constant per lookup per example: the step follows the
+    batch's demand."""
+
+    def embedding_forward(self, proc: Processor, work: EmbeddingWork) -> OpCost:
+        return OpCost(EMB_FWD_S * work.pooling)
+
+    def embedding_update(self, proc: Processor, work: EmbeddingWork, optimizer: str) -> OpCost:
+        return OpCost(EMB_UPD_S * work.pooling)
+
+
+def test_a_cpu_trainers_own_tables_cost_each_batchs_lookups() -> None:
+    # Tables in the CPU trainer's memory: iteration n runs batch n of the demand, so two
+    # iterations differ by exactly the difference of their batches' lookups per example (the
+    # rest of the step is the same). Before, every iteration replayed batch 0's lookups.
+    job = _job("test_suite_cpu", iterations=10, placement="system", sparse_ps=0, dense_ps=0)
+    job.trainer_costs = LookupCosts()
+    result = execute(job)
+    assert job.meter.window is not None
+    durations = job.meter.window.durations_s
+    lookups = job.demand.lookups.sum(axis=1) / job.spec.batch_size
+    batches = [(2 + i) % job.demand.num_batches for i in range(len(durations))]
+    for i, b in enumerate(batches):
+        expected = (EMB_FWD_S + EMB_UPD_S) * (lookups[b] - lookups[batches[0]])
+        assert durations[i] - durations[0] == pytest.approx(expected, abs=1e-12)
+    assert len(set(durations)) > 1 and result.servers["sparse_ps"] == 0
+
+
 def test_more_readers_than_consumers_all_work() -> None:
     # One Hogwild thread and two readers: both fill its queue, so it gets batches twice as fast
     # (before, the second reader stood idle while its power was counted).
