@@ -35,10 +35,31 @@ class Window:
     group_examples: list[int]
     units: dict[str, float]
     busy_s: dict[str, float]
+    # Mean seconds per measured iteration in each phase of a worker's iteration (see Laps)
+    phases_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
         return self.end_s - self.start_s
+
+
+@dataclass(eq=False)
+class Laps:
+    """The phases of one iteration of a worker, back to back: `end(name)` closes the phase that
+    began where the previous one ended (or where the iteration began), so the phases add up to
+    the iteration. Returns the phase's start, for the timeline."""
+
+    env: simpy.Environment
+    seconds: dict[str, float] = field(default_factory=dict)
+    _mark: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._mark = self.env.now
+
+    def end(self, name: str) -> float:
+        start, self._mark = self._mark, self.env.now
+        self.seconds[name] = self.seconds.get(name, 0.0) + self._mark - start
+        return start
 
 
 @dataclass(eq=False)
@@ -67,6 +88,7 @@ class Meter:
     _counts: list[int] = field(init=False)
     _start: dict[str, tuple[float, float]] | None = field(default=None, init=False)
     _records: list[tuple[float, float, int]] = field(default_factory=list, init=False)
+    _phases: dict[str, float] = field(default_factory=dict, init=False)
     _t0: float = field(default=0.0, init=False)
     _next_check: int = field(default=0, init=False)
     window: Window | None = field(default=None, init=False)
@@ -80,12 +102,16 @@ class Meter:
         self.done_event = self.env.event()
         self._counts = [0] * self.workers
 
-    def done(self, worker: int, examples: int, started_s: float) -> None:
-        """Worker `worker` finished one iteration of `examples` examples begun at `started_s`."""
+    def done(self, worker: int, examples: int, started_s: float,
+             phases: dict[str, float] | None = None) -> None:
+        """Worker `worker` finished one iteration of `examples` examples begun at `started_s`,
+        spending `phases` (seconds by phase, see Laps) in it."""
         now = self.env.now
         self._counts[worker] += 1
         if self._start is not None and self.window is None:
             self._records.append((now, now - started_s, examples))
+            for name, seconds in (phases or {}).items():
+                self._phases[name] = self._phases.get(name, 0.0) + seconds
         if self._start is None and min(self._counts) >= self.warmup:
             self._start = self._snapshot()
             self._t0 = now
@@ -127,9 +153,11 @@ class Meter:
         units = {k: v[0] - start.get(k, (0.0, 0.0))[0] for k, v in end.items()}
         busy = {k: v[1] - start.get(k, (0.0, 0.0))[1] for k, v in end.items()}
         ends = [r[0] for r in self._records]
+        count = max(1, len(self._records))
         self.window = Window(self._t0, now, sum(r[2] for r in self._records),
                              [r[1] for r in self._records], ends,
-                             [r[2] for r in self._records], units, busy)
+                             [r[2] for r in self._records], units, busy,
+                             {name: total / count for name, total in self._phases.items()})
         self.done_event.succeed()
 
 

@@ -34,6 +34,10 @@ class SimResult:
     # sample's error (`demand_rse`, from `demand_batches` batches) in quadrature.
     throughput_rse: float
     iteration_time_s: dict[str, float]
+    # Mean seconds per iteration in each phase of a worker's iteration, in the step's order;
+    # they add up to iteration_time_s["mean"] (GPU: inputs, forward, all_to_all, top_mlp,
+    # backward; CPU: inputs, lookups, mlp_forward, mlp_backward, updates, easgd)
+    phase_time_s: dict[str, float]
     utilization: dict[str, dict[str, float]]
     resource_utilization: dict[str, float]
     bytes_per_link: dict[str, float]
@@ -103,6 +107,7 @@ def summary_fields(channels: list[Channel], window: Window, roles: dict[str, str
         "throughput_examples_per_s": throughput,
         "throughput_rse": combined_rse(throughput_rse(window), demand_rse),
         "iteration_time_s": iteration_stats(window),
+        "phase_time_s": dict(window.phases_s),
         "utilization": by_role(channels, window, roles),
         "resource_utilization": per,
         "bytes_per_link": {c.name: window.units.get(c.name, 0.0) for c in channels

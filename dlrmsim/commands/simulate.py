@@ -64,6 +64,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def phases(result: SimResult) -> str:
+    """Where a mean iteration goes, phase by phase in the step's order (empty phases left out)."""
+    mean = result.iteration_time_s["mean"]
+    parts = [f"{name} {seconds * 1e3:.3f} ms ({seconds / mean:.0%})"
+             for name, seconds in result.phase_time_s.items() if seconds > 0 and mean > 0]
+    return ", ".join(parts) or "-"
+
+
 def summary(result: SimResult) -> str:
     """The result as a few readable lines and a table of utilization by role."""
     servers = ", ".join(f"{n} {role}" for role, n in result.servers.items() if n)
@@ -76,6 +84,7 @@ def summary(result: SimResult) -> str:
         f"{result.demand_batches} replayed batches {result.demand_rse:.2%})",
         f"iteration    mean {it['mean'] * 1e3:.3f} ms, p50 {it['p50'] * 1e3:.3f} ms, "
         f"p99 {it['p99'] * 1e3:.3f} ms",
+        f"phases       {phases(result)}",
         f"bottleneck   {result.bottleneck} ({result.bottleneck_kind}, "
         f"{result.bottleneck_utilization:.0%} busy)",
         f"power        {result.power_w:,.0f} W, {result.examples_per_joule:,.1f} examples/J",

@@ -12,6 +12,7 @@ import simpy
 
 from sim.cluster import Job, Proc, cpu_proc, dense_update_cost, mlp_cost
 from sim.costs import OpCost
+from sim.meter import Laps
 from sim.processes import dense_ps, reader, sparse_ps
 from sim.processes.embedding_work import group_costs, index_bytes, shard_work
 from sim.topology import ServerResources
@@ -102,18 +103,25 @@ class Worker:
         n = 0
         while not job.meter.finished:
             start = job.env.now
+            laps = Laps(job.env)
             if self.queue is not None:
                 yield self.queue.get()
+            laps.end("inputs")
             plan = self._plan(n)
             yield from self._lookups(plan, end, threads)
+            laps.end("lookups")
             yield job.kernel(self.server, end, forward, threads)
+            laps.end("mlp_forward")
             yield job.kernel(self.server, end, backward, threads)
+            laps.end("mlp_backward")
             yield from self._updates(plan, end, threads)
+            laps.end("updates")
             # Trainers are not in phase: each syncs on its own turn of the period.
             if (n * job.spec.hogwild_threads + self.index) % job.spec.easgd_period == 0:
                 yield from dense_ps.easgd(job, self.server, end, spread=self.index)
+            laps.end("easgd")
             job.span(self.server.name, f"hogwild{self.thread}", "iteration", start)
-            job.meter.done(self.index, job.spec.batch_size, start)
+            job.meter.done(self.index, job.spec.batch_size, start, laps.seconds)
             n += 1
 
     def _plan(self, n: int) -> CpuBatchPlan:

@@ -24,6 +24,7 @@ import simpy
 
 from sim.cluster import DENSE_BYTES, Job, Proc
 from sim.costs import OpCost
+from sim.meter import Laps
 from sim.processes import host_embedding, reader, remote_lookup
 from sim.processes.gpu_plan import BatchPlan, DenseCosts, Layout, batch_plan, dense_costs
 from sim.topology import Endpoint, ServerResources, network_route
@@ -104,13 +105,15 @@ def gpu_trainers(job: Job) -> Proc:
     iteration = 0
     while not job.meter.finished:
         start = env.now
+        laps = Laps(env)
         if copied is not None:
             yield copied
             copied = env.process(_copy_inputs(job, layout, plan(iteration + 1)))
         else:
             yield from _wait_for_inputs(job)
-        yield from _step(job, layout, plan(iteration), dense, ring, copy=not prefetch)
-        job.meter.done(0, job.spec.batch_size * len(job.trainers), start)
+        laps.end("inputs")
+        yield from _step(job, layout, plan(iteration), dense, ring, laps, copy=not prefetch)
+        job.meter.done(0, job.spec.batch_size * len(job.trainers), start, laps.seconds)
         iteration += 1
 
 
@@ -153,7 +156,7 @@ def _all(job: Job, procs: list[Proc]) -> simpy.Event:
 
 
 def _step(job: Job, layout: Layout, plan: BatchPlan, dense: DenseCosts, ring: list[list[int]],
-          *, copy: bool) -> Proc:
+          laps: Laps, *, copy: bool) -> Proc:
     phases = (
         ("forward", lambda: _front(job, layout, plan, dense, copy=copy)),
         ("all_to_all", lambda: _a2a(job, layout, plan, forward=True)),
@@ -161,14 +164,16 @@ def _step(job: Job, layout: Layout, plan: BatchPlan, dense: DenseCosts, ring: li
                              for g in range(layout.gpus)]),
     )
     for name, make in phases:
-        start = job.env.now
         yield _all(job, make())
-        for s in job.trainers:
-            job.span(s.name, "step", name, start)
-    start = job.env.now
+        _phase_done(job, laps, name)
     yield _all(job, [*_back(job, layout, plan), _dense_sync(job, dense, ring, layout.gpus)])
+    _phase_done(job, laps, "backward")
+
+
+def _phase_done(job: Job, laps: Laps, name: str) -> None:
+    start = laps.end(name)
     for s in job.trainers:
-        job.span(s.name, "step", "backward", start)
+        job.span(s.name, "step", name, start)
 
 
 def _kernel(job: Job, server: ServerResources, end: Endpoint, cost: OpCost) -> Proc:

@@ -27,11 +27,16 @@ def test_every_job_prints_a_summary_and_json(capsys: pytest.CaptureFixture[str],
     code, out, err = run(capsys, "--job", job, "--iterations", ITERATIONS)
     assert code == 0, err
     assert f"job {job}:" in out and "examples/s" in out and "busy fraction by role:" in out
+    phases = next(line for line in out.splitlines() if line.startswith("phases"))
+    shares = [int(share) for share in re.findall(r"\((\d+)%\)", phases)]
+    assert shares and abs(sum(shares) - 100) <= len(shares)  # each share rounded
     code, out, err = run(capsys, "--job", job, "--iterations", ITERATIONS, "--json")
     assert code == 0, err
     data = json.loads(out)
     assert data["throughput_examples_per_s"] > 0
     assert set(data["iteration_time_s"]) >= {"mean", "p50", "p99"}
+    assert sum(data["phase_time_s"].values()) == pytest.approx(data["iteration_time_s"]["mean"],
+                                                               rel=1e-9)
     # Every role reports the same resource classes, so that they tabulate side by side.
     classes = [tuple(per_kind) for per_kind in data["utilization"].values()]
     assert len(set(classes)) == 1

@@ -195,6 +195,8 @@ def test_gpu_trainers_take_their_batches_from_readers() -> None:
     assert result.throughput_examples_per_s == pytest.approx(
         job.spec.batch_size / (parse_s + send_s), rel=1e-5)
     assert result.utilization["reader"]["network"] > 0
+    # The step waits for its inputs most of the time, and says so.
+    assert result.phase_time_s["inputs"] > 0.99 * result.iteration_time_s["mean"]
 
 
 def test_two_feeds_per_gpu_double_its_input_rate() -> None:
@@ -327,6 +329,32 @@ def test_utilization_is_a_fraction(name: str) -> None:
         assert all(0.0 <= v <= 1.0 for v in kinds.values())
     assert result.throughput_examples_per_s > 0
     assert result.power_w > 0
+
+
+@pytest.mark.parametrize(("name", "overrides"), [
+    ("m1_gpu", {}), ("m3_gpu", {}), ("m2_cpu", {}), ("test_suite_cpu", {"hogwild": 4}),
+    ("m2_gpu", {"placement": "system", "readers": 2})])
+def test_phases_add_up_to_the_iteration(name: str, overrides: dict[str, object]) -> None:
+    result = simulate(name, iterations=12, **overrides)  # type: ignore[arg-type]
+    phases = result.phase_time_s
+    assert all(seconds >= 0 for seconds in phases.values())
+    assert sum(phases.values()) == pytest.approx(result.iteration_time_s["mean"], rel=1e-9)
+
+
+def test_a_cpu_iterations_phases_are_its_costs() -> None:
+    # One Hogwild thread, tables in its own memory, no PS: nothing contends, so each phase
+    # takes exactly its kernels' seconds (FakeCosts), the same every iteration.
+    job = _job("test_suite_cpu", placement="system", sparse_ps=0, dense_ps=0)
+    job.trainer_costs = FakeCosts()
+    result = execute(job)
+    model = job.model
+    layers = len(model.bottom_layer_widths) + len(model.top_layer_widths) - 2
+    mlp_s = layers * MLP_S + INTERACTION_S
+    expected = {"inputs": 0.0, "lookups": model.num_tables * EMB_FWD_S, "mlp_forward": mlp_s,
+                "mlp_backward": mlp_s + 3 * model.dense_parameters * DENSE_BYTES / 1e12,
+                "updates": model.num_tables * EMB_UPD_S, "easgd": 0.0}
+    assert result.phase_time_s == pytest.approx(expected, rel=1e-9, abs=1e-15)
+    assert list(result.phase_time_s) == list(expected)  # in the step's order
 
 
 def test_power_counts_every_server_of_the_job() -> None:
