@@ -161,7 +161,7 @@ def _spread(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[in
             raise PlacementError(
                 f"table {table.name} ({size / GB:.2f} GB with optimizer state) fits on no single "
                 f"device of {where}: the most free is {max(free) / GB:.2f} GB, short by "
-                f"{size - max(free)} bytes; use row-wise sharding or more devices")
+                f"{size - max(free)} bytes ({(size - max(free)) / GB:.2f} GB); use row-wise sharding or more devices")
         best = min(fits, key=lambda i: (load[i], i))
         free[best] -= size
         load[best] += table_load(table)
@@ -188,8 +188,10 @@ def _check_total(needed: int, available: int, where: str) -> None:
     if needed > available:
         raise PlacementError(
             f"the tables need {needed / GB:.1f} GB with optimizer state but {where} holds "
-            f"{available / GB:.1f} GB: short by {needed - available} bytes; choose a "
-            "placement with more memory (gpu < hybrid < system < remote) or more devices")
+            f"{available / GB:.1f} GB: short by {needed - available} bytes "
+            f"({(needed - available) / GB:.1f} GB); choose a "
+            "placement with more memory (gpu < hybrid < system < remote) or more devices "
+            "(--gpus, --trainers, --sparse-ps)")
 
 
 def _socket_capacity(server: ServerSpec) -> list[int]:
