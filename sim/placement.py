@@ -161,7 +161,8 @@ def _spread(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[in
             raise PlacementError(
                 f"table {table.name} ({size / GB:.2f} GB with optimizer state) fits on no single "
                 f"device of {where}: the most free is {max(free) / GB:.2f} GB, short by "
-                f"{size - max(free)} bytes ({(size - max(free)) / GB:.2f} GB); use row-wise sharding or more devices")
+                f"{size - max(free)} bytes ({(size - max(free)) / GB:.2f} GB); use row-wise "
+                "sharding (--sharding row_wise) or more devices")
         best = min(fits, key=lambda i: (load[i], i))
         free[best] -= size
         load[best] += table_load(table)

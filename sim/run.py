@@ -34,7 +34,8 @@ _OVERRIDES = {"batch_size": "batch_size", "trainers": "trainers", "sparse_ps": "
 
 def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None = None,
              platform: ServerSpec | str | None = None, ps_platform: ServerSpec | str | None = None,
-             placement: PlacementSpec | str | None = None, batch_size: int | None = None,
+             placement: PlacementSpec | str | None = None, sharding: str | None = None,
+             packing: str | None = None, batch_size: int | None = None,
              trainers: int | None = None, sparse_ps: int | None = None,
              dense_ps: int | None = None, readers: int | None = None,
              hogwild: int | None = None, gpus: int | None = None,
@@ -43,7 +44,8 @@ def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None 
              chrome_trace: str | os.PathLike[str] | None = None,
              target_rse: float | None = None) -> SimResult:
     """Simulate a job (a preset name, a YAML path or a JobSpec), or a model on a platform;
-    any keyword given overrides the job. Same arguments and seed, same result bit for bit.
+    any keyword given overrides the job (`sharding`: table_wise or row_wise, `packing`: packed
+    or spread, for tables in GPU memory). Same arguments and seed, same result bit for bit.
     With `target_rse` (e.g. 0.01) the run stops as soon as the throughput's relative standard
     error is below it, `iterations` being a cap; warm-up then defaults to that of a default run.
 
@@ -53,7 +55,8 @@ def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None 
     overrides = {"batch_size": batch_size, "trainers": trainers, "sparse_ps": sparse_ps,
                  "dense_ps": dense_ps, "readers": readers, "hogwild": hogwild, "gpus": gpus}
     model_spec, trainer_spec, ps_spec, spec = resolve(job, model, platform, ps_platform,
-                                                      placement, overrides)
+                                                      placement, overrides, sharding=sharding,
+                                                      packing=packing)
     if not isinstance(iterations, int) or iterations < 3:
         raise DlrmsimInputError(f"iterations = {iterations!r}: give a whole number >= 3")
     cap = iterations if target_rse is None else min(iterations, DEFAULT_ITERATIONS)
@@ -73,9 +76,12 @@ def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None 
 
 def resolve(job: JobSpec | str | None, model: ModelSpec | str | None,
             platform: ServerSpec | str | None, ps_platform: ServerSpec | str | None,
-            placement: PlacementSpec | str | None, overrides: dict[str, int | None]
+            placement: PlacementSpec | str | None, overrides: dict[str, int | None], *,
+            sharding: str | None = None, packing: str | None = None
             ) -> tuple[ModelSpec, ServerSpec, ServerSpec, JobSpec]:
-    """The specs of a run after overrides; SpecError names a bad override's field."""
+    """The specs of a run after overrides (`placement` a kind or a whole PlacementSpec;
+    `sharding` and `packing` override its GPU sharding and packing); SpecError names a bad
+    override's field."""
     base = load_job(job) if isinstance(job, str) else job
     model_spec = _spec(model, load_model) if model is not None else None
     trainer_spec = _spec(platform, load_platform) if platform is not None else None
@@ -93,6 +99,10 @@ def resolve(job: JobSpec | str | None, model: ModelSpec | str | None,
         changes["placement"] = dataclasses.replace(base.placement, kind=placement)
     elif placement is not None:
         changes["placement"] = placement
+    layout = {k: v for k, v in (("sharding", sharding), ("packing", packing)) if v is not None}
+    if layout:
+        changes["placement"] = dataclasses.replace(changes.get("placement", base.placement),
+                                                   **layout)
     if model_spec is not None:
         changes["model"] = model_spec.name
     if trainer_spec is not None:

@@ -9,7 +9,7 @@ from typing import Any
 from dlrmsim.output import format_table, human_bytes, print_json
 from sim.results import SimResult
 from sim.run import DEFAULT_ITERATIONS, simulate
-from sim.specs.job import PLACEMENTS
+from sim.specs.job import PACKINGS, PLACEMENTS, SHARDINGS
 
 _COUNTS = (("--trainers", "trainer servers"), ("--sparse-ps", "sparse parameter servers"),
            ("--dense-ps", "dense parameter servers"), ("--readers", "reader servers"),
@@ -27,6 +27,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--platform", help="trainer platform preset name or YAML file")
     parser.add_argument("--ps-platform", help="platform of parameter servers and readers")
     parser.add_argument("--placement", choices=PLACEMENTS, help="where the embedding tables live")
+    parser.add_argument("--sharding", choices=SHARDINGS,
+                        help="tables in GPU memory: whole tables per GPU, or rows split over GPUs")
+    parser.add_argument("--packing", choices=PACKINGS,
+                        help="tables in GPU memory: on the fewest GPUs that hold them, or over all")
     parser.add_argument("--batch-size", type=int, help="examples per batch (per CPU thread, per "
                         "GPU server)")
     for flag, what in _COUNTS:
@@ -50,7 +54,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     result = simulate(
         args.job, model=args.model, platform=args.platform, ps_platform=args.ps_platform,
-        placement=args.placement, batch_size=args.batch_size, trainers=args.trainers,
+        placement=args.placement, sharding=args.sharding, packing=args.packing,
+        batch_size=args.batch_size, trainers=args.trainers,
         sparse_ps=args.sparse_ps, dense_ps=args.dense_ps, readers=args.readers,
         hogwild=args.hogwild, gpus=args.gpus, profile=args.profile, trace=args.trace,
         iterations=args.iterations, seed=args.seed, chrome_trace=args.chrome_trace,

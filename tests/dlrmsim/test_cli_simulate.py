@@ -123,3 +123,27 @@ def test_servers_without_work_are_noted(capsys: pytest.CaptureFixture[str]) -> N
     code, out, err = run(capsys, "--job", "m1_gpu", "--dense-ps", "2", "--iterations", ITERATIONS)
     assert code == 0 and "2 dense_ps" in out
     assert err.startswith("note: the 2 dense_ps servers have no work") and "--dense-ps 0" in err
+
+
+def test_sharding_and_packing_override_the_placement(capsys: pytest.CaptureFixture[str]) -> None:
+    # M3's largest tables fit no single GPU of two Big Basins; row-wise they fit (the error
+    # names the flag). Packed on the fewest GPUs, the test suite's small tables crowd one GPU.
+    args = ("--job", "m3_gpu", "--trainers", "2", "--sparse-ps", "0", "--placement", "gpu",
+            "--iterations", ITERATIONS)
+    code, _, err = run(capsys, *args)
+    assert code == 2 and "--sharding row_wise" in err
+    code, out, err = run(capsys, *args, "--sharding", "row_wise", "--json")
+    assert code == 0, err
+    assert json.loads(out)["placement"] == "gpu"
+
+    def throughput(*extra: str) -> float:
+        code, out, err = run(capsys, "--job", "test_suite_gpu", "--iterations", ITERATIONS,
+                             "--json", *extra)
+        assert code == 0, err
+        return float(json.loads(out)["throughput_examples_per_s"])
+
+    assert throughput("--packing", "packed") < 0.5 * throughput("--packing", "spread")
+    assert throughput("--packing", "spread") == throughput()  # the preset spreads
+    with pytest.raises(SystemExit) as exit_info:
+        run(capsys, "--job", "test_suite_gpu", "--packing", "tight")
+    assert exit_info.value.code == 2 and "invalid choice: 'tight'" in capsys.readouterr().err

@@ -379,6 +379,8 @@ def test_zero_or_negative_counts_name_the_field() -> None:
         simulate("m2_cpu", trainers=0)
     with pytest.raises(SpecError, match="sparse_ps"):
         simulate("m2_cpu", sparse_ps=-1)
+    with pytest.raises(SpecError, match="sharding"):
+        simulate("m2_gpu", sharding="diagonal")
 
 
 def test_a_placement_that_does_not_fit_says_by_how_much() -> None:
