@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 from typing import Any
 
 import simpy
@@ -65,6 +66,10 @@ def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None 
         raise DlrmsimInputError(f"target_rse = {target_rse!r}: give a fraction in (0, 1)")
     if not isinstance(warm, int) or not 1 <= warm < iterations:
         raise DlrmsimInputError(f"warmup = {warmup!r}: give a whole number in [1, iterations)")
+    if chrome_trace is not None and not Path(chrome_trace).resolve().parent.is_dir():
+        # Said before the run rather than after it, when the timeline could not be written.
+        raise DlrmsimInputError(f"{chrome_trace}: its folder does not exist; create it or give "
+                                "another path for the Chrome trace")
     sim_job = build(spec, model_spec, trainer_spec, ps_spec, profile=profile, trace=trace,
                     seed=seed, iterations=iterations, warmup=warm,
                     record=chrome_trace is not None, target_rse=target_rse)

@@ -102,6 +102,7 @@ class ModelGenerator:
     """
 
     def __init__(self, model: ModelSpec, *, seed: int, workers: int = 1) -> None:
+        check_seed(seed)
         self.model = model
         self.streams = [TableStream(t, seed, i) for i, t in enumerate(model.tables)]
         self.workers = max(1, int(workers))
@@ -149,6 +150,12 @@ class ModelGenerator:
         offsets = np.zeros(len(rb.lengths) * batch_size + 1, dtype=np.int64)
         np.cumsum(np.concatenate(rb.lengths), out=offsets[1:])
         return TraceBatch(indices=indices, offsets=offsets, batch_size=batch_size)
+
+
+def check_seed(seed: int) -> None:
+    """Seeds are whole numbers >= 0 (numpy's SeedSequence takes no negative entropy)."""
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
+        raise TraceError(f"seed must be a whole number >= 0, got {seed!r}")
 
 
 def check_counts(batches: int, batch_size: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from dlrmsim.commands import arguments
 from dlrmsim.output import format_table, print_json
 from dlrmsim.reproduce import DEFAULT_OUT, Reproduction, Settings, reproduce
 
@@ -19,21 +20,14 @@ def register(subparsers: Any) -> None:
                         help="few iterations and samples: minutes instead of tens of minutes")
     parser.add_argument("--out", default=DEFAULT_OUT,
                         help=f"output folder (default {DEFAULT_OUT}/)")
-    parser.add_argument("--jobs", type=_positive, default=1,
+    parser.add_argument("--jobs", type=arguments.at_least(1), default=1,
                         help="simulations run in parallel processes (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of lookups, noise and samples")
+    parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of lookups, noise and samples")
     parser.add_argument("--only", type=_ids, default=(),
                         help="comma-separated experiment ids (fig1,fig5,fig6_7,fig9,fig10,"
                              "fig11,fig12,fig13,fig14,table3)")
     parser.add_argument("--json", action="store_true", help="print the claims as JSON")
     parser.set_defaults(func=run)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text}: give a whole number >= 1")
-    return value
 
 
 def _ids(text: str) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from dlrmsim.commands import arguments
 from dlrmsim.output import format_table, human_bytes, print_json
 from sim.results import SimResult
 from sim.run import DEFAULT_ITERATIONS, simulate
@@ -44,7 +45,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--target-rse", type=float, default=None, metavar="FRACTION",
                         help="stop once the throughput's relative standard error is below "
                              "FRACTION (e.g. 0.01), at most --iterations")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the generated lookups")
+    parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of the generated lookups")
     parser.add_argument("--chrome-trace", metavar="FILE",
                         help="write the timeline for chrome://tracing or Perfetto")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a summary")

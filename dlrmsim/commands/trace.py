@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from dlrmsim.commands import arguments
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("trace", help="generate, read, measure and fit lookup traces")
@@ -22,7 +24,7 @@ def _add_generate(sub: Any) -> None:
     p.add_argument("--model", required=True, help="model preset name or YAML file")
     p.add_argument("--batches", type=int, required=True)
     p.add_argument("--batch-size", type=int, required=True)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=arguments.seed, default=0)
     p.add_argument("--out", required=True, help="trace file to write")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_generate)
@@ -52,7 +54,7 @@ def _add_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pooling", type=int, default=1, help="ids per bag (dlrm trace files)")
     p.add_argument("--tables", help="Meta .pt: table range FIRST:STOP")
     p.add_argument("--length", type=int, default=100_000, help="ids drawn from a dlrm dist file")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=arguments.seed, default=0)
     p.add_argument("--binary-dtype", default="int32", choices=("int32", "int64", "uint64"))
     p.add_argument("--missing", default="zero", choices=("zero", "empty"),
                    help="Criteo empty feature: row 0 (dlrm) or an empty bag")

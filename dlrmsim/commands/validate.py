@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from dlrmsim.commands import arguments
 from sim.errors import DlrmsimInputError
 
 # The validation machinery imports torch (about 1 s): imported in `run`, so that other commands
@@ -26,7 +27,7 @@ def register(subparsers: Any) -> None:
                              " (default: the built-in grid of 27)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="where to run the real steps (default cpu)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of indices and weights")
+    parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of indices and weights")
     parser.add_argument("--min-time", type=float, default=1.0, metavar="S",
                         help="measure each configuration for at least S seconds (default 1)")
     parser.add_argument("--plot", type=Path, default=Path("validate_out/validate.png"),

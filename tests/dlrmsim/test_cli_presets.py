@@ -62,6 +62,20 @@ def test_user_mistakes_are_one_line_and_exit_2(capsys: pytest.CaptureFixture[str
     assert code == 2 and message in err and "Traceback" not in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("argv", [
+    ["simulate", "--job", "m1_gpu"], ["reproduce", "--quick"], ["validate"],
+    ["trace", "generate", "--model", "m1_prod", "--batches", "1", "--batch-size", "4",
+     "--out", "never.trace"]])
+def test_a_negative_seed_is_refused_before_any_work(capsys: pytest.CaptureFixture[str],
+                                                    argv: list[str]) -> None:
+    # numpy's seed sequences take no negative seed: it ended in a traceback after the work.
+    with pytest.raises(SystemExit) as exit_info:
+        run(capsys, *argv, "--seed", "-1")
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--seed" in err and "whole number >= 0" in err
+    assert not Path("never.trace").exists()
+
+
 def test_bad_yaml_through_the_console_script(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("name: [oops\n")

@@ -147,6 +147,8 @@ def test_a_trace_with_batches_of_different_sizes_is_refused(model: ModelSpec,
 def test_bad_counts_raise(model: ModelSpec, tmp_path: Path) -> None:
     with pytest.raises(TraceError):
         generate_trace(model, tmp_path / "t", batches=0, batch_size=4, seed=1)
+    with pytest.raises(TraceError, match="seed must be a whole number >= 0, got -1"):
+        generate_trace(model, tmp_path / "t", batches=1, batch_size=4, seed=-1)
     assert not list(tmp_path.iterdir())
 
 
