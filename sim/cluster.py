@@ -14,7 +14,7 @@ import simpy
 from sim.costs import CostModel, OpCost, Processor, base
 from sim.demand import Demand
 from sim.engine import Channel, FluidNetwork, Timeline
-from sim.meter import Meter
+from sim.meter import Laps, Meter
 from sim.placement import Placement
 from sim.specs import JobSpec, ModelSpec
 from sim.topology import Endpoint, Route, ServerResources
@@ -97,6 +97,15 @@ class Job:
 
     def span(self, server: str, lane: str, name: str, start_s: float) -> None:
         self.timeline.span(server, lane, name, start_s, self.env.now)
+
+    def phase_done(self, laps: Laps, name: str, servers: Iterable[ServerResources],
+                   lane: str) -> None:
+        """End phase `name` of a worker's iteration: its seconds into `laps`, and a span on
+        each server's timeline lane unless it took no time."""
+        start = laps.end(name)
+        if self.env.now > start:
+            for server in servers:
+                self.span(server.name, lane, name, start)
 
 
 def _rate(seconds: float) -> float:

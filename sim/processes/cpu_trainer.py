@@ -101,26 +101,26 @@ class Worker:
         threads = threads_per_worker(job, self.server)
         forward, backward = dense_costs(job, self.server, self.socket)
         n = 0
+        servers, lane = [self.server], f"hogwild{self.thread}"
         while not job.meter.finished:
             start = job.env.now
             laps = Laps(job.env)
             if self.queue is not None:
                 yield self.queue.get()
-            laps.end("inputs")
+            job.phase_done(laps, "inputs", servers, lane)
             plan = self._plan(n)
             yield from self._lookups(plan, end, threads)
-            laps.end("lookups")
+            job.phase_done(laps, "lookups", servers, lane)
             yield job.kernel(self.server, end, forward, threads)
-            laps.end("mlp_forward")
+            job.phase_done(laps, "mlp_forward", servers, lane)
             yield job.kernel(self.server, end, backward, threads)
-            laps.end("mlp_backward")
+            job.phase_done(laps, "mlp_backward", servers, lane)
             yield from self._updates(plan, end, threads)
-            laps.end("updates")
+            job.phase_done(laps, "updates", servers, lane)
             # Trainers are not in phase: each syncs on its own turn of the period.
             if (n * job.spec.hogwild_threads + self.index) % job.spec.easgd_period == 0:
                 yield from dense_ps.easgd(job, self.server, end, spread=self.index)
-            laps.end("easgd")
-            job.span(self.server.name, f"hogwild{self.thread}", "iteration", start)
+            job.phase_done(laps, "easgd", servers, lane)
             job.meter.done(self.index, job.spec.batch_size, start, laps.seconds)
             n += 1
 

@@ -111,27 +111,27 @@ def gpu_trainers(job: Job) -> Proc:
             copied = env.process(_copy_inputs(job, layout, plan(iteration + 1)))
         else:
             yield from _wait_for_inputs(job)
-        laps.end("inputs")
+        job.phase_done(laps, "inputs", job.trainers, "step")
         yield from _step(job, layout, plan(iteration), dense, ring, laps, copy=not prefetch)
         job.meter.done(0, job.spec.batch_size * len(job.trainers), start, laps.seconds)
         iteration += 1
 
 
-def _wait_for_inputs(job: Job, lane: str = "step") -> Proc:
+def _wait_for_inputs(job: Job) -> Proc:
     """Until every GPU's share of the batch has come from the readers (nothing to wait for
     without readers: the batch is in host memory)."""
-    if not job.inputs:
-        return
-    start = job.env.now
-    yield simpy.AllOf(job.env, [queue.get() for _, queue in sorted(job.inputs.items())])
-    for s in job.trainers:
-        job.span(s.name, lane, "wait_for_readers", start)
+    if job.inputs:
+        yield simpy.AllOf(job.env, [queue.get() for _, queue in sorted(job.inputs.items())])
 
 
 def _copy_inputs(job: Job, layout: Layout, plan: BatchPlan) -> Proc:
     """A batch's dense features and its GPU tables' indices, host to every GPU at once, once
     the batch has come."""
-    yield from _wait_for_inputs(job, "prefetch")
+    start = job.env.now
+    yield from _wait_for_inputs(job)
+    if job.env.now > start:
+        for s in job.trainers:
+            job.span(s.name, "prefetch", "wait_for_readers", start)
     start = job.env.now
     yield _all(job, [_copy_input(job, layout, plan, d) for d in range(len(plan.input_bytes))])
     for s in job.trainers:
@@ -165,15 +165,9 @@ def _step(job: Job, layout: Layout, plan: BatchPlan, dense: DenseCosts, ring: li
     )
     for name, make in phases:
         yield _all(job, make())
-        _phase_done(job, laps, name)
+        job.phase_done(laps, name, job.trainers, "step")
     yield _all(job, [*_back(job, layout, plan), _dense_sync(job, dense, ring, layout.gpus)])
-    _phase_done(job, laps, "backward")
-
-
-def _phase_done(job: Job, laps: Laps, name: str) -> None:
-    start = laps.end(name)
-    for s in job.trainers:
-        job.span(s.name, "step", name, start)
+    job.phase_done(laps, "backward", job.trainers, "step")
 
 
 def _kernel(job: Job, server: ServerResources, end: Endpoint, cost: OpCost) -> Proc:

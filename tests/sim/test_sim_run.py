@@ -374,6 +374,22 @@ def test_chrome_trace_is_written(tmp_path: Path) -> None:
     assert any(e["ph"] == "X" for e in events)
 
 
+@pytest.mark.parametrize(("name", "lane"), [("test_suite_cpu", "hogwild0"),
+                                            ("test_suite_gpu", "step")])
+def test_the_timeline_shows_each_iterations_phases_back_to_back(name: str, lane: str) -> None:
+    # A lane's phase spans tile the worker's iterations: each starts where the previous ended,
+    # and together they last as long as the run's iterations.
+    job = _job(name, iterations=6)
+    job.timeline.enabled = True
+    result = execute(job)
+    spans = sorted((start, end, phase) for server, lane_, phase, start, end
+                   in job.timeline.spans if server == "trainer0" and lane_ == lane)
+    assert {phase for *_, phase in spans} <= set(result.phase_time_s)
+    assert all(end > start for start, end, _ in spans)
+    assert all(b[0] == pytest.approx(a[1], abs=1e-12) for a, b in zip(spans, spans[1:]))
+    assert spans[0][0] == 0
+
+
 def test_zero_or_negative_counts_name_the_field() -> None:
     with pytest.raises(SpecError, match="trainers"):
         simulate("m2_cpu", trainers=0)
