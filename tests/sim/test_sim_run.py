@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import itertools
 import json
 from pathlib import Path
 
@@ -386,7 +387,7 @@ def test_the_timeline_shows_each_iterations_phases_back_to_back(name: str, lane:
                    in job.timeline.spans if server == "trainer0" and lane_ == lane)
     assert {phase for *_, phase in spans} <= set(result.phase_time_s)
     assert all(end > start for start, end, _ in spans)
-    assert all(b[0] == pytest.approx(a[1], abs=1e-12) for a, b in zip(spans, spans[1:]))
+    assert all(b[0] == pytest.approx(a[1], abs=1e-12) for a, b in itertools.pairwise(spans))
     assert spans[0][0] == 0
 
 
