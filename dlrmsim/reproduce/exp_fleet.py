@@ -55,7 +55,8 @@ def model_rows(model: str, outcomes: Outcomes, settings: Settings) -> list[Row]:
     rows = [{"model": model, "platform": platform, "placement": placement,
              "throughput": out.throughput, "examples_per_joule": out.examples_per_joule,
              "power_w": out.power_w, "relative_to_cpu": out.throughput / cpu.throughput,
-             "bottleneck": out.bottleneck, "error": out.error, "best": False}
+             "bottleneck": out.bottleneck, "longest_phase": out.longest_phase,
+             "error": out.error, "best": False}
             for platform, placement, out in entries]
     return _mark_best(rows)
 

@@ -26,7 +26,8 @@ def run_task(item: Task, simulator: Simulator = simulate) -> Outcome:
     return Outcome(throughput=result.throughput_examples_per_s,
                    examples_per_joule=result.examples_per_joule, power_w=result.power_w,
                    bottleneck=result.bottleneck, utilization=result.utilization,
-                   resources=result.resource_utilization if item.resources else {})
+                   resources=result.resource_utilization if item.resources else {},
+                   phases=result.phase_time_s)
 
 
 def run_all(tasks: Iterable[Task], *, jobs: int = 1, progress: bool | None = None,

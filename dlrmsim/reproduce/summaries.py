@@ -47,8 +47,10 @@ def fleet(rows: Sequence[Row]) -> Table:
 def placements(rows: Sequence[Row]) -> Table:
     body = tuple((_label(r["platform"]), r["placement"]
                   + (" (best)" if r["best"] else ""), _value(r, "throughput", True),
-                  _value(r, "examples_per_joule"), str(r["bottleneck"] or "-")) for r in rows)
-    return Table(("platform", "placement", "examples/s", "examples/J", "bottleneck"), body)
+                  _value(r, "examples_per_joule"), str(r["bottleneck"] or "-"),
+                  str(r.get("longest_phase") or "-")) for r in rows)
+    return Table(("platform", "placement", "examples/s", "examples/J", "bottleneck",
+                  "longest phase"), body)
 
 
 def sweep(rows: Sequence[Row]) -> Table:

@@ -99,7 +99,18 @@ class Outcome:
     bottleneck: str = ""
     utilization: dict[str, dict[str, float]] = field(default_factory=dict)
     resources: dict[str, float] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)  # SimResult.phase_time_s
     error: str = ""
+
+    @property
+    def longest_phase(self) -> str:
+        """The phase of the step that takes the most of a mean iteration, with its share, e.g.
+        "all_to_all 41%" ("" without phases)."""
+        total = sum(self.phases.values())
+        if total <= 0:
+            return ""
+        name, seconds = max(self.phases.items(), key=lambda kv: (kv[1], kv[0]))
+        return f"{name} {seconds / total:.0%}"
 
     @property
     def ok(self) -> bool:

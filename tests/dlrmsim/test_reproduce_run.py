@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,26 @@ def test_report_has_figures_claims_and_data(quick_run: Path) -> None:
     assert {v["experiment"] for v in verdicts} <= set(SUBSET)
     assert {v["status"] for v in verdicts} <= {"pass", "fail", "not compared"}
     assert (quick_run / "data" / "table3.csv").read_text().startswith("model,")
+
+
+def test_placement_rows_say_where_the_step_goes(quick_run: Path) -> None:
+    # Figure 1's rows name each run's longest phase and its share of the mean iteration.
+    import csv
+
+    with (quick_run / "data" / "fig1.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    ran = [r for r in rows if not r["error"]]
+    assert ran and all(re.fullmatch(r"[a-z_]+ \d+%", r["longest_phase"]) for r in ran)
+    assert {r["longest_phase"].split()[0] for r in ran if r["platform"] == "cpu"} <= {
+        "inputs", "lookups", "mlp_forward", "mlp_backward", "updates", "easgd"}
+
+
+def test_longest_phase_names_the_largest_share() -> None:
+    from dlrmsim.reproduce.types import Outcome
+
+    assert Outcome(phases={"forward": 1.0, "all_to_all": 3.0, "backward": 2.0}
+                   ).longest_phase == "all_to_all 50%"
+    assert Outcome().longest_phase == "" == Outcome(error="does not fit").longest_phase
 
 
 def test_same_seed_same_report(quick_run: Path, tmp_path: Path) -> None:
