@@ -14,7 +14,7 @@ but torch: `calibrate/` runs on a bare GPU host.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,24 +100,46 @@ class Dlrm:
         self.dense_optimizer = torch.optim.SGD(params, lr=dense_learning_rate)
         self.loss = torch.nn.BCEWithLogitsLoss()
 
-    def step(self, dense: torch.Tensor, bags: Sequence[torch.Tensor], labels: torch.Tensor) -> float:
+    def step(self, dense: torch.Tensor, bags: Sequence[torch.Tensor], labels: torch.Tensor,
+             lap: Callable[[str], None] | None = None) -> float:
         """One iteration: `dense` [batch, dense_features], one [batch, pooling] index tensor per
-        table, `labels` [batch] of 0/1. Returns the loss."""
+        table, `labels` [batch] of 0/1. Returns the loss.
+
+        `lap(phase)`, if given, is called as each part of the step ends, with the phase it
+        belongs to (PHASES): the caller synchronizes and reads its clock there. A phase may end
+        more than once (the MLPs' forward is split by the embedding lookups)."""
+        mark = lap or _no_lap
         self.dense_optimizer.zero_grad(set_to_none=True)
         bottom_out = self.bottom(dense)
+        mark("dense_forward")
         # Pooled embeddings enter the graph as leaves: their gradients then drive the same
         # fused backward-and-update kernel that calibration times, touching only used rows.
         pooled = [table.forward(idx).detach().requires_grad_()
                   for table, idx in zip(self.tables, bags, strict=True)]
+        mark("embedding_forward")
         if self.shape.interaction == "dot":
             features = dot_interaction(bottom_out, pooled)
         else:
             features = torch.cat([bottom_out, *pooled], dim=1)
         logits = self.top(features).squeeze(1)
         loss = self.loss(logits, labels)
+        mark("dense_forward")
         loss.backward()
+        mark("dense_backward")
         for table, idx, leaf in zip(self.tables, bags, pooled, strict=True):
             assert leaf.grad is not None
             table.backward_update(idx, leaf.grad)
+        mark("embedding_update")
         self.dense_optimizer.step()
+        mark("dense_backward")
         return float(loss.detach())
+
+
+# The parts of a step that `Dlrm.step` reports to its `lap`: the MLPs, interaction and loss
+# forward; the embedding lookups; the backward through the MLPs and the dense optimizer step;
+# the embeddings' backward with their sparse update.
+PHASES = ("dense_forward", "embedding_forward", "dense_backward", "embedding_update")
+
+
+def _no_lap(phase: str) -> None:
+    pass

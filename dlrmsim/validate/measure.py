@@ -20,14 +20,19 @@ from traces.generator import ModelGenerator
 
 DISTINCT_BATCHES = 4  # batches of indices cycled through (count): fresh lookups, bounded memory
 MEMORY_HEADROOM = 0.6  # share of available memory a configuration may take (dimensionless)
+# Steps timed phase by phase after the whole steps (count): enough for a median per phase. They
+# are kept apart because each phase boundary waits for the device, which a GPU step never does.
+PHASED_STEPS = 10
 
 
 @dataclass(frozen=True)
 class StepTiming:
-    """Wall-clock seconds per training step: the median and every kept sample."""
+    """Wall-clock seconds per training step: the median and every kept sample; and the median
+    seconds of each phase of the step (calibrate.dlrm.PHASES) over PHASED_STEPS more steps."""
 
     median_s: float
     samples_s: tuple[float, ...]
+    phases_s: dict[str, float]
 
 
 class SkipConfig(Exception):
@@ -45,8 +50,8 @@ class StepSetup:
     labels: torch.Tensor
     sync: Callable[[], None]
 
-    def step(self, batch: int = 0) -> None:
-        self.model.step(self.dense, self.batches[batch % len(self.batches)], self.labels)
+    def step(self, batch: int = 0, lap: Callable[[str], None] | None = None) -> None:
+        self.model.step(self.dense, self.batches[batch % len(self.batches)], self.labels, lap)
 
 
 def device_sync(device: torch.device) -> Callable[[], None]:
@@ -119,4 +124,34 @@ def _time_steps(config: ValidationConfig, dev: torch.device, seed: int, warmup: 
         samples.append(clock.time(lambda: setup.step(len(samples))))
         if len(samples) >= 200:  # enough for a stable median of even the fastest step
             break
-    return StepTiming(statistics.median(samples), tuple(samples))
+    phases = time_phases(setup, PHASED_STEPS, first_batch=len(samples))
+    return StepTiming(statistics.median(samples), tuple(samples), phases)
+
+
+def time_phases(setup: StepSetup, steps: int, first_batch: int = 0) -> dict[str, float]:
+    """Median seconds of each phase of the step over `steps` steps, the device synchronized at
+    every phase boundary; a phase that ends twice in a step (the MLPs' forward) is summed."""
+    per_phase: dict[str, list[float]] = {}
+    for n in range(steps):
+        clock = _PhaseClock(setup.sync)
+        setup.step(first_batch + n, clock.lap)
+        for phase, seconds in clock.spent.items():
+            per_phase.setdefault(phase, []).append(seconds)
+    return {phase: statistics.median(values) for phase, values in per_phase.items()}
+
+
+class _PhaseClock:
+    """Seconds one step spends in each phase: `lap(phase)` gives the phase the time since the
+    previous lap (or since the clock was made), once the device is done."""
+
+    def __init__(self, sync: Callable[[], None]) -> None:
+        self.sync = sync
+        self.spent: dict[str, float] = {}
+        sync()
+        self.mark = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        self.sync()
+        now = time.perf_counter()
+        self.spent[phase] = self.spent.get(phase, 0.0) + now - self.mark
+        self.mark = now

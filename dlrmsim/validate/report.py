@@ -29,6 +29,10 @@ class ValidationRow:
     analytic_error: float | None
     skipped: str | None = None
     rounds_s: tuple[float, ...] | None = None  # each round's median step time (s)
+    # Seconds of each phase of the step (calibrate.dlrm.PHASES): measured, and as the
+    # calibrated simulation predicts them (None where its phases do not map, on a GPU)
+    measured_phases_s: dict[str, float] | None = None
+    predicted_phases_s: dict[str, float] | None = None
 
 
 def signed_error(predicted: float, measured: float) -> float:
@@ -43,6 +47,24 @@ def summary(errors: Sequence[float]) -> dict[str, float | None]:
             "max_abs_error": stats["max_abs_rel"]}
 
 
+def phase_errors(rows: Sequence[ValidationRow]) -> dict[str, dict[str, float | None]]:
+    """Per phase of the step, over the configurations with both sides: the median share of
+    the measured phases' sum it takes, the median signed error of the calibrated prediction,
+    and the median, 90th percentile and maximum absolute error."""
+    pairs = [(r.measured_phases_s, r.predicted_phases_s) for r in rows
+             if r.measured_phases_s and r.predicted_phases_s]
+    out: dict[str, dict[str, float | None]] = {}
+    for phase in dict.fromkeys(p for measured, _ in pairs for p in measured):
+        both = [(m[phase], p[phase]) for m, p in pairs if m.get(phase, 0) > 0 and phase in p]
+        if not both:
+            continue
+        errors = [signed_error(predicted, measured) for measured, predicted in both]
+        shares = [m[phase] / sum(m.values()) for m, p in pairs if m.get(phase, 0) > 0]
+        out[phase] = {"median_share": float(np.median(shares)),
+                      "median_error": float(np.median(errors)), **summary(errors)}
+    return out
+
+
 def to_json(rows: Sequence[ValidationRow], meta: dict[str, Any]) -> dict[str, Any]:
     measured = [r for r in rows if r.error is not None]
     analytic = [r.analytic_error for r in rows if r.analytic_error is not None]
@@ -51,6 +73,7 @@ def to_json(rows: Sequence[ValidationRow], meta: dict[str, Any]) -> dict[str, An
         "configs": [asdict(r) for r in rows],
         **summary([r.error for r in measured if r.error is not None]),
         "analytic": summary(analytic),
+        "phases": phase_errors(rows),
     }
 
 
@@ -76,8 +99,16 @@ def summary_text(data: dict[str, Any]) -> str:
             return f"{label}: no configuration measured"
         return (f"{label}: median |error| {stats['median_abs_error']:.1%}, "
                 f"p90 {stats['p90_abs_error']:.1%}, max {stats['max_abs_error']:.1%}")
-    return "\n".join([line("calibrated (profile)", data), line("analytic (nominal rates)",
-                                                                data["analytic"])])
+    lines = [line("calibrated (profile)", data), line("analytic (nominal rates)", data["analytic"])]
+    phases = data.get("phases") or {}
+    if phases:
+        rows = [(phase, f"{s['median_share']:.0%}", _pct(s["median_error"]),
+                 f"{s['median_abs_error']:.1%}", f"{s['p90_abs_error']:.1%}")
+                for phase, s in phases.items()]
+        lines += ["calibrated prediction by phase of the step (median over configurations):",
+                  format_table(("phase", "share of step", "signed error", "|error|",
+                                "p90 |error|"), rows)]
+    return "\n".join(lines)
 
 
 def write_plot(rows: Sequence[ValidationRow], path: Path) -> None:

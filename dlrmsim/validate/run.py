@@ -18,8 +18,8 @@ from dlrmsim.validate.host import (
     profile_threads,
     read_gpu_facts,
 )
-from dlrmsim.validate.measure import SkipConfig, measure_step
-from dlrmsim.validate.predict import predict_step_s
+from dlrmsim.validate.measure import SkipConfig, StepTiming, measure_step
+from dlrmsim.validate.predict import Prediction, predict_step
 from dlrmsim.validate.report import ValidationRow, signed_error
 from sim.errors import DlrmsimInputError, PlacementError
 from sim.profile import Profile
@@ -65,26 +65,30 @@ def validation_platform(profile: Profile, device: str, gpu: GpuFacts | None = No
 
 
 def _predictions(config: ValidationConfig, profile: Profile, platform: ServerSpec, seed: int
-                 ) -> tuple[float, float] | str:
-    """(calibrated, analytic) predicted step seconds, or why the configuration cannot run."""
+                 ) -> tuple[Prediction, Prediction] | str:
+    """(calibrated, analytic) predicted steps, or why the configuration cannot run."""
     try:
-        return (predict_step_s(config, platform, profile=profile.path, seed=seed),
-                predict_step_s(config, platform, profile=None, seed=seed))
+        return (predict_step(config, platform, profile=profile.path, seed=seed),
+                predict_step(config, platform, profile=None, seed=seed))
     except PlacementError as reason:
         return f"skipped: {reason}"
 
 
-def _row(config: ValidationConfig, predicted: tuple[float, float] | str,
-         rounds_s: list[float], skipped: str | None) -> ValidationRow:
-    if isinstance(predicted, str) or skipped is not None or not rounds_s:
+def _row(config: ValidationConfig, predicted: tuple[Prediction, Prediction] | str,
+         rounds: list[StepTiming], skipped: str | None) -> ValidationRow:
+    if isinstance(predicted, str) or skipped is not None or not rounds:
         reason = predicted if isinstance(predicted, str) else skipped
         return ValidationRow(config.name, config.batch_size, None, None, None, None, None,
                              skipped=reason)
     calibrated, analytic = predicted
+    rounds_s = [r.median_s for r in rounds]
     measured = statistics.median(rounds_s)
-    return ValidationRow(config.name, config.batch_size, measured, calibrated,
-                         signed_error(calibrated, measured), analytic,
-                         signed_error(analytic, measured), rounds_s=tuple(rounds_s))
+    phases = {phase: statistics.median(r.phases_s[phase] for r in rounds)
+              for phase in rounds[0].phases_s}
+    return ValidationRow(config.name, config.batch_size, measured, calibrated.step_s,
+                         signed_error(calibrated.step_s, measured), analytic.step_s,
+                         signed_error(analytic.step_s, measured), rounds_s=tuple(rounds_s),
+                         measured_phases_s=phases, predicted_phases_s=calibrated.phases_s)
 
 
 def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, device: str,
@@ -94,13 +98,14 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
                  ) -> tuple[list[ValidationRow], dict[str, Any]]:
     """Predict every configuration, then measure them all `rounds` times, round-robin, so that
     a slow minute of a shared host spreads over all configurations instead of biasing a few;
-    a configuration's measured time is the median of its rounds' medians."""
+    a configuration's measured time is the median of its rounds' medians, and each phase's
+    the median of its rounds' phase medians."""
     if rounds < 1:
         raise DlrmsimInputError(f"--rounds {rounds}: give a whole number >= 1")
     threads = profile_threads(profile)
     platform = validation_platform(profile, device, gpu)
     predicted = [_predictions(config, profile, platform, seed) for config in configs]
-    measured: list[list[float]] = [[] for _ in configs]
+    measured: list[list[StepTiming]] = [[] for _ in configs]
     skipped: list[str | None] = [None] * len(configs)
     for round_ in range(1, rounds + 1):
         for i, config in enumerate(configs):
@@ -113,7 +118,7 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
                 reason = skipped[i] = f"skipped: {err}"
                 progress(config.name, round_, reason)
                 continue
-            measured[i].append(timing.median_s)
+            measured[i].append(timing)
             progress(config.name, round_, timing.median_s * 1e3)
     rows = [_row(c, p, m, s) for c, p, m, s in zip(configs, predicted, measured, skipped,
                                                    strict=True)]

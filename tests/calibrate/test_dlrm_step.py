@@ -44,6 +44,19 @@ def test_only_rows_the_batch_touched_change() -> None:
         assert torch.equal(table.weight[untouched], old[untouched])
 
 
+def test_a_step_reports_its_phases_in_order() -> None:
+    from calibrate.dlrm import PHASES
+
+    model = Dlrm(shape(), torch.device("cpu"), seed=1)
+    seen: list[str] = []
+    dense, bags, labels = batch()
+    plain = Dlrm(shape(), torch.device("cpu"), seed=1).step(dense, bags, labels)
+    assert model.step(dense, bags, labels, lap=seen.append) == plain  # the same step
+    assert seen == ["dense_forward", "embedding_forward", "dense_forward", "dense_backward",
+                    "embedding_update", "dense_backward"]
+    assert set(seen) == set(PHASES)
+
+
 def test_shape_from_a_model_mapping() -> None:
     mapping = {"dense_features": 13, "bottom_mlp": [64], "top_mlp": [32], "interaction": "dot",
                "optimizer": "adagrad",

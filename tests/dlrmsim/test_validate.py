@@ -19,7 +19,7 @@ from dlrmsim.validate.host import (
     nominal_core_flops_per_s,
     other_host_warning,
 )
-from dlrmsim.validate.predict import predict_step_s
+from dlrmsim.validate.predict import predict_step
 from dlrmsim.validate.report import signed_error, summary
 from dlrmsim.validate.run import default_profile, validate_all, validation_platform
 from sim.errors import DlrmsimInputError, PresetError
@@ -195,6 +195,26 @@ def test_tiny_validation_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtur
     per_op = 1e-3 + 1e-9 * 32
     assert row["predicted_s"] >= 14 * per_op
     assert row["error"] == pytest.approx((row["predicted_s"] - row["measured_s"]) / row["measured_s"])
+    # By phase of the step: 2 embedding forwards; 2 embedding updates; the MLPs' 4 layers and
+    # the interaction forward; the same backward, plus the dense optimizer step.
+    predicted = row["predicted_phases_s"]
+    assert predicted["embedding_forward"] == pytest.approx(2 * per_op, rel=1e-9)
+    assert predicted["embedding_update"] == pytest.approx(2 * per_op, rel=1e-9)
+    assert predicted["dense_forward"] == pytest.approx(5 * per_op, rel=1e-9)
+    assert predicted["dense_backward"] > 5 * per_op
+    assert sum(predicted.values()) == pytest.approx(row["predicted_s"], rel=1e-9)
+    measured = row["measured_phases_s"]
+    assert set(measured) == set(predicted) and all(v > 0 for v in measured.values())
+    # Timed in steps of their own, the phases still add up to about a whole step.
+    assert 0.25 < sum(measured.values()) / row["measured_s"] < 4
+    for phase, stats in data["phases"].items():
+        assert stats["median_error"] == pytest.approx(
+            (predicted[phase] - measured[phase]) / measured[phase])
+    code = main(["validate", "--profile", str(profile), "--configs", str(configs),
+                 "--min-time", "0.02", "--plot", str(plot)])
+    text = capsys.readouterr().out
+    assert code == 0 and "calibrated prediction by phase of the step" in text
+    assert all(phase in text for phase in predicted)
     for key in ("median_abs_error", "p90_abs_error", "max_abs_error"):
         assert math.isfinite(data[key])
     assert plot.is_file()
@@ -238,9 +258,11 @@ def test_gpu_host_is_one_gpu_whose_kernels_cost_what_the_cuda_profile_says(tmp_p
     assert platform.gpus[0].peak_flops_per_s == GPU_NOMINAL["H100"][1]
     # Every GPU kernel costs 1 ms + 1 ns x batch in the fake CUDA profile, so the step holds at
     # least the 14 kernels of the CPU closed form; the analytic H100 takes far less.
-    calibrated = predict_step_s(config, platform, profile=cuda.path)
-    analytic = predict_step_s(config, platform, profile=None)
-    assert calibrated >= 14 * (1e-3 + 1e-9 * 32) > 10 * analytic
+    calibrated = predict_step(config, platform, profile=cuda.path)
+    analytic = predict_step(config, platform, profile=None)
+    assert calibrated.step_s >= 14 * (1e-3 + 1e-9 * 32) > 10 * analytic.step_s
+    # A GPU step's phases overlap unlike the real step's, so they are not compared.
+    assert calibrated.phases_s is None
 
 
 def test_a_model_larger_than_the_gpu_is_skipped_with_the_reason(tmp_path: Path) -> None:
