@@ -1,10 +1,11 @@
 """Where a real DLRM training step spends its time, phase by phase, on this host.
 
-A diagnostic for the validation: it times `calibrate.dlrm.Dlrm.step` whole, then the same step cut
-into phases with a device synchronization between them, then each table's two kernels alone
-(as calibration times them), and prints torch.profiler's busiest ops. Compare the phases with
-what the simulator charges (`dlrmsim simulate ... --chrome-trace`) to see which part of the
-step a prediction misses; nothing here feeds back into a profile or a prediction.
+A diagnostic for the validation: it times `calibrate.dlrm.Dlrm.step` whole, then the same step
+cut into its parts (`calibrate.dlrm.PARTS`) with a device synchronization between them, then
+each table's two kernels alone (as calibration times them), and prints torch.profiler's busiest
+ops. Compare the parts with what the simulator charges (`dlrmsim simulate ... --chrome-trace`,
+or `dlrmsim validate`'s table by phase) to see which part of the step a prediction misses;
+nothing here feeds back into a profile or a prediction.
 
     python benchmarks/step_breakdown.py --device cuda --config centre --config tables_128
 """
@@ -13,54 +14,22 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from collections.abc import Callable
 
 import torch
 
 from calibrate.clock import WallClock
-from calibrate.kernels.interaction import dot_interaction
 from dlrmsim.validate.configs import default_grid
-from dlrmsim.validate.measure import StepSetup, build_step
+from dlrmsim.validate.measure import PartClock, StepSetup, build_step
 
 WARMUP_STEPS = 5  # count; the first steps pay for the allocator and library handles
 
 
 def _phased_step(setup: StepSetup) -> dict[str, float]:
-    """`Dlrm.step`'s statements on the first batch, in order, timed phase by phase (seconds)."""
-    model, dense, labels, sync = setup.model, setup.dense, setup.labels, setup.sync
-    bags = setup.batches[0]
-    times: dict[str, float] = {}
-    sync()
-    mark = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal mark
-        sync()
-        now = time.perf_counter()
-        times[name] = now - mark
-        mark = now
-
-    model.dense_optimizer.zero_grad(set_to_none=True)
-    bottom_out = model.bottom(dense)
-    lap("zero_grad + bottom MLP forward")
-    pooled = [t.forward(i).detach().requires_grad_() for t, i in zip(model.tables, bags,
-                                                                     strict=True)]
-    lap("embedding forwards")
-    features = dot_interaction(bottom_out, pooled)
-    logits = model.top(features).squeeze(1)
-    loss = model.loss(logits, labels)
-    lap("interaction + top MLP + loss forward")
-    loss.backward()
-    lap("backward (top, interaction, bottom)")
-    for table, idx, leaf in zip(model.tables, bags, pooled, strict=True):
-        assert leaf.grad is not None
-        table.backward_update(idx, leaf.grad)
-    lap("embedding backward + updates")
-    model.dense_optimizer.step()
-    float(loss.detach())
-    lap("dense optimizer step + loss read")
-    return times
+    """`Dlrm.step` on the first batch, timed part by part (calibrate.dlrm.PARTS, seconds)."""
+    clock = PartClock(setup.sync)
+    setup.step(0, clock.lap)
+    return clock.spent
 
 
 def _median_time(fn: Callable[[], object], sync: Callable[[], None], repeats: int) -> float:
@@ -87,7 +56,7 @@ def breakdown(name: str, device: torch.device, steps: int) -> None:
         value = statistics.median(p[phase] for p in phases)
         total += value
         print(f"  {phase:40} {value * 1e3:8.3f} ms")
-    print(f"  {'sum of phases':40} {total * 1e3:8.3f} ms")
+    print(f"  {'sum of parts':40} {total * 1e3:8.3f} ms")
 
     table, idx, sync = setup.model.tables[0], setup.batches[0][0], setup.sync
     pooled = table.forward(idx)

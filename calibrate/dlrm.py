@@ -105,13 +105,13 @@ class Dlrm:
         """One iteration: `dense` [batch, dense_features], one [batch, pooling] index tensor per
         table, `labels` [batch] of 0/1. Returns the loss.
 
-        `lap(phase)`, if given, is called as each part of the step ends, with the phase it
-        belongs to (PHASES): the caller synchronizes and reads its clock there. A phase may end
-        more than once (the MLPs' forward is split by the embedding lookups)."""
+        `lap(part)`, if given, is called as each part of the step (PARTS) ends: the caller
+        synchronizes and reads its clock there. PHASE_OF groups the parts as the simulator's
+        phases do."""
         mark = lap or _no_lap
         self.dense_optimizer.zero_grad(set_to_none=True)
         bottom_out = self.bottom(dense)
-        mark("dense_forward")
+        mark("bottom_forward")
         # Pooled embeddings enter the graph as leaves: their gradients then drive the same
         # fused backward-and-update kernel that calibration times, touching only used rows.
         pooled = [table.forward(idx).detach().requires_grad_()
@@ -123,7 +123,7 @@ class Dlrm:
             features = torch.cat([bottom_out, *pooled], dim=1)
         logits = self.top(features).squeeze(1)
         loss = self.loss(logits, labels)
-        mark("dense_forward")
+        mark("top_forward")
         loss.backward()
         mark("dense_backward")
         for table, idx, leaf in zip(self.tables, bags, pooled, strict=True):
@@ -131,14 +131,21 @@ class Dlrm:
             table.backward_update(idx, leaf.grad)
         mark("embedding_update")
         self.dense_optimizer.step()
-        mark("dense_backward")
+        mark("dense_optimizer_step")
         return float(loss.detach())
 
 
-# The parts of a step that `Dlrm.step` reports to its `lap`: the MLPs, interaction and loss
-# forward; the embedding lookups; the backward through the MLPs and the dense optimizer step;
-# the embeddings' backward with their sparse update.
+# The parts of a step that `Dlrm.step` reports to its `lap`, in order: zero_grad and the bottom
+# MLP; the embedding lookups; the interaction, top MLP and loss; the backward through them and
+# the bottom MLP; the embeddings' backward with their sparse update; the dense optimizer step.
+PARTS = ("bottom_forward", "embedding_forward", "top_forward", "dense_backward",
+         "embedding_update", "dense_optimizer_step")
+# The parts grouped as the phases of a CPU trainer's simulated iteration group the same work:
+# the MLPs' forward, the lookups, the MLPs' backward with the dense step, the embedding updates.
 PHASES = ("dense_forward", "embedding_forward", "dense_backward", "embedding_update")
+PHASE_OF = {"bottom_forward": "dense_forward", "embedding_forward": "embedding_forward",
+            "top_forward": "dense_forward", "dense_backward": "dense_backward",
+            "embedding_update": "embedding_update", "dense_optimizer_step": "dense_backward"}
 
 
 def _no_lap(phase: str) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from calibrate.clock import WallClock
-from calibrate.dlrm import Dlrm, DlrmShape
+from calibrate.dlrm import PHASE_OF, Dlrm, DlrmShape
 from calibrate.host import available_memory_bytes
 from dlrmsim.validate.configs import ValidationConfig
 from sim.mapping import to_mapping
@@ -129,20 +129,23 @@ def _time_steps(config: ValidationConfig, dev: torch.device, seed: int, warmup: 
 
 
 def time_phases(setup: StepSetup, steps: int, first_batch: int = 0) -> dict[str, float]:
-    """Median seconds of each phase of the step over `steps` steps, the device synchronized at
-    every phase boundary; a phase that ends twice in a step (the MLPs' forward) is summed."""
+    """Median seconds of each phase of the step (calibrate.dlrm.PHASES, its parts summed) over
+    `steps` steps, the device synchronized at every part's end."""
     per_phase: dict[str, list[float]] = {}
     for n in range(steps):
-        clock = _PhaseClock(setup.sync)
+        clock = PartClock(setup.sync)
         setup.step(first_batch + n, clock.lap)
-        for phase, seconds in clock.spent.items():
+        spent: dict[str, float] = {}
+        for part, seconds in clock.spent.items():
+            spent[PHASE_OF[part]] = spent.get(PHASE_OF[part], 0.0) + seconds
+        for phase, seconds in spent.items():
             per_phase.setdefault(phase, []).append(seconds)
     return {phase: statistics.median(values) for phase, values in per_phase.items()}
 
 
-class _PhaseClock:
-    """Seconds one step spends in each phase: `lap(phase)` gives the phase the time since the
-    previous lap (or since the clock was made), once the device is done."""
+class PartClock:
+    """Seconds one step spends in each of its parts: `lap(part)` gives the part the time since
+    the previous lap (or since the clock was made), once the device is done."""
 
     def __init__(self, sync: Callable[[], None]) -> None:
         self.sync = sync
@@ -150,8 +153,8 @@ class _PhaseClock:
         sync()
         self.mark = time.perf_counter()
 
-    def lap(self, phase: str) -> None:
+    def lap(self, part: str) -> None:
         self.sync()
         now = time.perf_counter()
-        self.spent[phase] = self.spent.get(phase, 0.0) + now - self.mark
+        self.spent[part] = self.spent.get(part, 0.0) + now - self.mark
         self.mark = now
