@@ -106,8 +106,7 @@ class Dlrm:
         table, `labels` [batch] of 0/1. Returns the loss.
 
         `lap(part)`, if given, is called as each part of the step (PARTS) ends: the caller
-        synchronizes and reads its clock there. PHASE_OF groups the parts as the simulator's
-        phases do."""
+        synchronizes and reads its clock there."""
         mark = lap or _no_lap
         self.dense_optimizer.zero_grad(set_to_none=True)
         bottom_out = self.bottom(dense)
@@ -140,12 +139,6 @@ class Dlrm:
 # the bottom MLP; the embeddings' backward with their sparse update; the dense optimizer step.
 PARTS = ("bottom_forward", "embedding_forward", "top_forward", "dense_backward",
          "embedding_update", "dense_optimizer_step")
-# The parts grouped as the phases of a CPU trainer's simulated iteration group the same work:
-# the MLPs' forward, the lookups, the MLPs' backward with the dense step, the embedding updates.
-PHASES = ("dense_forward", "embedding_forward", "dense_backward", "embedding_update")
-PHASE_OF = {"bottom_forward": "dense_forward", "embedding_forward": "embedding_forward",
-            "top_forward": "dense_forward", "dense_backward": "dense_backward",
-            "embedding_update": "embedding_update", "dense_optimizer_step": "dense_backward"}
 
 
 def _no_lap(phase: str) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from calibrate.clock import WallClock
-from calibrate.dlrm import PHASE_OF, Dlrm, DlrmShape
+from calibrate.dlrm import Dlrm, DlrmShape
 from calibrate.host import available_memory_bytes
 from dlrmsim.validate.configs import ValidationConfig
 from sim.mapping import to_mapping
@@ -20,19 +20,19 @@ from traces.generator import ModelGenerator
 
 DISTINCT_BATCHES = 4  # batches of indices cycled through (count): fresh lookups, bounded memory
 MEMORY_HEADROOM = 0.6  # share of available memory a configuration may take (dimensionless)
-# Steps timed phase by phase after the whole steps (count): enough for a median per phase. They
-# are kept apart because each phase boundary waits for the device, which a GPU step never does.
+# Steps timed part by part after the whole steps (count): enough for a median per part. They
+# are kept apart because each part's end waits for the device, which a GPU step never does.
 PHASED_STEPS = 10
 
 
 @dataclass(frozen=True)
 class StepTiming:
     """Wall-clock seconds per training step: the median and every kept sample; and the median
-    seconds of each phase of the step (calibrate.dlrm.PHASES) over PHASED_STEPS more steps."""
+    seconds of each part of the step (calibrate.dlrm.PARTS) over PHASED_STEPS more steps."""
 
     median_s: float
     samples_s: tuple[float, ...]
-    phases_s: dict[str, float]
+    parts_s: dict[str, float]
 
 
 class SkipConfig(Exception):
@@ -124,23 +124,20 @@ def _time_steps(config: ValidationConfig, dev: torch.device, seed: int, warmup: 
         samples.append(clock.time(lambda: setup.step(len(samples))))
         if len(samples) >= 200:  # enough for a stable median of even the fastest step
             break
-    phases = time_phases(setup, PHASED_STEPS, first_batch=len(samples))
-    return StepTiming(statistics.median(samples), tuple(samples), phases)
+    parts = time_parts(setup, PHASED_STEPS, first_batch=len(samples))
+    return StepTiming(statistics.median(samples), tuple(samples), parts)
 
 
-def time_phases(setup: StepSetup, steps: int, first_batch: int = 0) -> dict[str, float]:
-    """Median seconds of each phase of the step (calibrate.dlrm.PHASES, its parts summed) over
-    `steps` steps, the device synchronized at every part's end."""
-    per_phase: dict[str, list[float]] = {}
+def time_parts(setup: StepSetup, steps: int, first_batch: int = 0) -> dict[str, float]:
+    """Median seconds of each part of the step (calibrate.dlrm.PARTS) over `steps` steps, the
+    device synchronized at every part's end."""
+    per_part: dict[str, list[float]] = {}
     for n in range(steps):
         clock = PartClock(setup.sync)
         setup.step(first_batch + n, clock.lap)
-        spent: dict[str, float] = {}
         for part, seconds in clock.spent.items():
-            spent[PHASE_OF[part]] = spent.get(PHASE_OF[part], 0.0) + seconds
-        for phase, seconds in spent.items():
-            per_phase.setdefault(phase, []).append(seconds)
-    return {phase: statistics.median(values) for phase, values in per_phase.items()}
+            per_part.setdefault(part, []).append(seconds)
+    return {part: statistics.median(values) for part, values in per_part.items()}
 
 
 class PartClock:

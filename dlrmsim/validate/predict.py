@@ -6,25 +6,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dlrmsim.validate.configs import ValidationConfig
+from dlrmsim.validate.phases import predicted_groups
 from sim.run import simulate
 from sim.specs import ServerSpec
 
 PREDICT_ITERATIONS = 6  # simulated iterations (count); one trainer, one thread: no variance
-# The simulator's phases of a CPU trainer's iteration, by the phase of the real step
-# (calibrate.dlrm.PHASES) that does the same work. With one trainer, no readers and no dense
-# PS, its other phases (inputs, easgd) take no time. A GPU step's phases overlap differently
-# from the real step's (its backward runs the embedding updates beside the MLPs'), so it has
-# no such map.
-CPU_PHASES = {"mlp_forward": "dense_forward", "lookups": "embedding_forward",
-              "mlp_backward": "dense_backward", "updates": "embedding_update"}
 
 
 @dataclass(frozen=True)
 class Prediction:
-    """Mean simulated step (s), and on a CPU its phases named as the real step's."""
+    """Mean simulated step (s), and its phases in the groups it is compared on (phases.py)."""
 
     step_s: float
-    phases_s: dict[str, float] | None
+    phases_s: dict[str, float]
 
 
 def predict_step(config: ValidationConfig, platform: ServerSpec, *,
@@ -37,10 +31,5 @@ def predict_step(config: ValidationConfig, platform: ServerSpec, *,
                       trainers=1, sparse_ps=0, dense_ps=0, readers=0, hogwild=1,
                       gpus=1 if on_gpu else None, profile=profile,
                       iterations=PREDICT_ITERATIONS, seed=seed)
-    phases = None
-    if not on_gpu:
-        phases = {CPU_PHASES[name]: seconds for name, seconds in result.phase_time_s.items()
-                  if name in CPU_PHASES}
-        rest = sum(result.phase_time_s.values()) - sum(phases.values())
-        assert rest <= 1e-12 * result.iteration_time_s["mean"], result.phase_time_s
+    phases = predicted_groups(result.phase_time_s, "gpu" if on_gpu else "cpu")
     return Prediction(float(result.iteration_time_s["mean"]), phases)

@@ -29,8 +29,8 @@ class ValidationRow:
     analytic_error: float | None
     skipped: str | None = None
     rounds_s: tuple[float, ...] | None = None  # each round's median step time (s)
-    # Seconds of each phase of the step (calibrate.dlrm.PHASES): measured, and as the
-    # calibrated simulation predicts them (None where its phases do not map, on a GPU)
+    # Seconds of each phase group of the step (dlrmsim/validate/phases.py): measured, and as
+    # the calibrated simulation predicts them
     measured_phases_s: dict[str, float] | None = None
     predicted_phases_s: dict[str, float] | None = None
 

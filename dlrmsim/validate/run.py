@@ -19,6 +19,7 @@ from dlrmsim.validate.host import (
     read_gpu_facts,
 )
 from dlrmsim.validate.measure import SkipConfig, StepTiming, measure_step
+from dlrmsim.validate.phases import measured_groups
 from dlrmsim.validate.predict import Prediction, predict_step
 from dlrmsim.validate.report import ValidationRow, signed_error
 from sim.errors import DlrmsimInputError, PlacementError
@@ -75,7 +76,7 @@ def _predictions(config: ValidationConfig, profile: Profile, platform: ServerSpe
 
 
 def _row(config: ValidationConfig, predicted: tuple[Prediction, Prediction] | str,
-         rounds: list[StepTiming], skipped: str | None) -> ValidationRow:
+         rounds: list[StepTiming], skipped: str | None, kind: str) -> ValidationRow:
     if isinstance(predicted, str) or skipped is not None or not rounds:
         reason = predicted if isinstance(predicted, str) else skipped
         return ValidationRow(config.name, config.batch_size, None, None, None, None, None,
@@ -83,8 +84,8 @@ def _row(config: ValidationConfig, predicted: tuple[Prediction, Prediction] | st
     calibrated, analytic = predicted
     rounds_s = [r.median_s for r in rounds]
     measured = statistics.median(rounds_s)
-    phases = {phase: statistics.median(r.phases_s[phase] for r in rounds)
-              for phase in rounds[0].phases_s}
+    grouped = [measured_groups(r.parts_s, kind) for r in rounds]
+    phases = {group: statistics.median(g[group] for g in grouped) for group in grouped[0]}
     return ValidationRow(config.name, config.batch_size, measured, calibrated.step_s,
                          signed_error(calibrated.step_s, measured), analytic.step_s,
                          signed_error(analytic.step_s, measured), rounds_s=tuple(rounds_s),
@@ -98,8 +99,8 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
                  ) -> tuple[list[ValidationRow], dict[str, Any]]:
     """Predict every configuration, then measure them all `rounds` times, round-robin, so that
     a slow minute of a shared host spreads over all configurations instead of biasing a few;
-    a configuration's measured time is the median of its rounds' medians, and each phase's
-    the median of its rounds' phase medians."""
+    a configuration's measured time is the median of its rounds' medians, and each phase
+    group's (phases.py) the median of its rounds' sums of part medians."""
     if rounds < 1:
         raise DlrmsimInputError(f"--rounds {rounds}: give a whole number >= 1")
     threads = profile_threads(profile)
@@ -120,8 +121,9 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
                 continue
             measured[i].append(timing)
             progress(config.name, round_, timing.median_s * 1e3)
-    rows = [_row(c, p, m, s) for c, p, m, s in zip(configs, predicted, measured, skipped,
-                                                   strict=True)]
+    kind = "gpu" if platform.gpus else "cpu"
+    rows = [_row(c, p, m, s, kind) for c, p, m, s in zip(configs, predicted, measured, skipped,
+                                                         strict=True)]
     meta = {"profile": profile.path, "device": device, "threads": threads,
             "host": dict(profile.host), "rounds": rounds, "platform": platform.description}
     return rows, meta

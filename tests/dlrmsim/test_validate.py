@@ -261,8 +261,31 @@ def test_gpu_host_is_one_gpu_whose_kernels_cost_what_the_cuda_profile_says(tmp_p
     calibrated = predict_step(config, platform, profile=cuda.path)
     analytic = predict_step(config, platform, profile=None)
     assert calibrated.step_s >= 14 * (1e-3 + 1e-9 * 32) > 10 * analytic.step_s
-    # A GPU step's phases overlap unlike the real step's, so they are not compared.
-    assert calibrated.phases_s is None
+    # A GPU step's phases are compared in two groups: its forward (2 embedding forwards and
+    # the bottom MLP's 2 layers: 4 kernels) and the rest; together they are the whole step.
+    assert set(calibrated.phases_s) == {"forward", "rest"}
+    assert calibrated.phases_s["forward"] == pytest.approx(4 * (1e-3 + 1e-9 * 32), rel=1e-9)
+    assert sum(calibrated.phases_s.values()) == pytest.approx(calibrated.step_s, rel=1e-9)
+
+
+def test_phase_groups_cover_every_part_and_phase_once() -> None:
+    from calibrate.dlrm import PARTS
+    from dlrmsim.validate.phases import GROUPS, measured_groups, predicted_groups
+
+    sim_phases = {"cpu": ("inputs", "lookups", "mlp_forward", "mlp_backward", "updates",
+                          "easgd"),
+                  "gpu": ("inputs", "forward", "all_to_all", "top_mlp", "backward")}
+    for kind, groups in GROUPS.items():
+        parts = [p for members, _ in groups.values() for p in members]
+        assert sorted(parts) == sorted(PARTS), kind  # each part in exactly one group
+        named = [p for _, members in groups.values() for p in members]
+        assert len(named) == len(set(named)) and set(named) <= set(sim_phases[kind])
+        seconds = {part: float(i + 1) for i, part in enumerate(PARTS)}
+        assert sum(measured_groups(seconds, kind).values()) == sum(seconds.values())
+    # A phase no group holds (a CPU trainer's EASGD) may only be empty.
+    assert predicted_groups({"lookups": 1.0, "easgd": 0.0}, "cpu")["embedding_forward"] == 1.0
+    with pytest.raises(ValueError, match="easgd"):
+        predicted_groups({"lookups": 1.0, "easgd": 0.5}, "cpu")
 
 
 def test_a_model_larger_than_the_gpu_is_skipped_with_the_reason(tmp_path: Path) -> None:
