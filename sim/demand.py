@@ -4,6 +4,7 @@ generator, computed vectorized before the run; the simulator replays it batch af
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,6 +30,9 @@ DEMAND_RSE_TARGET = 0.005
 # At most this many batches are drawn: m2_cpu needs about 470 (0.5 s to generate here); a model
 # with wilder batches stops here and reports the error it has (`Demand.lookups_rse`).
 MAX_BATCHES = 512
+# Processes that draw a generated sample at most (count): a cap, so that a many-core host does
+# not fork dozens of processes for a draw of a second or two (a choice, not a measurement).
+MAX_DEMAND_PROCESSES = 8
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,17 @@ def sampled(first: Callable[[int], Demand]) -> Demand:
     return demand
 
 
+def demand_processes(cpus: int) -> int:
+    """Processes that draw a model's sample: DLRMSIM_DEMAND_PROCESSES if set (1 draws in this
+    process alone), else one per CPU, at most MAX_DEMAND_PROCESSES."""
+    setting = os.environ.get("DLRMSIM_DEMAND_PROCESSES")
+    if setting is None:
+        return max(1, min(cpus, MAX_DEMAND_PROCESSES))
+    if not setting.isdigit() or int(setting) < 1:
+        raise DlrmsimInputError(f"DLRMSIM_DEMAND_PROCESSES={setting!r}: give a whole number >= 1")
+    return int(setting)
+
+
 def _traced(model: ModelSpec, batch_size: int, trace: str, summary: BatchDemand) -> Demand:
     """The demand of a trace's summary, rescaled to `batch_size`; checked against the model."""
     if summary.lookups.shape[1] != model.num_tables:
@@ -125,16 +140,19 @@ def _traced(model: ModelSpec, batch_size: int, trace: str, summary: BatchDemand)
 @lru_cache(maxsize=32)
 def _generated(model: ModelSpec, batch_size: int, seed: int, batches: int | None) -> Demand:
     from traces.summary import ModelSummary
+    from traces.summary_processes import available_cpus
 
     # One generator for all rounds of the sample: a round draws only the batches it adds, and
-    # its first n batches are those a fresh draw of n would give.
-    source = ModelSummary(model, batch_size=batch_size, seed=seed)
+    # its first n batches are those a fresh draw of n would give. Large rounds are drawn in
+    # a process per CPU (the same numbers; traces/summary_processes.py).
+    with ModelSummary(model, batch_size=batch_size, seed=seed,
+                      processes=demand_processes(available_cpus())) as source:
 
-    def first(count: int) -> Demand:
-        summary = source.first(count)
-        return Demand(batch_size, summary.lookups, summary.unique_rows)
+        def first(count: int) -> Demand:
+            summary = source.first(count)
+            return Demand(batch_size, summary.lookups, summary.unique_rows)
 
-    demand = first(batches) if batches is not None else sampled(first)
+        demand = first(batches) if batches is not None else sampled(first)
     demand.lookups.setflags(write=False)
     demand.unique_rows.setflags(write=False)
     return demand

@@ -5,6 +5,8 @@ one (`summarize_model`); both give the same numbers for the same seed."""
 from __future__ import annotations
 
 import os
+import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +16,12 @@ from traces.distinct import thread_counter
 from traces.errors import TraceError
 from traces.generator import ModelGenerator, TableStream, check_counts
 from traces.native import open_native
+from traces.summary_processes import GroupWorker, can_fork, table_groups
+
+# A model's sample is drawn in several processes only when a round draws at least this many
+# lookups (count): about 50 ms of drawing at ~13 ns a lookup on the 2-vCPU development VM, twice
+# the 25 ms a fork, one round trip and a join took there (measured, session 6).
+MIN_FORK_LOOKUPS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -155,15 +163,23 @@ def _one_batch_size(path: os.PathLike[str], sizes: set[int]) -> int:
 
 class ModelSummary(_GrowingSummary):
     """`summarize_model` that can be asked for more batches later (see _GrowingSummary): each
-    table's stream just goes on. Raises TraceError for a bad batch count or size."""
+    table's stream just goes on. With `processes` > 1, a round that draws at least
+    `min_fork_lookups` lookups first forks that many minus one workers, each drawing a group of
+    tables (traces/summary_processes.py); the numbers are the same. `close()` (or a with
+    block) stops them. Raises TraceError for a bad batch count or size."""
 
-    def __init__(self, model: ModelSpec, *, batch_size: int, seed: int, workers: int = 1) -> None:
+    def __init__(self, model: ModelSpec, *, batch_size: int, seed: int, workers: int = 1,
+                 processes: int = 1, min_fork_lookups: float = MIN_FORK_LOOKUPS) -> None:
         check_counts(1, batch_size)
         super().__init__(tuple(t.name for t in model.tables),
                          np.array([t.dim for t in model.tables], dtype=np.int64))
         self.model = model
         self._batch_size = batch_size
         self._generator = ModelGenerator(model, seed=seed, workers=workers)
+        self._processes = max(1, int(processes))
+        self._min_fork_lookups = min_fork_lookups
+        self._groups: list[list[int]] = []
+        self._workers: list[GroupWorker] = []
 
     def first(self, batches: int) -> BatchDemand:
         check_counts(batches, self._batch_size)
@@ -173,13 +189,66 @@ class ModelSummary(_GrowingSummary):
     def batch_size(self) -> int:
         return self._batch_size
 
+    def close(self) -> None:
+        """Stop the worker processes, if any (the summary then counts alone)."""
+        for worker in self._workers:
+            worker.close()
+        self._workers, self._groups = [], []
+
+    def __enter__(self) -> ModelSummary:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _count(self, batches: int) -> tuple[np.ndarray, np.ndarray]:
+        self._maybe_fork(batches)
+        if not self._workers:
+            lookups = np.zeros((batches, len(self.names)), dtype=np.int64)
+            unique = np.zeros_like(lookups)
+            rows = self._generator.map_tables(batches, self._batch_size, _count_batch)
+            for number, row in enumerate(rows):
+                lookups[number], unique[number] = row[:, 0], row[:, 1]
+            return lookups, unique
+        for worker in self._workers:
+            worker.ask(batches, self._batch_size)
+        streams = self._generator.streams
+        parts = [count_streams([streams[t] for t in self._groups[0]], batches, self._batch_size)]
+        parts += [worker.answer() for worker in self._workers]
         lookups = np.zeros((batches, len(self.names)), dtype=np.int64)
         unique = np.zeros_like(lookups)
-        rows = self._generator.map_tables(batches, self._batch_size, _count_batch)
-        for number, row in enumerate(rows):
-            lookups[number], unique[number] = row[:, 0], row[:, 1]
+        for group, (group_lookups, group_unique) in zip(self._groups, parts, strict=True):
+            lookups[:, group], unique[:, group] = group_lookups, group_unique
         return lookups, unique
+
+    def _maybe_fork(self, batches: int) -> None:
+        """Fork the workers before the first round worth it, from the streams as they stand."""
+        if self._workers or self._processes < 2 or not can_fork():
+            return
+        per_batch = [t.pooling.effective_mean_lookups * self._batch_size for t in self.model.tables]
+        if sum(per_batch) * batches < self._min_fork_lookups:
+            return
+        self._groups = table_groups(per_batch, self._processes)
+        streams = self._generator.streams
+        self._workers = [GroupWorker([streams[t] for t in group], count_streams)
+                         for group in self._groups[1:]]
+        weakref.finalize(self, _close_all, list(self._workers))
+
+
+def _close_all(workers: list[GroupWorker]) -> None:
+    for worker in workers:
+        worker.close()
+
+
+def count_streams(streams: Sequence[TableStream], batches: int, batch_size: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Lookups and distinct rows, int64 [batches, streams], of the streams' next batches."""
+    lookups = np.zeros((batches, len(streams)), dtype=np.int64)
+    unique = np.zeros_like(lookups)
+    for number in range(batches):
+        for column, stream in enumerate(streams):
+            lookups[number, column], unique[number, column] = _count_batch(stream, batch_size)
+    return lookups, unique
 
 
 def _count_batch(stream: TableStream, batch_size: int) -> tuple[int, int]:

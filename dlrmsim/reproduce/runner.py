@@ -50,10 +50,10 @@ def run_all(tasks: Iterable[Task], *, jobs: int = 1, progress: bool | None = Non
 
 def progress_bar(total: int, desc: str, progress: bool | None) -> Any:
     """A tqdm bar on stderr; `progress` None shows it only when stderr is a terminal."""
-    from tqdm import tqdm
+    from traces.progress import quiet_tqdm
 
     show = sys.stderr.isatty() if progress is None else progress
-    return tqdm(total=total, desc=desc, unit="step", disable=not show, leave=False)
+    return quiet_tqdm()(total=total, desc=desc, unit="step", disable=not show, leave=False)
 
 
 def _tick(bar: Any, item: Task, outcome: Outcome) -> Outcome:

@@ -358,6 +358,23 @@ def test_a_cpu_iterations_phases_are_its_costs() -> None:
     assert list(result.phase_time_s) == list(expected)  # in the step's order
 
 
+def test_the_demand_drawn_in_several_processes_gives_the_same_result(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sim import demand
+
+    results = []
+    for processes in ("1", "2"):
+        monkeypatch.setenv("DLRMSIM_DEMAND_PROCESSES", processes)
+        demand._generated.cache_clear()
+        results.append(json.dumps(simulate("m1_gpu", iterations=6).to_dict(), sort_keys=True))
+    assert results[0] == results[1]
+    monkeypatch.setenv("DLRMSIM_DEMAND_PROCESSES", "0")
+    demand._generated.cache_clear()
+    with pytest.raises(DlrmsimInputError, match="DLRMSIM_DEMAND_PROCESSES"):
+        simulate("m1_gpu", iterations=6)
+    demand._generated.cache_clear()
+
+
 def test_power_counts_every_server_of_the_job() -> None:
     result = simulate("m2_cpu", iterations=6)
     job = load_job("m2_cpu")

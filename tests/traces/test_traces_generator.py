@@ -104,6 +104,32 @@ def test_summarize_model_equals_generate_then_summarize(tmp_path: Path, make_mod
     assert summarize_trace(tmp_path / "t", max_batches=2).num_batches == 2
 
 
+def test_a_summary_drawn_in_worker_processes_equals_one_drawn_alone(model: ModelSpec) -> None:
+    # Each table has its own stream, so splitting the tables over forked workers changes no
+    # number, round after round; the workers start at the first round and stop on close.
+    from traces.summary_processes import can_fork
+
+    if not can_fork():
+        pytest.skip("fork is not available or not safe here")
+    alone = ModelSummary(model, batch_size=64, seed=4)
+    with ModelSummary(model, batch_size=64, seed=4, processes=3, min_fork_lookups=0) as forked:
+        for count in (2, 7):
+            a, b = alone.first(count), forked.first(count)
+            assert (a.lookups == b.lookups).all() and (a.unique_rows == b.unique_rows).all()
+        workers = list(forked._workers)
+        assert len(workers) == 2 and all(w._process.is_alive() for w in workers)
+    assert not any(w._process.is_alive() for w in workers)
+
+
+def test_tables_are_grouped_by_expected_lookups() -> None:
+    from traces.summary_processes import table_groups
+
+    groups = table_groups([10.0, 1.0, 1.0, 8.0, 2.0], 2)
+    assert sorted(t for g in groups for t in g) == [0, 1, 2, 3, 4]
+    assert groups == [[0, 1], [2, 3, 4]]  # 11 and 11 lookups per batch
+    assert table_groups([5.0], 4) == [[0]]  # no empty group
+
+
 def test_a_trace_summary_asked_in_rounds_reads_each_batch_once(
         model: ModelSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # sim.demand grows a trace's sample in rounds too: a round reads on from where the last
