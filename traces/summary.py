@@ -165,8 +165,9 @@ class ModelSummary(_GrowingSummary):
     """`summarize_model` that can be asked for more batches later (see _GrowingSummary): each
     table's stream just goes on. With `processes` > 1, a round that draws at least
     `min_fork_lookups` lookups first forks that many minus one workers, each drawing a group of
-    tables (traces/summary_processes.py); the numbers are the same. `close()` (or a with
-    block) stops them. Raises TraceError for a bad batch count or size."""
+    tables (traces/summary_processes.py); the numbers are the same, and `workers` (threads)
+    no longer serve once it has forked. `close()` (or a with block) stops the processes.
+    Raises TraceError for a bad batch count or size."""
 
     def __init__(self, model: ModelSpec, *, batch_size: int, seed: int, workers: int = 1,
                  processes: int = 1, min_fork_lookups: float = MIN_FORK_LOOKUPS) -> None:
