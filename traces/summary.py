@@ -191,10 +191,18 @@ class ModelSummary(_GrowingSummary):
         return self._batch_size
 
     def close(self) -> None:
-        """Stop the worker processes, if any (the summary then counts alone)."""
-        for worker in self._workers:
-            worker.close()
+        """Stop the worker processes, if any, taking back their streams where they stand: the
+        summary then counts alone, and goes on with the same numbers."""
+        streams = self._generator.streams
+        for group, worker in zip(self._groups[1:], self._workers, strict=True):
+            returned = worker.close()
+            if returned is None:  # a worker that died: its tables cannot go on
+                raise TraceError("a worker drawing lookups stopped unexpectedly; "
+                                 "run again, or set DLRMSIM_DEMAND_PROCESSES=1")
+            for t, stream in zip(group, returned, strict=True):
+                streams[t] = stream
         self._workers, self._groups = [], []
+        self._processes = 1  # no new workers either
 
     def __enter__(self) -> ModelSummary:
         return self
@@ -233,10 +241,11 @@ class ModelSummary(_GrowingSummary):
         streams = self._generator.streams
         self._workers = [GroupWorker([streams[t] for t in group], count_streams)
                          for group in self._groups[1:]]
-        weakref.finalize(self, _close_all, list(self._workers))
+        weakref.finalize(self, _stop_all, list(self._workers))
 
 
-def _close_all(workers: list[GroupWorker]) -> None:
+def _stop_all(workers: list[GroupWorker]) -> None:
+    """Stop the workers of a summary that was not closed (its streams are dropped with it)."""
     for worker in workers:
         worker.close()
 

@@ -74,17 +74,22 @@ class GroupWorker:
         counts: Counts = reply
         return counts
 
-    def close(self) -> None:
-        """Tell the worker to exit and wait for it; a second call does nothing."""
+    def close(self) -> list[TableStream] | None:
+        """Tell the worker to exit and wait for it. Returns its streams as they stand, so that
+        the caller can go on drawing where the worker stopped (None if the worker has gone or
+        the worker was closed before)."""
         if self._conn.closed:
-            return
-        with contextlib.suppress(OSError):  # it has gone already
+            return None
+        streams = None
+        with contextlib.suppress(OSError, EOFError):  # it has gone already
             self._conn.send(None)
+            streams = self._conn.recv()
         self._process.join(JOIN_TIMEOUT_S)
         if self._process.is_alive():
             self._process.terminate()
             self._process.join()
         self._conn.close()
+        return streams
 
 
 def _serve(conn: Connection, streams: Sequence[TableStream], count: CountFn) -> None:
@@ -96,4 +101,5 @@ def _serve(conn: Connection, streams: Sequence[TableStream], count: CountFn) -> 
         except Exception as err:  # the parent raises it
             reply = err
         conn.send(reply)
+    conn.send(list(streams))  # handed back on close
     conn.close()

@@ -119,6 +119,8 @@ def test_a_summary_drawn_in_worker_processes_equals_one_drawn_alone(model: Model
         workers = list(forked._workers)
         assert len(workers) == 2 and all(w._process.is_alive() for w in workers)
     assert not any(w._process.is_alive() for w in workers)
+    later = forked.first(9)  # once closed, it counts alone, and goes on with the same streams
+    assert forked._workers == [] and (later.lookups == alone.first(9).lookups).all()
 
 
 def test_tables_are_grouped_by_expected_lookups() -> None:
