@@ -48,7 +48,7 @@ def cpu_batch_plan(job: Job, batch_index: int) -> CpuBatchPlan:
         plan.reply[p] = plan.reply.get(p, 0.0) + (demand.batch_size * table.dim
                                                   * model.bytes_per_element)
     for (p, s), group in works.items():
-        proc = cpu_proc(job.sparse_ps[p], s, len(group))
+        proc = sparse_ps.ps_socket_proc(job, p, s)
         plan.ps_threads[(p, s)] = proc.threads
         plan.ps_fwd[(p, s)], plan.ps_upd[(p, s)] = group_costs(job.ps_costs, proc, group,
                                                                model.optimizer)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sim.cluster import DENSE_BYTES, Job, cpu_proc, dense_update_cost, gpu_proc, mlp_cost
 from sim.costs import OpCost
 from sim.processes.embedding_work import group_costs, index_bytes, shard_work
+from sim.processes.sparse_ps import ps_socket_proc
 from sim.topology import Endpoint, Route, ServerResources, route_between
 
 
@@ -193,7 +194,7 @@ def _costs(job: Job, layout: Layout, plan: BatchPlan, gpu_works: dict[int, list]
         proc = cpu_proc(server, s, server.spec.sockets[s].cores)
         plan.host_fwd[k], plan.host_upd[k] = group_costs(job.trainer_costs, proc, works, optimizer)
     for (p, s), works in remote_works.items():
-        proc = cpu_proc(job.sparse_ps[p], s, len(works))
+        proc = ps_socket_proc(job, p, s)
         plan.remote_threads[(p, s)] = proc.threads
         plan.remote_fwd[(p, s)], plan.remote_upd[(p, s)] = group_costs(job.ps_costs, proc, works,
                                                                        optimizer)

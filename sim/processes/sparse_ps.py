@@ -7,12 +7,22 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sim.cluster import Job, Proc
-from sim.costs import OpCost
+from sim.cluster import Job, Proc, cpu_proc
+from sim.costs import OpCost, Processor
 from sim.engine import Channel
 from sim.topology import Endpoint, ServerResources, network_route
 
 Part = tuple[list[tuple[Channel, float]], float]
+
+
+def ps_socket_proc(job: Job, ps: int, socket: int) -> Processor:
+    """The processor that serves a request's tables on one socket of sparse PS `ps`: all the
+    socket's cores, since one request's pooled lookups split over its bags. Requests that
+    overlap share those cores through the socket's core channel. (Sizing it by the request's
+    table count left a socket that holds one hot table serving it on one core, so adding
+    servers made a job slower.)"""
+    server = job.sparse_ps[ps]
+    return cpu_proc(server, socket, server.spec.sockets[socket].cores)
 
 
 def kernel_parts(job: Job, costs: Mapping[tuple[int, int], OpCost],
