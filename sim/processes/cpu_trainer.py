@@ -82,6 +82,22 @@ def dense_costs(job: Job, server: ServerResources, socket: int) -> tuple[OpCost,
 
 
 @dataclass(eq=False)
+class SyncTurns:
+    """When a trainer server's turn to sync with the dense PS comes: every `period` iterations
+    of its Hogwild threads together, whichever thread ends the period. The threads share the
+    model, so the server syncs once per period, not each thread once per period. Trainers
+    start at different points of the period (`count`) so that they are not in phase."""
+
+    period: int
+    count: int = 0
+
+    def take(self) -> bool:
+        """One iteration of the server ended: is it this one's turn to sync?"""
+        self.count += 1
+        return self.count % self.period == 0
+
+
+@dataclass(eq=False)
 class Worker:
     """One Hogwild thread of one trainer server."""
 
@@ -90,6 +106,7 @@ class Worker:
     index: int  # the meter's worker number
     thread: int  # Hogwild thread on its server
     plans: dict[int, CpuBatchPlan]
+    turns: SyncTurns
     queue: simpy.Store | None = None
 
     @property
@@ -117,8 +134,7 @@ class Worker:
             job.phase_done(laps, "mlp_backward", servers, lane)
             yield from self._updates(plan, end, threads)
             job.phase_done(laps, "updates", servers, lane)
-            # Trainers are not in phase: each syncs on its own turn of the period.
-            if (n * job.spec.hogwild_threads + self.index) % job.spec.easgd_period == 0:
+            if self.turns.take():
                 yield from dense_ps.easgd(job, self.server, end, spread=self.index)
             job.phase_done(laps, "easgd", servers, lane)
             job.meter.done(self.index, job.spec.batch_size, start, laps.seconds)
@@ -164,9 +180,11 @@ class Worker:
 def start(job: Job) -> None:
     """Start every trainer thread, and the readers that feed them."""
     plans: dict[int, CpuBatchPlan] = {}
-    workers = [Worker(job, server, index, thread, plans)
-               for index, (server, thread) in enumerate(
-                   (s, t) for s in job.trainers for t in range(job.spec.hogwild_threads))]
+    threads, period = job.spec.hogwild_threads, job.spec.easgd_period
+    # Trainer i starts i*threads iterations into the period, as its first threads' batches do.
+    turns = [SyncTurns(period, (i * threads - 1) % period) for i in range(len(job.trainers))]
+    workers = [Worker(job, server, i * threads + thread, thread, plans, turns[i])
+               for i, server in enumerate(job.trainers) for thread in range(threads)]
     if job.readers:
         consumers = [(w.server, ("host", w.socket)) for w in workers]
         for worker, queue in zip(workers, reader.start_feeds(job, consumers,

@@ -196,6 +196,43 @@ def test_more_sparse_ps_do_not_slow_a_gpu_job_down() -> None:
     assert rates[1] >= rates[0]
 
 
+@pytest.mark.parametrize(("hogwild", "period"), [(4, 4), (2, 4), (3, 4), (4, 6)])
+def test_a_trainer_syncs_once_every_period_of_its_threads_iterations(
+        hogwild: int, period: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # EASGD every k iterations of a trainer server, whose Hogwild threads share its model.
+    # Before, a thread's turn was (n * threads + index) % k, so with 4 threads and k = 4 one
+    # thread synced every iteration and the others never: it fell behind and the job made
+    # 56% of the exchanges it should have.
+    from sim.processes import cpu_trainer
+
+    calls: list[str] = []
+    real_easgd = cpu_trainer.dense_ps.easgd
+
+    def counted(job, trainer, end, spread=0):  # type: ignore[no-untyped-def]
+        calls.append(trainer.name)
+        yield from real_easgd(job, trainer, end, spread)
+
+    monkeypatch.setattr(cpu_trainer.dense_ps, "easgd", counted)
+    counts = {"hogwild": hogwild, "trainers": 2}
+    model, trainer, ps, spec = resolve("test_suite_cpu", None, None, None, None, counts)  # type: ignore[arg-type]
+    spec = dataclasses.replace(spec, easgd_period=period)
+    job = build(spec, model, trainer, ps, profile=None, trace=None, seed=0, iterations=24,
+                warmup=2)
+    iterations: list[int] = []
+    real_done = job.meter.done
+
+    def counted_done(worker, *args, **kwargs):  # type: ignore[no-untyped-def]
+        iterations.append(worker // hogwild)
+        real_done(worker, *args, **kwargs)
+
+    monkeypatch.setattr(job.meter, "done", counted_done)
+    execute(job)
+    for i, server in enumerate(job.trainers):
+        done = iterations.count(i)
+        synced = calls.count(server.name)
+        assert abs(synced - done / period) <= 1, (server.name, synced, done)
+
+
 def test_more_readers_than_consumers_all_work() -> None:
     # One Hogwild thread and two readers: both fill its queue, so it gets batches twice as fast
     # (before, the second reader stood idle while its power was counted).
