@@ -17,12 +17,15 @@ QUEUE_BATCHES = 2  # double buffering, as data loaders prefetch
 
 def batch_bytes(job: Job, examples: float | None = None) -> float:
     """Bytes of `examples` examples (default: one batch) on the wire: dense features, indices
-    and bag lengths."""
+    and bag lengths. The indices are the demand's mean lookups per example, what the replayed
+    batches hold (the model's pooling mean is only an upper bound once truncated, and a trace
+    need not follow it)."""
     from sim.cluster import INDEX_BYTES, LENGTH_BYTES
 
     b = job.spec.batch_size if examples is None else examples
-    model = job.model
-    return b * (model.dense_features * DENSE_BYTES + model.mean_lookups_per_example * INDEX_BYTES
+    model, demand = job.model, job.demand
+    lookups = float(demand.lookups.sum(axis=1).mean()) / demand.batch_size
+    return b * (model.dense_features * DENSE_BYTES + lookups * INDEX_BYTES
                 + model.num_tables * LENGTH_BYTES)
 
 

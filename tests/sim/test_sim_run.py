@@ -134,6 +134,25 @@ def test_a_pipeline_runs_at_its_slowest_stage() -> None:
     assert result.bottleneck.startswith("reader0.cpu")
 
 
+def test_readers_ship_the_lookups_the_demand_draws() -> None:
+    # A reader-bound job: its pace is the decoding of the batch's bytes, whose indices are the
+    # lookups of the replayed batches. The test-suite model truncates lognormal pooling around
+    # a mean of 28 at 32, so the batches hold fewer lookups than the model's mean of 28; before,
+    # readers shipped the model's mean.
+    job = _job("test_suite_cpu", iterations=8, readers=1, dense_ps=0)
+    job.trainer_costs = FakeCosts()
+    job.ps_costs = FakeCosts(mem_bw=1e6)
+    model, demand = job.model, job.demand
+    lookups = demand.lookups.sum(axis=1).mean() / demand.batch_size
+    assert lookups < model.mean_lookups_per_example  # the case the test is about
+    example_bytes = (model.dense_features * DENSE_BYTES + lookups * INDEX_BYTES
+                     + model.num_tables * LENGTH_BYTES)
+    parse_s = 2 * job.spec.batch_size * example_bytes / 1e6
+    result = execute(job)
+    assert result.throughput_examples_per_s == pytest.approx(job.spec.batch_size / parse_s,
+                                                             rel=1e-3)
+
+
 def _slow_readers(name: str, readers: int, prefetch: bool = True,  # type: ignore[no-untyped-def]
                   **overrides: object):
     """A job whose readers decode at 1 MB/s, far slower than anything else in it."""
