@@ -29,8 +29,8 @@ NOT_REPRODUCED = {
         "10%. Its fixed all-to-all through host memory (3 of each GPU's 7 peers have no NVLink) "
         "makes the MLPs a smaller share of the step. See docs/paper_findings.md"),
     "V-A.3": (
-        "Big Basin comes out 23x (4 sparse features) to 38x (128) faster than the 3-server CPU "
-        "setup, 9.6x to 16x more examples per joule; per watt it loses only below 7.3 x 350 W / "
+        "Big Basin comes out 26x (4 sparse features) to 45x (128) faster than the 3-server CPU "
+        "setup, 10.7x to 18.4x more examples per joule; per watt it loses only below 7.3 x 350 W / "
         "1050 W = 2.43x throughput. No defensible change closes an order of magnitude. See "
         "docs/paper_findings.md"),
     "V-C.2": (
