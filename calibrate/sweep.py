@@ -38,7 +38,9 @@ def _measurement(spec: OpSpec, planned: PlannedPoint, result: tuple[Any, ...]) -
     extra: dict[str, Any] = {"role": planned.point.role,
                              "load_1m": round(os.getloadavg()[0], 2)}  # disturbance hint
     if len(result) > 6 and result[6] is not None:
-        extra["paired_median_s"] = float(result[6])
+        paired_median_s, paired_flagged = result[6]
+        extra["paired_median_s"] = float(paired_median_s)
+        extra["paired_flagged"] = bool(paired_flagged)
     if planned.notes:
         extra["notes"] = list(planned.notes)
     return Measurement(
@@ -68,7 +70,8 @@ def _measure_one(
     if spec.paired_make is not None:
         twin = spec.paired_make(dict(planned.point.params), seed)
         try:
-            paired = time_kernel(twin, clock, policy)[1].median_s
+            _, twin_summary, twin_flagged = time_kernel(twin, clock, policy)[:3]
+            paired = (twin_summary.median_s, twin_flagged)
         finally:
             twin.close()
     return (samples, {"median_s": summary.median_s, "spread": summary.spread}, flagged, attempts,

@@ -9,7 +9,9 @@ all of its tables instead, gigabytes for a large model, and on a host with a lar
 a rotation of COLD_ROTATION_FACTOR x the flush size, at several table sizes. Each point becomes a
 ratio to the same kernel timed right after it with the usual rotation, kept with the two
 rotations it lies between, so that sim/ can scale a call by how far its step's tables exceed the
-usual rotation.
+usual rotation. A pair whose cold or usual timing was flagged as noisy is listed under
+"excluded" instead: one such pair on the development VM read 6.1x between neighbours at 1.3x
+and 1.0x, and sim/ would have scaled every call near that table size by it.
 """
 
 from __future__ import annotations
@@ -26,27 +28,41 @@ from calibrate.opspec import Registry
 def working_set_ratios(registry: Registry, results: Mapping[str, Any],
                        flush_bytes: float) -> dict[str, Any]:
     """{base op: {"cold_rotation_factor", "points": [{table_bytes, base_rotation_bytes,
-    cold_rotation_bytes, ratio}, ...] by table size}} for every working-set op measured. The
-    ratio is the point's median over its twin's, timed right after it with the usual rotation
-    (`paired_median_s`), so that neither a fit's error nor the host's drift between ops enters
-    it."""
+    cold_rotation_bytes, ratio}, ...] by table size, "excluded": [the same and a reason,
+    ...]}} for every working-set op measured. The ratio is the point's median over its
+    twin's, timed right after it with the usual rotation (`paired_median_s`), so that neither a
+    fit's error nor the host's drift between ops enters it."""
     cold = COLD_ROTATION_FACTOR * flush_bytes
     ratios: dict[str, Any] = {}
     for spec in registry:
         if spec.ratio_of is None:
             continue
-        points = []
+        points, excluded = [], []
         for m in results[spec.name].measurements:
             usual = m.extra.get("paired_median_s")
             if not usual or usual <= 0:
                 continue
             table = m.params["rows"] * m.params["dim"] * FP32_BYTES
-            points.append({"table_bytes": table,
-                           "base_rotation_bytes": rotation_bytes(table, flush_bytes),
-                           "cold_rotation_bytes": rotation_bytes(table, cold, COLD_MAX_COPIES),
-                           "ratio": m.median_s / usual})
-        if points:
-            ratios[str(spec.ratio_of)] = {"cold_rotation_factor": COLD_ROTATION_FACTOR,
-                                          "points": sorted(points,
-                                                           key=lambda p: p["table_bytes"])}
+            pair = {"table_bytes": table,
+                    "base_rotation_bytes": rotation_bytes(table, flush_bytes),
+                    "cold_rotation_bytes": rotation_bytes(table, cold, COLD_MAX_COPIES),
+                    "ratio": m.median_s / usual}
+            reason = _noisy_side(m.flagged, bool(m.extra.get("paired_flagged")))
+            if reason:
+                excluded.append({**pair, "reason": reason})
+            else:
+                points.append(pair)
+        if points or excluded:
+            ratios[str(spec.ratio_of)] = {
+                "cold_rotation_factor": COLD_ROTATION_FACTOR,
+                "points": sorted(points, key=lambda p: p["table_bytes"]),
+                "excluded": sorted(excluded, key=lambda p: p["table_bytes"])}
     return ratios
+
+
+def _noisy_side(cold_flagged: bool, usual_flagged: bool) -> str:
+    """Why a pair is left out of the curve ("" when it is not): a ratio is only as good as
+    the noisier of its two timings."""
+    sides = [name for name, flagged in (("cold", cold_flagged), ("usual", usual_flagged))
+             if flagged]
+    return f"{' and '.join(sides)} timing flagged as noisy" if sides else ""

@@ -188,8 +188,7 @@ def parse_profile(data: object, where: str) -> Profile:
             bandwidths_bytes_per_s={k: float(v) for k, v in
                                     data.get("bandwidths_bytes_per_s", {}).items() if v},
             latencies_s={k: float(v) for k, v in data.get("latencies_s", {}).items() if v},
-            working_sets={op: _working_set_curve(op, body) for op, body in
-                          data.get("working_set_ratios", {}).items()},
+            working_sets=_working_set_curves(data.get("working_set_ratios", {})),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ProfileError(f"{where}: malformed profile ({type(err).__name__}: {err})") from err
@@ -211,6 +210,13 @@ def _cost_function(op: str, body: dict[str, Any]) -> CostFunction:
     error = body.get("fit_error", {}).get("holdout_median_abs_rel")
     return CostFunction(op, tuple(body.get("params", ())), pieces,
                         None if error is None else float(error))
+
+
+def _working_set_curves(ratios: dict[str, Any]) -> dict[str, WorkingSetCurve]:
+    """A curve per op; an op whose every pair calibration excluded as noisy has none (its
+    calls are not scaled), while an op with neither points nor exclusions is malformed."""
+    return {op: _working_set_curve(op, body) for op, body in ratios.items()
+            if body["points"] or not body.get("excluded")}
 
 
 def _working_set_curve(op: str, body: dict[str, Any]) -> WorkingSetCurve:

@@ -87,18 +87,22 @@ def test_working_set_ops_become_ratios_to_their_base_fit(tmp_path, monkeypatch):
     assert op == "embedding_forward" and curve["cold_rotation_factor"] == COLD_ROTATION_FACTOR
     cold = {m["params"]["rows"] * m["params"]["dim"] * 4: m for m in profile["measurements"]
             if m["op"] == "embedding_forward_cold"}
-    assert len(curve["points"]) == len(cold) >= 2
+    # Every pair is a point, or excluded when one of its timings was flagged as noisy.
     sizes = [p["table_bytes"] for p in curve["points"]]
-    assert sizes == sorted(sizes) == sorted(cold)
-    for point in curve["points"]:
+    pairs = curve["points"] + curve["excluded"]
+    assert sizes == sorted(sizes) and sorted(p["table_bytes"] for p in pairs) == sorted(cold)
+    assert len(cold) >= 2
+    for point in pairs:
         m = cold[point["table_bytes"]]
+        noisy = m["flagged"] or m["paired_flagged"]
+        assert noisy == (point in curve["excluded"])
         assert m["paired_median_s"] > 0 and point["ratio"] == pytest.approx(
             m["median_s"] / m["paired_median_s"])
         # A table larger than the cold rotation is one copy in both.
         assert point["table_bytes"] <= point["base_rotation_bytes"] <= point["cold_rotation_bytes"]
         assert point["cold_rotation_bytes"] < max(COLD_ROTATION_FACTOR * flush,
                                                   point["table_bytes"]) * 2
-    assert any(p["base_rotation_bytes"] < p["cold_rotation_bytes"] for p in curve["points"])
+    assert any(p["base_rotation_bytes"] < p["cold_rotation_bytes"] for p in pairs)
     load_profile(tmp_path / "w.json")  # the written file passes the schema check
 
 

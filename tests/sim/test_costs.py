@@ -270,6 +270,21 @@ def test_a_group_of_tables_cycles_through_all_their_bytes() -> None:
     assert [w.working_set_bytes for w in seen] == [(100 + 300) * 8 * 4] * 2
 
 
+def test_excluded_working_set_pairs_are_not_points_of_the_curve() -> None:
+    # Calibration lists pairs with a noisy timing under "excluded"; only the points scale a
+    # call, and an op whose every pair was excluded is not scaled at all.
+    data = working_set_profile()
+    body = data["working_set_ratios"]["embedding_forward"]  # type: ignore[index]
+    body["excluded"] = [{"table_bytes": 10 * MB, "ratio": 6.0,
+                         "reason": "cold timing flagged as noisy"}]
+    curve = parse_profile(data, "p.json").working_sets["embedding_forward"]
+    assert curve.factor(10 * MB, 1e12) == pytest.approx(6.0 ** 0.5)  # from 2x and 3x alone
+    body["points"] = []
+    profile = parse_profile(data, "p.json")
+    assert "embedding_forward" not in profile.working_sets
+    assert profile.working_set_factor("embedding_forward", 10 * MB, 1e12) == 1.0
+
+
 @pytest.mark.parametrize("points", [
     [], [{"table_bytes": 1, "base_rotation_bytes": 1, "cold_rotation_bytes": 2, "ratio": -1}],
     [{"table_bytes": 2, "base_rotation_bytes": 1, "cold_rotation_bytes": 2, "ratio": 1},
