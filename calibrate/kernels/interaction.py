@@ -82,10 +82,12 @@ class InteractionKernel:
         return torch.randn(shape, generator=self.generator).to(self.device)
 
     def prepare(self, slots: int) -> None:
+        # Both directions' inputs require grad: in training they are the bottom MLP's output
+        # and the pooled embeddings, so the forward records the graph too.
         backward = self.direction == "backward"
         self.args = []
         for _ in range(slots):
-            block = self.pool[self.calls % len(self.pool)].detach().requires_grad_(backward)
+            block = self.pool[self.calls % len(self.pool)].detach().requires_grad_(True)
             self.calls += 1
             self.args.append((block[:, 0], block[:, 1:]))
         if backward:
@@ -93,8 +95,7 @@ class InteractionKernel:
 
     def run(self, slot: int) -> None:
         if self.direction == "forward":
-            with torch.no_grad():
-                dot_interaction(*self.args[slot])
+            dot_interaction(*self.args[slot])
         else:
             self.outputs[slot].backward(self.grad_out)
 

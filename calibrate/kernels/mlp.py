@@ -33,7 +33,9 @@ def layer_bytes(batch: float, in_features: float, out_features: float) -> float:
 
 class MlpKernel:
     """Calibration kernel for `mlp_forward` ("forward") or `mlp_backward` ("backward"). The
-    forward pass that a backward call needs runs in `prepare`, untimed.
+    forward pass that a backward call needs runs in `prepare`, untimed. The forward records the
+    autograd graph, as a training step's forward does (its input, the layer below's output,
+    requires grad); the graph is dropped with the output.
 
     Raises ValueError for an unknown direction.
     """
@@ -68,8 +70,7 @@ class MlpKernel:
 
     def prepare(self, slots: int) -> None:
         self.inputs = [
-            torch.randn(self.batch, self.in_features, device=self.device,
-                        requires_grad=self.direction == "backward")
+            torch.randn(self.batch, self.in_features, device=self.device, requires_grad=True)
             for _ in range(slots)
         ]
         if self.direction == "backward":
@@ -77,8 +78,7 @@ class MlpKernel:
 
     def run(self, slot: int) -> None:
         if self.direction == "forward":
-            with torch.no_grad():
-                self._layer()(self.inputs[slot])
+            self._layer()(self.inputs[slot])
         else:
             self.outputs[slot].backward(self.grad_out)
 

@@ -128,6 +128,33 @@ def test_kernels_run_on_fresh_slots(make):
     kernel.close()
 
 
+def test_forward_kernels_record_the_autograd_graph_as_a_training_step_does(monkeypatch):
+    # A training step's forward records the graph its backward needs; timing it under no_grad
+    # left that cost out of mlp_forward and interaction_forward.
+    import calibrate.kernels.interaction as interaction
+
+    recorded = []
+    real_dot = interaction.dot_interaction
+
+    def watched_dot(*args):
+        out = real_dot(*args)
+        recorded.append(("interaction", out.grad_fn is not None))
+        return out
+
+    monkeypatch.setattr(interaction, "dot_interaction", watched_dot)
+    mlp = MlpKernel({"batch": 8, "in_features": 16, "out_features": 4}, "forward", CPU, 0, 1e5)
+    for layer in mlp.layers:
+        layer.register_forward_hook(
+            lambda module, inputs, out: recorded.append(("mlp", out.grad_fn is not None)))
+    dot = InteractionKernel({"batch": 8, "features": 3, "dim": 4}, "forward", CPU, 0, 1e5)
+    for kernel in (mlp, dot):
+        kernel.prepare(2)
+        for slot in range(2):
+            kernel.run(slot)
+        kernel.close()
+    assert recorded == [("mlp", True)] * 2 + [("interaction", True)] * 2
+
+
 def test_optimizer_kernel_steps_every_parameter_set_in_turn():
     kernel = OptimizerStepKernel({"tensors": 3, "elements": 10}, "step", CPU, 0, 1e3)
     sets = [[w.detach().clone() for w in opt.param_groups[0]["params"]]
