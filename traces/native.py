@@ -251,7 +251,7 @@ def write_native(path: str | os.PathLike[str], tables: Sequence[TraceTable],
     with NativeWriter(path, tables, source) as writer:
         for batch in batches:
             writer.write(batch)
-        return len(writer.footer)
+    return len(writer.footer)  # after the block: the last batch is written on leaving it
 
 
 __all__ = ["NativeTrace", "NativeWriter", "TraceError", "TraceTable", "open_native", "write_native"]

@@ -36,6 +36,14 @@ def test_round_trip(tmp_path: Path) -> None:
                                                                                            [0, 1]]
 
 
+def test_write_native_counts_every_batch(tmp_path: Path) -> None:
+    # Batches large enough that the background thread is still writing the last one when the
+    # loop ends: the count must include it.
+    big = _batch([0] * 2_000_000, [1_000_000, 0, 0, 1_000_000], 2)
+    assert write_native(tmp_path / "t", TABLES, [big] * 3) == 3
+    assert open_native(tmp_path / "t").num_batches == 3
+
+
 @pytest.mark.parametrize(("indices", "lengths", "message"), [
     ([1, 2, 11, 4, 0], [2, 1, 1, 1], "table 'x', batch 0, index 2 of the table"),
     ([1, 2, 3, 4, -1], [2, 1, 1, 1], "table 'y', batch 0, index 1 of the table"),
