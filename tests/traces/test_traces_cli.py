@@ -37,3 +37,12 @@ def test_bad_input_is_one_line_and_status_2(tmp_path: Path,
     assert main(["trace", "stats", str(tmp_path / "junk.trace")]) == 2
     err = capsys.readouterr().err.strip()
     assert "junk.trace" in err and len(err.splitlines()) == 1
+
+
+def test_a_folder_as_out_is_one_line_and_leaves_nothing(tmp_path: Path, data_dir: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trace", "convert", str(data_dir / "criteo_sample.csv"), "--rows", "500",
+                 "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is a folder" in err and len(err.splitlines()) == 1
+    assert not list(tmp_path.iterdir())
