@@ -46,3 +46,11 @@ def test_a_folder_as_out_is_one_line_and_leaves_nothing(tmp_path: Path, data_dir
     err = capsys.readouterr().err.strip()
     assert "is a folder" in err and len(err.splitlines()) == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_an_unwritable_plot_folder_is_one_line(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("")  # a folder cannot be made under a file
+    assert main(["trace", "plot", "--model", "m1_prod", "--out", str(tmp_path / "file" / "png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot create the folder" in err and len(err.splitlines()) == 1
