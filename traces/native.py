@@ -34,17 +34,29 @@ from traces.errors import TraceError, trace_error
 MAGIC, END_MAGIC, VERSION = b"DLRMSIMT", b"DLRMSEND", 1
 _HEADER = struct.Struct("<8sIIQQ")
 _TRAILER = struct.Struct("<8sQQII")
+MAX_ROWS = 2**63 - 1  # unit: rows; the most that int64 row ids (the widest index type) address
 FOOTER_DTYPE = np.dtype([("block", "<u8"), ("batch_size", "<u8"), ("num_indices", "<u8"),
                          ("crc", "<u4"), ("pad", "<u4")])
 
 
 @dataclass(frozen=True)
 class TraceTable:
-    """A table as a trace file records it: name, rows (indices are < rows) and dimension."""
+    """A table as a trace file records it: name, rows (indices are < rows) and dimension.
+
+    Raises TraceError for rows outside [1, MAX_ROWS] or a dimension below 1.
+    """
 
     name: str
     rows: int
     dim: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.rows <= MAX_ROWS:
+            raise trace_error(None, f"{self.rows} rows; a table has 1 to {MAX_ROWS} (64-bit row "
+                              "ids)", table=self.name)
+        if self.dim < 1:
+            raise trace_error(None, f"dimension {self.dim}; give a whole number >= 1",
+                              table=self.name)
 
 
 def _pad8(size: int) -> int:

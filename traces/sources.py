@@ -18,9 +18,9 @@ import numpy as np
 from traces.batch import TraceBatch
 from traces.criteo import SPARSE, TABLE_NAMES, read_criteo
 from traces.dlrm_files import generate_lru, read_dlrm_distribution, read_dlrm_trace
-from traces.errors import trace_error
+from traces.errors import TraceError, trace_error
 from traces.meta_pt import open_meta
-from traces.native import TraceTable, open_native, write_native
+from traces.native import MAX_ROWS, TraceTable, open_native, write_native
 
 FORMATS = ("native", "meta", "criteo", "dlrm", "dlrm-bin", "dlrm-dist")
 # Embedding dimension recorded for formats that do not store one. Unit: elements per row.
@@ -32,7 +32,8 @@ DEFAULT_DIM = 64
 @dataclass(frozen=True)
 class ReadOptions:
     """How to read formats that leave something open (see each field). Defaults are documented
-    placeholders, not facts about the data."""
+    placeholders, not facts about the data. Raises TraceError for a count below 1 or more rows
+    than 64-bit ids address; the message names the `dlrmsim trace` flag."""
 
     dim: int = DEFAULT_DIM
     batch_size: int = 2048  # bags per batch for dlrm and Criteo files
@@ -44,6 +45,16 @@ class ReadOptions:
     binary_dtype: str = "int32"
     missing: str = "zero"  # Criteo: empty feature -> row 0, or an empty bag
     tmp_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        counts = (("--dim", self.dim), ("--batch-size", self.batch_size),
+                  ("--pooling", self.pooling), ("--length", self.length))
+        for flag, value in counts:
+            if value < 1:
+                raise TraceError(f"{flag} {value}: give a whole number >= 1")
+        if self.rows is not None and not 1 <= self.rows <= MAX_ROWS:
+            raise TraceError(f"--rows {self.rows}: give 1 to {MAX_ROWS} rows per table (row "
+                             "ids are 64-bit)")
 
 
 @dataclass(frozen=True)

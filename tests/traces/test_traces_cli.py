@@ -54,3 +54,33 @@ def test_an_unwritable_plot_folder_is_one_line(tmp_path: Path,
     assert main(["trace", "plot", "--model", "m1_prod", "--out", str(tmp_path / "file" / "png")]) == 2
     err = capsys.readouterr().err.strip()
     assert "cannot create the folder" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(("argv", "flag", "value"), [
+    (["generate", "--model", "m1_prod", "--out", "t", "--batches", "1"], "--batch-size", "0"),
+    (["generate", "--model", "m1_prod", "--out", "t", "--batch-size", "1"], "--batches", "0"),
+    (["stats", "f"], "--rows", "0"),
+    (["stats", "f"], "--dim", "0"),
+    (["stats", "f"], "--batch-size", "-1"),
+    (["stats", "f"], "--pooling", "0"),
+    (["stats", "f"], "--length", "0"),
+    (["stats", "f"], "--max-batches", "0"),
+    (["fit", "f", "--out", "m.yaml"], "--entry", "-1"),
+    (["fit", "f", "--out", "m.yaml"], "--fit-batch-size", "0"),
+    (["fit", "f", "--out", "m.yaml"], "--fit-tables", "0"),
+])
+def test_counts_below_their_minimum_are_refused_by_the_parser(
+        capsys: pytest.CaptureFixture[str], argv: list[str], flag: str, value: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["trace", *argv, flag, value])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and f"argument {flag}" in err and "whole number >=" in err
+
+
+def test_more_rows_than_64_bit_ids_address_is_one_line(tmp_path: Path, data_dir: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trace", "convert", str(data_dir / "criteo_sample.csv"), "--out",
+                 str(tmp_path / "c.trace"), "--rows", str(2**63)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--rows" in err and len(err.splitlines()) == 1
+    assert not list(tmp_path.iterdir())

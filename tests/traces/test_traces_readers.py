@@ -149,3 +149,9 @@ def test_meta_reader_on_damaged_files(tmp_path: Path, cut: int, flip: int) -> No
             meta.table(t)
     except TraceError:
         pass
+
+
+@pytest.mark.parametrize("field", ["dim", "batch_size", "pooling", "length"])
+def test_read_options_refuse_counts_below_one(field: str) -> None:
+    with pytest.raises(TraceError, match=f"--{field.replace('_', '-')} 0: give a whole number"):
+        ReadOptions(**{field: 0})  # type: ignore[arg-type]
