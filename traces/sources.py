@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -27,6 +27,12 @@ FORMATS = ("native", "meta", "criteo", "dlrm", "dlrm-bin", "dlrm-dist")
 # Source: none, those files do not record it; 64 is the dimension of the m1_prod and m2_prod
 # presets. A placeholder that the user overrides with --dim.
 DEFAULT_DIM = 64
+# Bytes read at most to find the third line of a dlrm text file (its first line, the unique ids,
+# may be long). A choice: far above the test files, and never more than the readers, which load
+# the whole file, read anyway.
+SNIFF_LIMIT = 64 << 20
+_DLRM_TRACE_BYTES = b"0123456789, \r\n"  # what dlrm's text files are made of
+_DLRM_DIST_BYTES = _DLRM_TRACE_BYTES + b"."
 
 
 @dataclass(frozen=True)
@@ -69,14 +75,25 @@ class Source:
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:
-    """The format of a file, from its first bytes and its name. Raises TraceError if unknown."""
+    """The format of a file, from its first bytes and its name (for dlrm's text files, their
+    first three lines). Raises TraceError if unknown, or if dlrm's formats cannot be told apart
+    within SNIFF_LIMIT bytes."""
     p = Path(path)
     try:
         with open(p, "rb") as handle:
             head = handle.read(4096)
+            fmt = _by_head(head, p.name.lower())
+            if fmt is None and _only(head, _DLRM_DIST_BYTES):
+                fmt = _dlrm_text(p, *_through_line(head, handle, 3))
     except OSError as err:
         raise trace_error(p, f"cannot read ({err.strerror})") from err
-    name = p.name.lower()
+    if fmt is None:
+        raise trace_error(p, f"unknown trace format; name one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def _by_head(head: bytes, name: str) -> str | None:
+    """Formats told by magic bytes, name or Criteo's first line; None for the rest."""
     if head.startswith(b"DLRMSIMT"):
         return "native"
     if name.endswith((".pt", ".pt.gz", ".pth")):
@@ -85,12 +102,43 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         return "criteo"
     if name.endswith((".tsv", ".csv", ".tsv.gz", ".csv.gz")):
         return "criteo"
-    lines = head.decode("ascii", errors="replace").strip().splitlines()
-    if len(lines) == 3 and all(ch in "0123456789., \n" for ch in head.decode("ascii", "replace")):
+    return None
+
+
+def _through_line(head: bytes, handle: BinaryIO, count: int) -> tuple[bytes, bool]:
+    """`head` read on through the file's `count`-th newline or its end, and whether that was
+    reached within SNIFF_LIMIT bytes."""
+    data, newlines = bytearray(head), head.count(b"\n")
+    while newlines < count:
+        if len(data) >= SNIFF_LIMIT:
+            return bytes(data), False
+        chunk = handle.read(1 << 20)
+        if not chunk:
+            break
+        data += chunk
+        newlines += chunk.count(b"\n")
+    return bytes(data), True
+
+
+def _dlrm_text(p: Path, head: bytes, whole: bool) -> str | None:
+    """dlrm's one-line trace or three-line distribution file (whose first line, the unique ids,
+    can be long), told apart by the number of lines; None if neither."""
+    if not _only(head, _DLRM_DIST_BYTES):
+        return None
+    if not whole:
+        raise trace_error(p, f"no third line in the first {SNIFF_LIMIT >> 20} MiB, so a dlrm "
+                          "trace cannot be told from a dlrm distribution file; name the format "
+                          "(--format dlrm or --format dlrm-dist)")
+    lines = head.strip().splitlines()
+    if len(lines) == 3:
         return "dlrm-dist"
-    if len(lines) == 1 and all(ch in "0123456789, \n" for ch in head.decode("ascii", "replace")):
+    if len(lines) == 1 and _only(head, _DLRM_TRACE_BYTES):
         return "dlrm"
-    raise trace_error(p, f"unknown trace format; name one of {', '.join(FORMATS)}")
+    return None
+
+
+def _only(data: bytes, allowed: bytes) -> bool:
+    return not data.translate(None, allowed)
 
 
 def open_source(path: str | os.PathLike[str], fmt: str = "auto",
