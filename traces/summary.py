@@ -15,7 +15,7 @@ from sim.specs import ModelSpec
 from traces.distinct import thread_counter
 from traces.errors import TraceError
 from traces.generator import ModelGenerator, TableStream, check_counts
-from traces.native import open_native
+from traces.native import TraceTable, open_native
 from traces.summary_processes import GroupWorker, can_fork, table_groups
 
 # A model's sample is drawn in several processes only when a round draws at least this many
@@ -134,6 +134,15 @@ class TraceSummary(_GrowingSummary):
         return self._trace.num_batches
 
     @property
+    def tables(self) -> tuple[TraceTable, ...]:
+        return self._trace.tables
+
+    @property
+    def batch_sizes(self) -> np.ndarray:
+        """Examples in each batch the trace holds, int64 (from its footer: nothing is read)."""
+        return self._trace.footer["batch_size"].astype(np.int64)
+
+    @property
     def batch_size(self) -> int:
         return _one_batch_size(self._trace.path, self._sizes)
 
@@ -156,8 +165,8 @@ class TraceSummary(_GrowingSummary):
 def _one_batch_size(path: os.PathLike[str], sizes: set[int]) -> int:
     if len(sizes) > 1:
         # A converted trace may end with a short batch; the simulator wants equal batches.
-        raise TraceError(f"{os.fspath(path)}: batches of different sizes {sorted(sizes)}; pass "
-                         "max_batches to leave out the short last batch")
+        raise TraceError(f"{os.fspath(path)}: batches of different sizes {sorted(sizes)}; count "
+                         "only the batches before the short one (summarize_trace's max_batches)")
     return next(iter(sizes)) if sizes else 0
 
 
