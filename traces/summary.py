@@ -176,7 +176,7 @@ class ModelSummary(_GrowingSummary):
     `min_fork_lookups` lookups first forks that many minus one workers, each drawing a group of
     tables (traces/summary_processes.py); the numbers are the same, and `workers` (threads)
     no longer serve once it has forked. `close()` (or a with block) stops the processes.
-    Raises TraceError for a bad batch count or size."""
+    Raises TraceError for a bad batch count or size, or for a round after an interrupted one."""
 
     def __init__(self, model: ModelSpec, *, batch_size: int, seed: int, workers: int = 1,
                  processes: int = 1, min_fork_lookups: float = MIN_FORK_LOOKUPS) -> None:
@@ -190,10 +190,18 @@ class ModelSummary(_GrowingSummary):
         self._min_fork_lookups = min_fork_lookups
         self._groups: list[list[int]] = []
         self._workers: list[GroupWorker] = []
+        self._interrupted = False
 
     def first(self, batches: int) -> BatchDemand:
         check_counts(batches, self._batch_size)
-        return super().first(batches)
+        if self._interrupted:
+            raise TraceError("a round of this ModelSummary was interrupted, so its streams are "
+                             "past its counts; make a new one")
+        try:
+            return super().first(batches)
+        except BaseException:
+            self._interrupted = True
+            raise
 
     @property
     def batch_size(self) -> int:
@@ -201,10 +209,14 @@ class ModelSummary(_GrowingSummary):
 
     def close(self) -> None:
         """Stop the worker processes, if any, taking back their streams where they stand: the
-        summary then counts alone, and goes on with the same numbers."""
+        summary then counts alone, and goes on with the same numbers. After an interrupted
+        round the workers are just stopped (the summary cannot go on), and nothing is raised
+        over the interruption."""
         streams = self._generator.streams
         for group, worker in zip(self._groups[1:], self._workers, strict=True):
             returned = worker.close()
+            if self._interrupted:
+                continue
             if returned is None:  # a worker that died: its tables cannot go on
                 raise TraceError("a worker drawing lookups stopped unexpectedly; "
                                  "run again, or set DLRMSIM_DEMAND_PROCESSES=1")
