@@ -164,9 +164,10 @@ class TraceSummary(_GrowingSummary):
 
 def _one_batch_size(path: os.PathLike[str], sizes: set[int]) -> int:
     if len(sizes) > 1:
-        # A converted trace may end with a short batch; the simulator wants equal batches.
-        raise TraceError(f"{os.fspath(path)}: batches of different sizes {sorted(sizes)}; count "
-                         "only the batches before the short one (summarize_trace's max_batches)")
+        # A converted trace may end with a short batch; summarize_trace's max_batches leaves it
+        # out (sim.demand does so itself, from the footer, before counting).
+        raise TraceError(f"{os.fspath(path)}: batches of different sizes {sorted(sizes)}; pass "
+                         "max_batches to leave out the short last batch")
     return next(iter(sizes)) if sizes else 0
 
 
