@@ -7,9 +7,13 @@ stderr and exit status 2, never a traceback. Anything else is a bug and keeps it
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
 
 from dlrmsim import __version__
 from dlrmsim.errors import user_error_types
@@ -55,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0 if args.command is None else 2
     try:
-        result = args.func(args)
+        with _terminate_as_exit():
+            result = args.func(args)
     except user_error_types() as err:
         print(f"dlrmsim {args.command}: error: {err}", file=sys.stderr)
         return 2
@@ -66,6 +71,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dlrmsim {args.command}: interrupted", file=sys.stderr)
         return 130
     return int(result or 0)
+
+
+@contextlib.contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM raises SystemExit, so that with blocks and finally clauses run as on Ctrl-C (the
+    atomic writer removes its hidden temporary file); the previous handler comes back after.
+    Only the main thread may set handlers: elsewhere SIGTERM keeps its handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # the status a shell reports for a process the signal ended
 
 
 if __name__ == "__main__":
