@@ -64,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except user_error_types() as err:
         print(f"dlrmsim {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except MemoryError as err:  # numpy says how much it wanted; the user can ask for less
+        print(f"dlrmsim {args.command}: error: out of memory ({err}); {_ask_for_less(args)}",
+              file=sys.stderr)
+        return 2
     except BrokenPipeError:  # e.g. `dlrmsim presets | head`: the reader left, nothing to say
         sys.stderr.close()
         return 0
@@ -90,6 +94,12 @@ def _terminate_as_exit() -> Iterator[None]:
 
 def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # the status a shell reports for a process the signal ended
+
+
+def _ask_for_less(args: argparse.Namespace) -> str:
+    if getattr(args, "batch_size", None):
+        return f"try a smaller --batch-size than {args.batch_size}"
+    return "try a smaller model or fewer batches"
 
 
 if __name__ == "__main__":

@@ -84,3 +84,13 @@ def test_more_rows_than_64_bit_ids_address_is_one_line(tmp_path: Path, data_dir:
     err = capsys.readouterr().err.strip()
     assert "--rows" in err and len(err.splitlines()) == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_a_batch_too_big_for_memory_is_one_line(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    huge = str(10**15)  # any array of that many elements is beyond a 64-bit process's reach
+    assert main(["trace", "generate", "--model", "test_suite", "--batches", "1", "--batch-size",
+                 huge, "--out", str(tmp_path / "t.trace")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "out of memory" in err and f"smaller --batch-size than {huge}" in err
+    assert len(err.splitlines()) == 1 and not list(tmp_path.iterdir())
