@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from traces.batch import TraceBatch
-from traces.criteo import SPARSE, TABLE_NAMES, read_criteo
+from traces.criteo import DENSE, SPARSE, TABLE_NAMES, read_criteo, separator
 from traces.dlrm_files import generate_lru, read_dlrm_distribution, read_dlrm_trace
 from traces.errors import TraceError, trace_error
 from traces.meta_pt import open_meta
@@ -98,11 +98,19 @@ def _by_head(head: bytes, name: str) -> str | None:
         return "native"
     if name.endswith((".pt", ".pt.gz", ".pth")):
         return "meta"
-    if head.startswith(b"label,") or head.split(b"\n")[0].count(b"\t") == SPARSE + 13:
+    if _criteo_line(head.split(b"\n")[0]):
         return "criteo"
     if name.endswith((".tsv", ".csv", ".tsv.gz", ".csv.gz")):
         return "criteo"
     return None
+
+
+def _criteo_line(line: bytes) -> bool:
+    """Criteo's first line: 40 tab-separated fields, or a CSV header or line. (A dlrm text file
+    may hold 40 comma-separated numbers too, but Criteo's 26 hexadecimal ids have letters.)"""
+    text = line.decode("ascii", errors="replace")
+    return text.count("\t") == SPARSE + DENSE or (
+        separator(text) == "," and not _only(line, _DLRM_DIST_BYTES))
 
 
 def _through_line(head: bytes, handle: BinaryIO, count: int) -> tuple[bytes, bool]:

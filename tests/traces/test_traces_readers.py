@@ -177,3 +177,19 @@ def test_a_line_too_long_to_tell_dlrm_formats_apart_asks_for_the_format(
     path.write_bytes(b"1, " * (1 << 20))  # one line of 3 MiB: no end of line within the limit
     with pytest.raises(TraceError, match=r"ids\.log: no third line.*--format dlrm-dist"):
         detect_format(path)
+
+
+def test_a_criteo_csv_without_its_header_is_read_as_csv(tmp_path: Path, data_dir: Path) -> None:
+    lines = (data_dir / "criteo_sample.csv").read_text().splitlines(keepends=True)
+    (tmp_path / "no_header.txt").write_text("".join(lines[1:]))
+    assert detect_format(tmp_path / "no_header.txt") == "criteo"
+    with_header = list(read_criteo(data_dir / "criteo_sample.csv", 1000, 64, missing="empty"))
+    without = list(read_criteo(tmp_path / "no_header.txt", 1000, 64, missing="empty"))
+    assert len(without) == len(with_header)
+    for a, b in zip(with_header, without, strict=True):
+        assert np.array_equal(a.indices, b.indices) and np.array_equal(a.offsets, b.offsets)
+
+
+def test_a_dlrm_trace_of_forty_ids_is_not_taken_for_criteo(tmp_path: Path) -> None:
+    (tmp_path / "forty.log").write_text(",".join(str(i) for i in range(40)))
+    assert detect_format(tmp_path / "forty.log") == "dlrm"
