@@ -206,11 +206,12 @@ def open_native(path: str | os.PathLike[str]) -> NativeTrace:
         data = np.memmap(p, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
     except OSError as err:
         raise trace_error(p, f"cannot read ({err.strerror})") from err
+    if size >= len(MAGIC) and bytes(data[:len(MAGIC)]) != MAGIC:
+        raise trace_error(p, "not a dlrmsim native trace (bad magic bytes); make one from a "
+                          "Criteo, dlrm or Meta file with `dlrmsim trace convert`")
     if size < _HEADER.size + _TRAILER.size:
         raise trace_error(p, f"truncated or not a dlrmsim trace ({size} bytes)")
-    magic, version, _, json_len, _ = _HEADER.unpack(bytes(data[:_HEADER.size]))
-    if magic != MAGIC:
-        raise trace_error(p, "not a dlrmsim native trace (bad magic bytes)")
+    _, version, _, json_len, _ = _HEADER.unpack(bytes(data[:_HEADER.size]))
     if version != VERSION:
         raise trace_error(p, f"trace format version {version}; this dlrmsim reads {VERSION}")
     end, footer_pos, batches, footer_crc, json_crc = _TRAILER.unpack(bytes(data[-_TRAILER.size:]))

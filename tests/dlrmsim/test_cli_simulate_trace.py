@@ -32,3 +32,12 @@ def test_a_converted_traces_short_last_batch_is_noted(tmp_path: Path, criteo_sam
     err = capsys.readouterr().err
     assert code == 0, err
     assert f"note: the last batch of trace {trace} holds 8 examples" in err
+
+
+def test_a_file_that_is_not_a_native_trace_says_how_to_convert_it(
+        criteo_sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["simulate", "--job", "test_suite_gpu", "--iterations", "4", "--trace",
+                 str(criteo_sample)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert str(criteo_sample) in err and "`dlrmsim trace convert`" in err
