@@ -81,8 +81,8 @@ def _batches(p: Path, handle: io.TextIOBase, rows: np.ndarray, batch_size: int, 
 
 
 def separator(first_line: str) -> str:
-    """"," for CSV: a header line (`label,...`), or a line of 40 comma-separated fields (a CSV
-    without its header); else a tab."""
+    """A Criteo file's separator, from its first line: a comma after a CSV header (`label,...`)
+    or for a line of 40 comma-separated fields (a CSV without its header); else a tab."""
     fields = first_line.count(",") + 1
     if first_line.startswith("label,") or ("\t" not in first_line and fields == 1 + DENSE + SPARSE):
         return ","
