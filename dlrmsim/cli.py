@@ -7,9 +7,13 @@ stderr and exit status 2, never a traceback. Anything else is a bug and keeps it
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
 
 from dlrmsim import __version__
 from dlrmsim.errors import user_error_types
@@ -55,9 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0 if args.command is None else 2
     try:
-        result = args.func(args)
+        with _terminate_as_exit():
+            result = args.func(args)
     except user_error_types() as err:
         print(f"dlrmsim {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except MemoryError as err:  # numpy says how much it wanted; the user can ask for less
+        print(f"dlrmsim {args.command}: error: out of memory ({err}); {_ask_for_less(args)}",
+              file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `dlrmsim presets | head`: the reader left, nothing to say
         sys.stderr.close()
@@ -66,6 +75,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dlrmsim {args.command}: interrupted", file=sys.stderr)
         return 130
     return int(result or 0)
+
+
+@contextlib.contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM raises SystemExit, so that with blocks and finally clauses run as on Ctrl-C (the
+    atomic writer removes its hidden temporary file); the previous handler comes back after.
+    Only the main thread may set handlers: elsewhere SIGTERM keeps its handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # the status a shell reports for a process the signal ended
+
+
+def _ask_for_less(args: argparse.Namespace) -> str:
+    if getattr(args, "batch_size", None):
+        return f"try a smaller --batch-size than {args.batch_size}"
+    return "try a smaller model or fewer batches"
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -16,6 +16,7 @@ from sim.errors import DlrmsimInputError
 from sim.specs import ModelSpec
 
 if TYPE_CHECKING:
+    from traces.native import TraceTable
     from traces.summary import BatchDemand
 
 # Batches summarized first (the pilot): enough to see the batch-to-batch spread of lookups and
@@ -37,11 +38,13 @@ MAX_DEMAND_PROCESSES = 8
 
 @dataclass(frozen=True)
 class Demand:
-    """Lookups and distinct rows, int64 [batches, tables], for one batch size; read-only."""
+    """Lookups and distinct rows, int64 [batches, tables], for one batch size; read-only.
+    `notes` say what a user should know about where they came from (a trace's left-out batch)."""
 
     batch_size: int
     lookups: np.ndarray
     unique_rows: np.ndarray
+    notes: tuple[str, ...] = ()
 
     @property
     def num_batches(self) -> int:
@@ -80,7 +83,8 @@ def demand_for(model: ModelSpec, batch_size: int, *, seed: int, trace: str | Non
     batches, or by default as many as DEMAND_RSE_TARGET asks (see `batches_needed`), up to
     MAX_BATCHES and what the trace holds.
 
-    Raises DlrmsimInputError when the trace's tables do not match the model's.
+    Raises DlrmsimInputError when the trace's tables do not match the model's (count, rows),
+    or its batches differ in size other than by a shorter last batch, which is left out.
     """
     if trace is None:
         return _generated(model, batch_size, seed, batches)
@@ -88,11 +92,57 @@ def demand_for(model: ModelSpec, batch_size: int, *, seed: int, trace: str | Non
 
     # One reader for all rounds of the sample: a round reads only the batches it adds.
     source = TraceSummary(trace)
+    notes = _matched_tables(model, trace, source.tables)
+    usable, left_out = _equal_batches(trace, source.batch_sizes)
 
     def first(count: int) -> Demand:
-        return _traced(model, batch_size, trace, source.first(count))
+        summary = source.first(min(count, usable))
+        return _traced(model, batch_size, trace, summary, (*notes, *left_out))
 
     return sampled(first) if batches is None else first(batches)
+
+
+def _matched_tables(model: ModelSpec, trace: str, tables: Sequence[TraceTable]) -> list[str]:
+    """Check a trace's tables against the model's, which they are matched to by position.
+    Raises DlrmsimInputError when their count or rows differ; a note when only names do."""
+    if len(tables) != model.num_tables:
+        raise DlrmsimInputError(
+            f"trace {trace} has {len(tables)} tables but model {model.name} has "
+            f"{model.num_tables}; give a trace generated for this model (dlrmsim trace generate "
+            f"--model {model.name}) or the model the trace was made for")
+    pairs = list(zip(tables, model.tables, strict=True))
+    rows_differ = [(i, t, m) for i, (t, m) in enumerate(pairs) if t.rows != m.rows]
+    if rows_differ:
+        i, t, m = rows_differ[0]
+        raise DlrmsimInputError(
+            f"trace {trace}: table #{i} {t.name!r} has {t.rows:,} rows but model {model.name}'s "
+            f"table {m.name!r} has {m.rows:,} ({len(rows_differ)} of {len(pairs)} tables differ "
+            f"in rows); give a trace generated for this model (dlrmsim trace generate --model "
+            f"{model.name}) or a model fitted to the trace (dlrmsim trace fit {trace} --out "
+            f"MODEL.yaml)")
+    renamed = [(t, m) for t, m in pairs if t.name != m.name]
+    if not renamed:
+        return []
+    t, m = renamed[0]
+    return [f"{len(renamed)} of trace {trace}'s {len(pairs)} tables are named differently from "
+            f"model {model.name}'s (e.g. {t.name!r} for {m.name!r}); their rows agree, and "
+            f"tables are matched by position"]
+
+
+def _equal_batches(trace: str, sizes: np.ndarray) -> tuple[int, list[str]]:
+    """The trace's batches to replay (the first n) and a note: all of one size, or all but a
+    shorter last batch, such as a converted trace's remainder. Raises DlrmsimInputError for
+    other mixes of sizes."""
+    if (sizes == sizes[:1]).all():
+        return int(sizes.size), []
+    if (sizes[:-1] == sizes[0]).all() and sizes[-1] < sizes[0]:
+        return int(sizes.size) - 1, [
+            f"the last batch of trace {trace} holds {sizes[-1]} examples and the others "
+            f"{sizes[0]}; it is left out of the replay"]
+    raise DlrmsimInputError(
+        f"trace {trace} has batches of {np.unique(sizes).size} sizes (from {sizes.min()} to "
+        f"{sizes.max()} examples); the simulator replays batches of one size: give a trace whose "
+        f"batches are all one size but the last")
 
 
 def sampled(first: Callable[[int], Demand]) -> Demand:
@@ -119,13 +169,10 @@ def demand_processes(cpus: int) -> int:
     return int(setting)
 
 
-def _traced(model: ModelSpec, batch_size: int, trace: str, summary: BatchDemand) -> Demand:
-    """The demand of a trace's summary, rescaled to `batch_size`; checked against the model."""
-    if summary.lookups.shape[1] != model.num_tables:
-        raise DlrmsimInputError(
-            f"trace {trace} has {summary.lookups.shape[1]} tables but model {model.name} has "
-            f"{model.num_tables}; give a trace generated for this model (dlrmsim trace generate "
-            f"--model {model.name}) or the model the trace was made for")
+def _traced(model: ModelSpec, batch_size: int, trace: str, summary: BatchDemand,
+            notes: Sequence[str]) -> Demand:
+    """The demand of a trace's summary (its tables checked against the model's already),
+    rescaled to `batch_size`."""
     if summary.num_batches == 0:
         raise DlrmsimInputError(f"trace {trace} holds no batches; give a non-empty trace")
     scale = batch_size / summary.batch_size
@@ -134,7 +181,7 @@ def _traced(model: ModelSpec, batch_size: int, trace: str, summary: BatchDemand)
     rows = np.array([t.rows for t in model.tables], dtype=np.int64)
     lookups = np.rint(summary.lookups * scale).astype(np.int64)
     unique = np.minimum(np.rint(summary.unique_rows * scale).astype(np.int64), rows[None, :])
-    return Demand(batch_size, lookups, np.minimum(unique, lookups))
+    return Demand(batch_size, lookups, np.minimum(unique, lookups), tuple(notes))
 
 
 @lru_cache(maxsize=32)

@@ -172,7 +172,8 @@ def execute(job: Job) -> SimResult:
     power = sum(watts.values())
     others = [*job.sparse_ps, *job.dense_ps, *job.readers]
     gpu_trainers = bool(job.trainers[0].spec.gpus)
-    notes = (*idle_servers(spec, gpu_trainers, watts), *copied_tables(spec, gpu_trainers),
+    notes = (*job.demand.notes, *idle_servers(spec, gpu_trainers, watts),
+             *copied_tables(spec, gpu_trainers),
              *target_missed(job.meter.target_rse, fields["throughput_rse"], demand_rse,
                             job.demand.num_batches, fields["measured_iterations"]))
     return SimResult(

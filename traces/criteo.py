@@ -36,7 +36,7 @@ def read_criteo(path: str | os.PathLike[str], rows: int | Sequence[int], batch_s
                 missing: str = "zero", max_examples: int | None = None) -> Iterator[TraceBatch]:
     """Batches of `batch_size` examples (the last may be shorter), 26 tables, table-major.
 
-    The separator is a tab unless the first line is a header starting with `label,` (CSV).
+    The separator is a tab unless the first line is a CSV one (see `separator`).
     Raises TraceError naming the line and the feature for a short line or a non-hex id.
     """
     p = Path(path)
@@ -59,9 +59,10 @@ def _batches(p: Path, handle: io.TextIOBase, rows: np.ndarray, batch_size: int, 
     filled, seen, sep = 0, 0, "\t"
     try:
         for line_number, line in enumerate(handle, 1):
-            if line_number == 1 and line.startswith("label,"):
-                sep = ","
-                continue
+            if line_number == 1:
+                sep = separator(line)
+                if line.startswith("label,"):
+                    continue
             if not line.strip():
                 continue
             ids[filled], present[filled] = _parse(p, line, line_number, sep, rows)
@@ -77,6 +78,15 @@ def _batches(p: Path, handle: io.TextIOBase, rows: np.ndarray, batch_size: int, 
         raise trace_error(p, f"cannot read ({err})") from err
     if filled:
         yield _to_batch(ids[:filled], present[:filled], missing)
+
+
+def separator(first_line: str) -> str:
+    """A Criteo file's separator, from its first line: a comma after a CSV header (`label,...`)
+    or for a line of 40 comma-separated fields (a CSV without its header); else a tab."""
+    fields = first_line.count(",") + 1
+    if first_line.startswith("label,") or ("\t" not in first_line and fields == 1 + DENSE + SPARSE):
+        return ","
+    return "\t"
 
 
 def _parse(p: Path, line: str, line_number: int, sep: str, rows: np.ndarray

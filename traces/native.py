@@ -34,17 +34,29 @@ from traces.errors import TraceError, trace_error
 MAGIC, END_MAGIC, VERSION = b"DLRMSIMT", b"DLRMSEND", 1
 _HEADER = struct.Struct("<8sIIQQ")
 _TRAILER = struct.Struct("<8sQQII")
+MAX_ROWS = 2**63 - 1  # unit: rows; the most that int64 row ids (the widest index type) address
 FOOTER_DTYPE = np.dtype([("block", "<u8"), ("batch_size", "<u8"), ("num_indices", "<u8"),
                          ("crc", "<u4"), ("pad", "<u4")])
 
 
 @dataclass(frozen=True)
 class TraceTable:
-    """A table as a trace file records it: name, rows (indices are < rows) and dimension."""
+    """A table as a trace file records it: name, rows (indices are < rows) and dimension.
+
+    Raises TraceError for rows outside [1, MAX_ROWS] or a dimension below 1.
+    """
 
     name: str
     rows: int
     dim: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.rows <= MAX_ROWS:
+            raise trace_error(None, f"{self.rows} rows; a table has 1 to {MAX_ROWS} (64-bit row "
+                              "ids)", table=self.name)
+        if self.dim < 1:
+            raise trace_error(None, f"dimension {self.dim}; give a whole number >= 1",
+                              table=self.name)
 
 
 def _pad8(size: int) -> int:
@@ -194,11 +206,12 @@ def open_native(path: str | os.PathLike[str]) -> NativeTrace:
         data = np.memmap(p, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
     except OSError as err:
         raise trace_error(p, f"cannot read ({err.strerror})") from err
+    if size >= len(MAGIC) and bytes(data[:len(MAGIC)]) != MAGIC:
+        raise trace_error(p, "not a dlrmsim native trace (bad magic bytes); make one from a "
+                          "Criteo, dlrm or Meta file with `dlrmsim trace convert`")
     if size < _HEADER.size + _TRAILER.size:
         raise trace_error(p, f"truncated or not a dlrmsim trace ({size} bytes)")
-    magic, version, _, json_len, _ = _HEADER.unpack(bytes(data[:_HEADER.size]))
-    if magic != MAGIC:
-        raise trace_error(p, "not a dlrmsim native trace (bad magic bytes)")
+    _, version, _, json_len, _ = _HEADER.unpack(bytes(data[:_HEADER.size]))
     if version != VERSION:
         raise trace_error(p, f"trace format version {version}; this dlrmsim reads {VERSION}")
     end, footer_pos, batches, footer_crc, json_crc = _TRAILER.unpack(bytes(data[-_TRAILER.size:]))
@@ -251,7 +264,7 @@ def write_native(path: str | os.PathLike[str], tables: Sequence[TraceTable],
     with NativeWriter(path, tables, source) as writer:
         for batch in batches:
             writer.write(batch)
-        return len(writer.footer)
+    return len(writer.footer)  # after the block: the last batch is written on leaving it
 
 
 __all__ = ["NativeTrace", "NativeWriter", "TraceError", "TraceTable", "open_native", "write_native"]

@@ -9,19 +9,20 @@ from pathlib import Path
 
 from sim.specs import ModelSpec
 from traces.atomic import atomic_output
+from traces.errors import trace_error
 
 
 def plot_model(model: ModelSpec, out_dir: str | os.PathLike[str]) -> list[Path]:
     """Write `<model>_fig6_hash_vs_lookups.png` and `<model>_fig7_lookups_kde.png` into
-    `out_dir` (created if missing); returns their paths."""
+    `out_dir` (created if missing); returns their paths. Raises TraceError when the folder
+    cannot be created."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _folder(Path(out_dir))
     rows = [t.rows for t in model.tables]
     means = [t.pooling.mean_lookups for t in model.tables]
     written = []
@@ -39,6 +40,15 @@ def plot_model(model: ModelSpec, out_dir: str | os.PathLike[str]) -> list[Path]:
     written.append(_save(fig, folder / f"{model.name}_fig7_lookups_kde.png"))
     plt.close("all")
     return written
+
+
+def _folder(folder: Path) -> Path:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise trace_error(folder, f"cannot create the folder ({err.strerror}); give a folder "
+                          "you can write to") from err
+    return folder
 
 
 def _save(fig: object, path: Path) -> Path:

@@ -11,28 +11,35 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from traces.batch import TraceBatch
-from traces.criteo import SPARSE, TABLE_NAMES, read_criteo
+from traces.criteo import DENSE, SPARSE, TABLE_NAMES, read_criteo, separator
 from traces.dlrm_files import generate_lru, read_dlrm_distribution, read_dlrm_trace
-from traces.errors import trace_error
+from traces.errors import TraceError, trace_error
 from traces.meta_pt import open_meta
-from traces.native import TraceTable, open_native, write_native
+from traces.native import MAX_ROWS, TraceTable, open_native, write_native
 
 FORMATS = ("native", "meta", "criteo", "dlrm", "dlrm-bin", "dlrm-dist")
 # Embedding dimension recorded for formats that do not store one. Unit: elements per row.
 # Source: none, those files do not record it; 64 is the dimension of the m1_prod and m2_prod
 # presets. A placeholder that the user overrides with --dim.
 DEFAULT_DIM = 64
+# Bytes read at most to find the third line of a dlrm text file (its first line, the unique ids,
+# may be long). A choice: far above the test files, and never more than the readers, which load
+# the whole file, read anyway.
+SNIFF_LIMIT = 64 << 20
+_DLRM_TRACE_BYTES = b"0123456789, \r\n"  # what dlrm's text files are made of
+_DLRM_DIST_BYTES = _DLRM_TRACE_BYTES + b"."
 
 
 @dataclass(frozen=True)
 class ReadOptions:
     """How to read formats that leave something open (see each field). Defaults are documented
-    placeholders, not facts about the data."""
+    placeholders, not facts about the data. Raises TraceError for a count below 1 or more rows
+    than 64-bit ids address; the message names the `dlrmsim trace` flag."""
 
     dim: int = DEFAULT_DIM
     batch_size: int = 2048  # bags per batch for dlrm and Criteo files
@@ -44,6 +51,16 @@ class ReadOptions:
     binary_dtype: str = "int32"
     missing: str = "zero"  # Criteo: empty feature -> row 0, or an empty bag
     tmp_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        counts = (("--dim", self.dim), ("--batch-size", self.batch_size),
+                  ("--pooling", self.pooling), ("--length", self.length))
+        for flag, value in counts:
+            if value < 1:
+                raise TraceError(f"{flag} {value}: give a whole number >= 1")
+        if self.rows is not None and not 1 <= self.rows <= MAX_ROWS:
+            raise TraceError(f"--rows {self.rows}: give 1 to {MAX_ROWS} rows per table (row "
+                             "ids are 64-bit)")
 
 
 @dataclass(frozen=True)
@@ -58,28 +75,78 @@ class Source:
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:
-    """The format of a file, from its first bytes and its name. Raises TraceError if unknown."""
+    """The format of a file, from its first bytes and its name (for dlrm's text files, their
+    first three lines). Raises TraceError if unknown, or if dlrm's formats cannot be told apart
+    within SNIFF_LIMIT bytes."""
     p = Path(path)
     try:
         with open(p, "rb") as handle:
             head = handle.read(4096)
+            fmt = _by_head(head, p.name.lower())
+            if fmt is None and _only(head, _DLRM_DIST_BYTES):
+                fmt = _dlrm_text(p, *_through_line(head, handle, 3))
     except OSError as err:
         raise trace_error(p, f"cannot read ({err.strerror})") from err
-    name = p.name.lower()
+    if fmt is None:
+        raise trace_error(p, f"unknown trace format; name one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def _by_head(head: bytes, name: str) -> str | None:
+    """Formats told by magic bytes, name or Criteo's first line; None for the rest."""
     if head.startswith(b"DLRMSIMT"):
         return "native"
     if name.endswith((".pt", ".pt.gz", ".pth")):
         return "meta"
-    if head.startswith(b"label,") or head.split(b"\n")[0].count(b"\t") == SPARSE + 13:
+    if _criteo_line(head.split(b"\n")[0]):
         return "criteo"
     if name.endswith((".tsv", ".csv", ".tsv.gz", ".csv.gz")):
         return "criteo"
-    lines = head.decode("ascii", errors="replace").strip().splitlines()
-    if len(lines) == 3 and all(ch in "0123456789., \n" for ch in head.decode("ascii", "replace")):
+    return None
+
+
+def _criteo_line(line: bytes) -> bool:
+    """Criteo's first line: 40 tab-separated fields, or a CSV header or line. (A dlrm text file
+    may hold 40 comma-separated numbers too, but Criteo's 26 hexadecimal ids have letters.)"""
+    text = line.decode("ascii", errors="replace")
+    return text.count("\t") == SPARSE + DENSE or (
+        separator(text) == "," and not _only(line, _DLRM_DIST_BYTES))
+
+
+def _through_line(head: bytes, handle: BinaryIO, count: int) -> tuple[bytes, bool]:
+    """`head` read on through the file's `count`-th newline or its end, and whether that was
+    reached within SNIFF_LIMIT bytes."""
+    data, newlines = bytearray(head), head.count(b"\n")
+    while newlines < count:
+        if len(data) >= SNIFF_LIMIT:
+            return bytes(data), False
+        chunk = handle.read(1 << 20)
+        if not chunk:
+            break
+        data += chunk
+        newlines += chunk.count(b"\n")
+    return bytes(data), True
+
+
+def _dlrm_text(p: Path, head: bytes, whole: bool) -> str | None:
+    """dlrm's one-line trace or three-line distribution file (whose first line, the unique ids,
+    can be long), told apart by the number of lines; None if neither."""
+    if not _only(head, _DLRM_DIST_BYTES):
+        return None
+    if not whole:
+        raise trace_error(p, f"no third line in the first {SNIFF_LIMIT >> 20} MiB, so a dlrm "
+                          "trace cannot be told from a dlrm distribution file; name the format "
+                          "(--format dlrm or --format dlrm-dist)")
+    lines = head.strip().splitlines()
+    if len(lines) == 3:
         return "dlrm-dist"
-    if len(lines) == 1 and all(ch in "0123456789, \n" for ch in head.decode("ascii", "replace")):
+    if len(lines) == 1 and _only(head, _DLRM_TRACE_BYTES):
         return "dlrm"
-    raise trace_error(p, f"unknown trace format; name one of {', '.join(FORMATS)}")
+    return None
+
+
+def _only(data: bytes, allowed: bytes) -> bool:
+    return not data.translate(None, allowed)
 
 
 def open_source(path: str | os.PathLike[str], fmt: str = "auto",

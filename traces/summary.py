@@ -15,7 +15,7 @@ from sim.specs import ModelSpec
 from traces.distinct import thread_counter
 from traces.errors import TraceError
 from traces.generator import ModelGenerator, TableStream, check_counts
-from traces.native import open_native
+from traces.native import TraceTable, open_native
 from traces.summary_processes import GroupWorker, can_fork, table_groups
 
 # A model's sample is drawn in several processes only when a round draws at least this many
@@ -134,6 +134,15 @@ class TraceSummary(_GrowingSummary):
         return self._trace.num_batches
 
     @property
+    def tables(self) -> tuple[TraceTable, ...]:
+        return self._trace.tables
+
+    @property
+    def batch_sizes(self) -> np.ndarray:
+        """Examples in each batch the trace holds, int64 (from its footer: nothing is read)."""
+        return self._trace.footer["batch_size"].astype(np.int64)
+
+    @property
     def batch_size(self) -> int:
         return _one_batch_size(self._trace.path, self._sizes)
 
@@ -155,7 +164,8 @@ class TraceSummary(_GrowingSummary):
 
 def _one_batch_size(path: os.PathLike[str], sizes: set[int]) -> int:
     if len(sizes) > 1:
-        # A converted trace may end with a short batch; the simulator wants equal batches.
+        # A converted trace may end with a short batch; summarize_trace's max_batches leaves it
+        # out (sim.demand does so itself, from the footer, before counting).
         raise TraceError(f"{os.fspath(path)}: batches of different sizes {sorted(sizes)}; pass "
                          "max_batches to leave out the short last batch")
     return next(iter(sizes)) if sizes else 0
@@ -167,7 +177,7 @@ class ModelSummary(_GrowingSummary):
     `min_fork_lookups` lookups first forks that many minus one workers, each drawing a group of
     tables (traces/summary_processes.py); the numbers are the same, and `workers` (threads)
     no longer serve once it has forked. `close()` (or a with block) stops the processes.
-    Raises TraceError for a bad batch count or size."""
+    Raises TraceError for a bad batch count or size, or for a round after an interrupted one."""
 
     def __init__(self, model: ModelSpec, *, batch_size: int, seed: int, workers: int = 1,
                  processes: int = 1, min_fork_lookups: float = MIN_FORK_LOOKUPS) -> None:
@@ -181,10 +191,18 @@ class ModelSummary(_GrowingSummary):
         self._min_fork_lookups = min_fork_lookups
         self._groups: list[list[int]] = []
         self._workers: list[GroupWorker] = []
+        self._interrupted = False
 
     def first(self, batches: int) -> BatchDemand:
         check_counts(batches, self._batch_size)
-        return super().first(batches)
+        if self._interrupted:
+            raise TraceError("a round of this ModelSummary was interrupted, so its streams are "
+                             "past its counts; make a new one")
+        try:
+            return super().first(batches)
+        except BaseException:
+            self._interrupted = True
+            raise
 
     @property
     def batch_size(self) -> int:
@@ -192,10 +210,14 @@ class ModelSummary(_GrowingSummary):
 
     def close(self) -> None:
         """Stop the worker processes, if any, taking back their streams where they stand: the
-        summary then counts alone, and goes on with the same numbers."""
+        summary then counts alone, and goes on with the same numbers. After an interrupted
+        round the workers are just stopped (the summary cannot go on), and nothing is raised
+        over the interruption."""
         streams = self._generator.streams
         for group, worker in zip(self._groups[1:], self._workers, strict=True):
             returned = worker.close()
+            if self._interrupted:
+                continue
             if returned is None:  # a worker that died: its tables cannot go on
                 raise TraceError("a worker drawing lookups stopped unexpectedly; "
                                  "run again, or set DLRMSIM_DEMAND_PROCESSES=1")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
@@ -63,12 +64,15 @@ class GroupWorker:
         self._process = context.Process(target=_serve, args=(child, streams, count), daemon=True)
         self._process.start()
         child.close()
+        self._asked = 0  # requests whose answer has not been taken
 
     def ask(self, batches: int, batch_size: int) -> None:
         self._conn.send((batches, batch_size))
+        self._asked += 1
 
     def answer(self) -> Counts:
         reply = self._conn.recv()
+        self._asked -= 1
         if isinstance(reply, BaseException):
             raise reply
         counts: Counts = reply
@@ -76,14 +80,18 @@ class GroupWorker:
 
     def close(self) -> list[TableStream] | None:
         """Tell the worker to exit and wait for it. Returns its streams as they stand, so that
-        the caller can go on drawing where the worker stopped (None if the worker has gone or
-        the worker was closed before)."""
+        the caller can go on drawing where the worker stopped; None if the worker has gone, was
+        closed before, or still owes an answer (the caller's round was interrupted: the worker
+        is stopped at once, and its streams are past what the caller counted)."""
         if self._conn.closed:
             return None
         streams = None
-        with contextlib.suppress(OSError, EOFError):  # it has gone already
-            self._conn.send(None)
-            streams = self._conn.recv()
+        if self._asked:
+            self._process.terminate()
+        else:
+            with contextlib.suppress(OSError, EOFError):  # it has gone already
+                self._conn.send(None)
+                streams = self._conn.recv()
         self._process.join(JOIN_TIMEOUT_S)
         if self._process.is_alive():
             self._process.terminate()
@@ -93,6 +101,10 @@ class GroupWorker:
 
 
 def _serve(conn: Connection, streams: Sequence[TableStream], count: CountFn) -> None:
+    # Ctrl-C reaches the whole process group: the parent handles it and stops the workers,
+    # which would otherwise die with a traceback each. They stop at once when terminated.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     while (request := conn.recv()) is not None:
         batches, batch_size = request
         reply: Any

@@ -8,6 +8,8 @@ from typing import Any
 
 from dlrmsim.commands import arguments
 
+_positive = arguments.at_least(1)  # counts and sizes: 0 or less would fail later, less clearly
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("trace", help="generate, read, measure and fit lookup traces")
@@ -22,8 +24,8 @@ def register(subparsers: Any) -> None:
 def _add_generate(sub: Any) -> None:
     p = sub.add_parser("generate", help="write a synthetic trace of a model (native format)")
     p.add_argument("--model", required=True, help="model preset name or YAML file")
-    p.add_argument("--batches", type=int, required=True)
-    p.add_argument("--batch-size", type=int, required=True)
+    p.add_argument("--batches", type=_positive, required=True)
+    p.add_argument("--batch-size", type=_positive, required=True)
     p.add_argument("--seed", type=arguments.seed, default=0)
     p.add_argument("--out", required=True, help="trace file to write")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -48,12 +50,12 @@ def _add_read_options(p: argparse.ArgumentParser) -> None:
     from traces.sources import DEFAULT_DIM, FORMATS
 
     p.add_argument("--format", default="auto", choices=("auto", *FORMATS))
-    p.add_argument("--rows", type=int, help="rows per table (Criteo hash size; dlrm: max id + 1)")
-    p.add_argument("--dim", type=int, default=DEFAULT_DIM, help="embedding dim to record")
-    p.add_argument("--batch-size", type=int, default=2048, help="bags per batch (dlrm, Criteo)")
-    p.add_argument("--pooling", type=int, default=1, help="ids per bag (dlrm trace files)")
+    p.add_argument("--rows", type=_positive, help="rows per table (Criteo hash size; dlrm: max id + 1)")
+    p.add_argument("--dim", type=_positive, default=DEFAULT_DIM, help="embedding dim to record")
+    p.add_argument("--batch-size", type=_positive, default=2048, help="bags per batch (dlrm, Criteo)")
+    p.add_argument("--pooling", type=_positive, default=1, help="ids per bag (dlrm trace files)")
     p.add_argument("--tables", help="Meta .pt: table range FIRST:STOP")
-    p.add_argument("--length", type=int, default=100_000, help="ids drawn from a dlrm dist file")
+    p.add_argument("--length", type=_positive, default=100_000, help="ids drawn from a dlrm dist file")
     p.add_argument("--seed", type=arguments.seed, default=0)
     p.add_argument("--binary-dtype", default="int32", choices=("int32", "int64", "uint64"))
     p.add_argument("--missing", default="zero", choices=("zero", "empty"),
@@ -81,7 +83,7 @@ def _add_stats(sub: Any) -> None:
     p = sub.add_parser("stats", help="locality statistics of a trace, overall and per table")
     p.add_argument("source", metavar="FILE")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--max-batches", type=int)
+    p.add_argument("--max-batches", type=_positive)
     p.add_argument("--no-lru", action="store_true", help="skip the LRU hit-ratio curves")
     _add_read_options(p)
     p.set_defaults(func=_stats)
@@ -99,10 +101,10 @@ def _add_fit(sub: Any) -> None:
     p = sub.add_parser("fit", help="fit generator parameters to a trace or a locality file")
     p.add_argument("source", metavar="SOURCE", help="trace file, or Meta locality_stats.txt")
     p.add_argument("--out", required=True, help="model YAML to write (trace generate --model)")
-    p.add_argument("--entry", type=int, default=0, help="locality file: which entry")
-    p.add_argument("--fit-batch-size", type=int, default=1024,
+    p.add_argument("--entry", type=arguments.at_least(0), default=0, help="locality file: which entry")
+    p.add_argument("--fit-batch-size", type=_positive, default=1024,
                    help="locality file: batch size the fit must reproduce the entry at")
-    p.add_argument("--fit-tables", type=int, default=8, help="locality file: tables to model")
+    p.add_argument("--fit-tables", type=_positive, default=8, help="locality file: tables to model")
     p.add_argument("--json", action="store_true")
     _add_read_options(p)
     p.set_defaults(func=_fit)

@@ -37,3 +37,60 @@ def test_bad_input_is_one_line_and_status_2(tmp_path: Path,
     assert main(["trace", "stats", str(tmp_path / "junk.trace")]) == 2
     err = capsys.readouterr().err.strip()
     assert "junk.trace" in err and len(err.splitlines()) == 1
+
+
+def test_a_folder_as_out_is_one_line_and_leaves_nothing(tmp_path: Path, data_dir: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trace", "convert", str(data_dir / "criteo_sample.csv"), "--rows", "500",
+                 "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is a folder" in err and len(err.splitlines()) == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_unwritable_plot_folder_is_one_line(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("")  # a folder cannot be made under a file
+    assert main(["trace", "plot", "--model", "m1_prod", "--out", str(tmp_path / "file" / "png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot create the folder" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(("argv", "flag", "value"), [
+    (["generate", "--model", "m1_prod", "--out", "t", "--batches", "1"], "--batch-size", "0"),
+    (["generate", "--model", "m1_prod", "--out", "t", "--batch-size", "1"], "--batches", "0"),
+    (["stats", "f"], "--rows", "0"),
+    (["stats", "f"], "--dim", "0"),
+    (["stats", "f"], "--batch-size", "-1"),
+    (["stats", "f"], "--pooling", "0"),
+    (["stats", "f"], "--length", "0"),
+    (["stats", "f"], "--max-batches", "0"),
+    (["fit", "f", "--out", "m.yaml"], "--entry", "-1"),
+    (["fit", "f", "--out", "m.yaml"], "--fit-batch-size", "0"),
+    (["fit", "f", "--out", "m.yaml"], "--fit-tables", "0"),
+])
+def test_counts_below_their_minimum_are_refused_by_the_parser(
+        capsys: pytest.CaptureFixture[str], argv: list[str], flag: str, value: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["trace", *argv, flag, value])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and f"argument {flag}" in err and "whole number >=" in err
+
+
+def test_more_rows_than_64_bit_ids_address_is_one_line(tmp_path: Path, data_dir: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trace", "convert", str(data_dir / "criteo_sample.csv"), "--out",
+                 str(tmp_path / "c.trace"), "--rows", str(2**63)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--rows" in err and len(err.splitlines()) == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_batch_too_big_for_memory_is_one_line(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    huge = str(10**15)  # any array of that many elements is beyond a 64-bit process's reach
+    assert main(["trace", "generate", "--model", "test_suite", "--batches", "1", "--batch-size",
+                 huge, "--out", str(tmp_path / "t.trace")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "out of memory" in err and f"smaller --batch-size than {huge}" in err
+    assert len(err.splitlines()) == 1 and not list(tmp_path.iterdir())

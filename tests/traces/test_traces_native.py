@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +39,14 @@ def test_round_trip(tmp_path: Path) -> None:
                                                                                            [0, 1]]
 
 
+def test_write_native_counts_every_batch(tmp_path: Path) -> None:
+    # Batches large enough that the background thread is still writing the last one when the
+    # loop ends: the count must include it.
+    big = _batch([0] * 2_000_000, [1_000_000, 0, 0, 1_000_000], 2)
+    assert write_native(tmp_path / "t", TABLES, [big] * 3) == 3
+    assert open_native(tmp_path / "t").num_batches == 3
+
+
 @pytest.mark.parametrize(("indices", "lengths", "message"), [
     ([1, 2, 11, 4, 0], [2, 1, 1, 1], "table 'x', batch 0, index 2 of the table"),
     ([1, 2, 3, 4, -1], [2, 1, 1, 1], "table 'y', batch 0, index 1 of the table"),
@@ -52,6 +63,28 @@ def test_decreasing_offsets_name_the_bag(tmp_path: Path) -> None:
     with pytest.raises(TraceError, match="table 'x', batch 0, bag 1"), \
             NativeWriter(tmp_path / "t", TABLES) as w:
         w.write(batch)
+
+
+def _with_table_field(raw: bytes, field: str, value: int) -> bytes:
+    """`raw` with the header's first table's `field` set to `value`, checksums kept right."""
+    start, (json_len,) = 32, struct.unpack_from("<Q", raw, 16)  # the layout in traces/native.py
+    meta = json.loads(raw[start:start + json_len])
+    meta["tables"][0][field] = value
+    text = json.dumps(meta).encode()
+    text += b" " * (json_len - len(text))
+    assert len(text) == json_len  # the same length, so that every position stays right
+    trailer = bytearray(raw[-32:])
+    trailer[-4:] = struct.pack("<I", zlib.crc32(text))
+    return raw[:start] + text + raw[start + json_len:-32] + bytes(trailer)
+
+
+@pytest.mark.parametrize(("field", "value"), [("rows", 0), ("rows", -3), ("dim", 0)])
+def test_a_header_table_without_rows_or_dimension_is_corrupt(tmp_path: Path, field: str,
+                                                             value: int) -> None:
+    raw = _with_table_field(_write(tmp_path / "t"), field, value)
+    (tmp_path / "bad").write_bytes(raw)
+    with pytest.raises(TraceError, match=f"bad: corrupt header .*table 'x'.*{value}"):
+        open_native(tmp_path / "bad")
 
 
 def test_truncated_file(tmp_path: Path) -> None:

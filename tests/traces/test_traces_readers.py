@@ -149,3 +149,47 @@ def test_meta_reader_on_damaged_files(tmp_path: Path, cut: int, flip: int) -> No
             meta.table(t)
     except TraceError:
         pass
+
+
+@pytest.mark.parametrize("field", ["dim", "batch_size", "pooling", "length"])
+def test_read_options_refuse_counts_below_one(field: str) -> None:
+    with pytest.raises(TraceError, match=f"--{field.replace('_', '-')} 0: give a whole number"):
+        ReadOptions(**{field: 0})  # type: ignore[arg-type]
+
+
+def _distribution_text(unique_ids: int) -> str:
+    ids = ", ".join(str(i) for i in range(unique_ids))
+    return f"{ids}\n0, 1, 2\n0.5, 0.75, 1.0\n"
+
+
+def test_a_distribution_file_with_a_long_first_line_is_detected(tmp_path: Path) -> None:
+    # Its first line, the unique ids, is longer than one read of the file's head.
+    path = tmp_path / "dist.log"
+    path.write_text(_distribution_text(5000))
+    assert len(path.read_text().splitlines()[0]) > 4096
+    assert detect_format(path) == "dlrm-dist"
+
+
+def test_a_line_too_long_to_tell_dlrm_formats_apart_asks_for_the_format(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("traces.sources.SNIFF_LIMIT", 1 << 20)
+    path = tmp_path / "ids.log"
+    path.write_bytes(b"1, " * (1 << 20))  # one line of 3 MiB: no end of line within the limit
+    with pytest.raises(TraceError, match=r"ids\.log: no third line.*--format dlrm-dist"):
+        detect_format(path)
+
+
+def test_a_criteo_csv_without_its_header_is_read_as_csv(tmp_path: Path, data_dir: Path) -> None:
+    lines = (data_dir / "criteo_sample.csv").read_text().splitlines(keepends=True)
+    (tmp_path / "no_header.txt").write_text("".join(lines[1:]))
+    assert detect_format(tmp_path / "no_header.txt") == "criteo"
+    with_header = list(read_criteo(data_dir / "criteo_sample.csv", 1000, 64, missing="empty"))
+    without = list(read_criteo(tmp_path / "no_header.txt", 1000, 64, missing="empty"))
+    assert len(without) == len(with_header)
+    for a, b in zip(with_header, without, strict=True):
+        assert np.array_equal(a.indices, b.indices) and np.array_equal(a.offsets, b.offsets)
+
+
+def test_a_dlrm_trace_of_forty_ids_is_not_taken_for_criteo(tmp_path: Path) -> None:
+    (tmp_path / "forty.log").write_text(",".join(str(i) for i in range(40)))
+    assert detect_format(tmp_path / "forty.log") == "dlrm"
