@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a small grid: under 3 minutes on a CPU (default: full grid)")
     parser.add_argument("--out", type=Path, default=None,
                         help="profile path (default: profiles/<device>[-<gpu>]-<host>-<mode>.json)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace the profile at that path if it exists (default: refuse)")
     parser.add_argument("--peer", default=None, metavar="HOST:PORT",
                         help="measure TCP to a `serve` peer (default: loopback)")
     parser.add_argument("--seed", type=int, default=0, help="seed of grids and inputs (default 0)")
@@ -105,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(
         device=args.device, quick=args.quick, out=args.out, peer=args.peer, seed=args.seed,
         quiet=args.quiet, fbgemm=args.fbgemm, budget_scale=args.budget_scale,
-        threads=args.threads, keep_going=args.keep_going,
+        threads=args.threads, keep_going=args.keep_going, force=args.force,
         ops=tuple(s.strip() for s in args.ops.split(",") if s.strip()) if args.ops else None)
     path, profile = calibrate(options)
     if not args.quiet or args.json:

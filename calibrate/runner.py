@@ -63,7 +63,8 @@ class RunOptions:
     multiplies the mode's time budget (a tiny value keeps only essential points); `threads` sets
     torch's intra-op threads (default: torch's choice, one per core); `keep_going` records an op
     whose sweep fails as skipped, with the error, and goes on to the next op, so one broken
-    kernel on an unfamiliar host does not lose the others' minutes of measurements."""
+    kernel on an unfamiliar host does not lose the others' minutes of measurements; `force`
+    lets the run replace an existing profile at `out`."""
 
     device: str = "auto"
     quick: bool = False
@@ -76,6 +77,7 @@ class RunOptions:
     budget_scale: float = 1.0
     threads: int | None = None
     keep_going: bool = False
+    force: bool = False
 
 
 def default_out_path(device: torch.device, quick: bool) -> Path:
@@ -88,6 +90,13 @@ def default_out_path(device: torch.device, quick: bool) -> Path:
         parts.append(slug(torch.cuda.get_device_name(device)))
     parts += [slug(socket.gethostname()), "quick" if quick else "full"]
     return Path("profiles") / ("-".join(parts) + ".json")
+
+
+def check_not_replacing(out: Path, force: bool) -> None:
+    """Refuse to replace an existing profile unless `force`: the default path is built from the
+    host name, so on a host named like the one that made a committed profile it is that file."""
+    if out.is_file() and not force:
+        raise CalibrationError(f"{out} exists; give --force to replace it, or --out another path")
 
 
 def _memory_cap(device: torch.device) -> float:
@@ -175,6 +184,7 @@ def calibrate(
             raise CalibrationError(f"--threads must be >= 1, got {options.threads}")
         torch.set_num_threads(options.threads)
     out = options.out or default_out_path(device, options.quick)
+    check_not_replacing(out, options.force)
     check_writable(out)
     only = options.ops
     link = open_peer(options.peer) if only is None or "network_tcp" in only else None

@@ -46,7 +46,7 @@ cat "$out/host.txt"
 device=${DEVICE:-cuda}  # DEVICE=cpu with CAL_ARGS="--quick --budget-scale 0.05" dry-runs the script
 stage "full $device calibration" "${CAL_LIMIT_S:-330}" "$out/$device-full.log" \
     "$out/$device-full.log" "$python" -m calibrate --device "$device" --keep-going --json \
-    --out "$out/$device-full.json" ${CAL_ARGS:-}
+    --force --out "$out/$device-full.json" ${CAL_ARGS:-}  # a rerun replaces its own profile
 if [ -s "$out/$device-full.json" ]; then
     stage "$device validation" "${VAL_LIMIT_S:-200}" "$out/validate-$device.json" \
         "$out/validate-$device.log" "$python" -m dlrmsim validate --device "$device" \

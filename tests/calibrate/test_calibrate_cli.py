@@ -132,3 +132,27 @@ def test_keep_going_writes_the_other_ops_and_exits_3(tmp_path, capsys, monkeypat
     reasons = {s["reason"] for s in profile["grid"]["ops"]["host_copy"]["skipped"]}
     assert reasons - {"op time budget"} == {"failed: ValueError: simulated driver fault"}
     assert "host_copy" in capsys.readouterr().err
+
+
+# One quick op, so that a run which wrongly goes ahead costs seconds, not minutes.
+_SMALL_RUN = ["--device", "cpu", "--quick", "--ops", "host_copy", "--budget-scale", "0.05",
+              "--threads", "1", "--quiet"]
+
+
+def test_an_existing_profile_is_replaced_only_with_force(tmp_path, capsys, monkeypatch):
+    """The default path comes from the host name; on the development VM it is a committed
+    profile, so a run without --out must not replace it silently."""
+    from calibrate.runner import default_out_path
+
+    monkeypatch.chdir(tmp_path)
+    default = default_out_path(torch.device("cpu"), quick=True)
+    default.parent.mkdir(parents=True)
+    default.write_text("committed")
+    _fails(_SMALL_RUN, capsys, f"{default} exists; give --force")
+    assert default.read_text() == "committed"
+    chosen = tmp_path / "mine.json"
+    chosen.write_text("mine")
+    _fails([*_SMALL_RUN, "--out", str(chosen)], capsys, "--force")
+    assert chosen.read_text() == "mine"
+    assert main([*_SMALL_RUN, "--force"]) == 0
+    assert json.loads(default.read_text())["schema"] == "dlrmsim.profile"
