@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace the profile at that path if it exists (default: refuse)")
     parser.add_argument("--peer", default=None, metavar="HOST:PORT",
                         help="measure TCP to a `serve` peer (default: loopback)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of grids and inputs (default 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of grids and inputs, 0 to 2^32 - 1 (default 0)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     parser.add_argument("--no-fbgemm", dest="fbgemm", action="store_false",
                         help="skip FBGEMM kernels even when fbgemm_gpu is installed")
@@ -102,8 +103,6 @@ def run(args: argparse.Namespace) -> int:
         return _serve(args)
     from calibrate.runner import RunOptions, calibrate, failed_ops  # torch loads when measuring
 
-    if args.budget_scale <= 0:
-        raise CalibrationError(f"--budget-scale must be > 0, got {args.budget_scale}")
     options = RunOptions(
         device=args.device, quick=args.quick, out=args.out, peer=args.peer, seed=args.seed,
         quiet=args.quiet, fbgemm=args.fbgemm, budget_scale=args.budget_scale,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import socket
 import sys
@@ -54,6 +55,9 @@ TOTAL_DEADLINE_FACTOR = 1.45
 _WEIGHTS = {"embedding": 3.0, "fbgemm": 1.5, "mlp": 1.5, "interaction": 1.0, "network": 0.6,
             "allreduce": 1.0, "alltoall": 1.0}
 _DEFAULT_WEIGHT = 0.8
+# No negative seed, as in the other dlrmsim commands (numpy refuses them); the cap keeps the
+# kernels' torch seeds, seed x 1000 + point index, inside torch's 64-bit range.
+MAX_SEED = 2**32 - 1
 WORKING_SET_BUDGET_SHARE = 0.04  # of the mode's budget, per working-set op (30 s on a full CPU run)
 
 
@@ -90,6 +94,18 @@ def default_out_path(device: torch.device, quick: bool) -> Path:
         parts.append(slug(torch.cuda.get_device_name(device)))
     parts += [slug(socket.gethostname()), "quick" if quick else "full"]
     return Path("profiles") / ("-".join(parts) + ".json")
+
+
+def check_options(options: RunOptions) -> None:
+    """Raise CalibrationError, naming the option, for a value the run cannot use."""
+    if options.threads is not None and options.threads < 1:
+        raise CalibrationError(f"--threads must be >= 1, got {options.threads}")
+    if not (math.isfinite(options.budget_scale) and options.budget_scale > 0):
+        raise CalibrationError(f"--budget-scale must be a finite number > 0, "
+                               f"got {options.budget_scale}")
+    if not 0 <= options.seed <= MAX_SEED:
+        raise CalibrationError(f"--seed must be a whole number from 0 to {MAX_SEED}, "
+                               f"got {options.seed}")
 
 
 def check_not_replacing(out: Path, force: bool) -> None:
@@ -178,10 +194,9 @@ def calibrate(
     Raises CalibrationError for an unusable device, output path or peer, before measuring.
     """
     started = now()
+    check_options(options)
     device = resolve_device(options.device)
     if options.threads is not None:
-        if options.threads < 1:
-            raise CalibrationError(f"--threads must be >= 1, got {options.threads}")
         torch.set_num_threads(options.threads)
     out = options.out or default_out_path(device, options.quick)
     check_not_replacing(out, options.force)

@@ -134,8 +134,9 @@ def test_keep_going_writes_the_other_ops_and_exits_3(tmp_path, capsys, monkeypat
     assert "host_copy" in capsys.readouterr().err
 
 
-# One quick op, so that a run which wrongly goes ahead costs seconds, not minutes.
-_SMALL_RUN = ["--device", "cpu", "--quick", "--ops", "host_copy", "--budget-scale", "0.05",
+# One op whose inputs come from the seed, on a small budget, so that a run which wrongly goes
+# ahead costs seconds, not minutes.
+_SMALL_RUN = ["--device", "cpu", "--quick", "--ops", "embedding_forward", "--budget-scale", "0.05",
               "--threads", "1", "--quiet"]
 
 
@@ -156,3 +157,13 @@ def test_an_existing_profile_is_replaced_only_with_force(tmp_path, capsys, monke
     assert chosen.read_text() == "mine"
     assert main([*_SMALL_RUN, "--force"]) == 0
     assert json.loads(default.read_text())["schema"] == "dlrmsim.profile"
+
+
+@pytest.mark.parametrize(("flag", "value"), [
+    ("--budget-scale", "nan"), ("--budget-scale", "inf"),
+    ("--seed", "-1"), ("--seed", str(10**17))])  # 10**17 x 1000 overflows a torch seed
+def test_unusable_budget_scale_or_seed_is_refused_before_measuring(tmp_path, capsys, flag,
+                                                                    value):
+    out = tmp_path / "p.json"
+    _fails([*_SMALL_RUN, "--out", str(out), flag, value], capsys, f"{flag} must be")
+    assert not out.exists()
