@@ -158,10 +158,13 @@ def load_profile(path: str | Path) -> Profile:
     """Load and check a profile; ProfileError names the file and the problem."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise ProfileError(f"{path}: cannot read profile ({err.strerror}); "
                            "run `dlrmsim calibrate` to make one") from err
+    except UnicodeDecodeError as err:  # e.g. the plot or a binary file given by mistake
+        raise ProfileError(f"{path}: not a JSON profile (byte {err.start} is not UTF-8 text); "
+                           "give the .json file that `dlrmsim calibrate` wrote") from err
     except json.JSONDecodeError as err:
         raise ProfileError(f"{path}: not a JSON profile ({err.msg} at line {err.lineno})") from err
     return parse_profile(data, str(path))

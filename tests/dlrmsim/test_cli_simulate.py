@@ -83,6 +83,16 @@ def test_bad_input_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str],
     assert len(err.strip().splitlines()) == 1
 
 
+def test_a_profile_that_is_not_text_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str],
+                                                           tmp_path: Path) -> None:
+    plot = tmp_path / "plot.png"
+    plot.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    code, out, err = run(capsys, "--job", "m2_cpu", "--iterations", ITERATIONS, "--profile",
+                         str(plot))
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert err.startswith("dlrmsim simulate: error:") and str(plot) in err
+
+
 def test_placement_that_does_not_fit_says_by_how_much(capsys: pytest.CaptureFixture[str]) -> None:
     # The paper: M3 does not fit in Big Basin's GPU memory.
     code, _, err = run(capsys, "--model", "m3_prod", "--platform", "big_basin",

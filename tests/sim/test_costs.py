@@ -200,6 +200,13 @@ def test_missing_and_non_json_profiles(tmp_path: Path) -> None:
         load_profile(bad)
 
 
+def test_a_binary_file_is_not_a_profile(tmp_path: Path) -> None:
+    plot = tmp_path / "validate.png"  # the plot of `dlrmsim validate`, given by mistake
+    plot.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    with pytest.raises(ProfileError, match=r"validate\.png: not a JSON profile.*not UTF-8"):
+        load_profile(plot)
+
+
 MB = 1e6
 
 
