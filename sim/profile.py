@@ -203,8 +203,7 @@ def _cost_function(op: str, body: dict[str, Any]) -> CostFunction:
     pieces = tuple(
         Piece(
             when=tuple((name, float(lo), float(hi)) for name, (lo, hi) in p.get("when", {}).items()),
-            terms=tuple(Term(float(t["coef"]), tuple((k, float(v)) for k, v in t["powers"].items()))
-                        for t in p["terms"]),
+            terms=tuple(_term(op, t) for t in p["terms"]),
         )
         for p in body["pieces"]
     )
@@ -213,6 +212,25 @@ def _cost_function(op: str, body: dict[str, Any]) -> CostFunction:
     error = body.get("fit_error", {}).get("holdout_median_abs_rel")
     return CostFunction(op, tuple(body.get("params", ())), pieces,
                         None if error is None else float(error))
+
+
+def _term(op: str, body: dict[str, Any]) -> Term:
+    """One fitted term; a cost is a sum of them, so each must be finite and >= 0 (`seconds`
+    would otherwise turn a NaN into 0 and let a negative term cancel the others)."""
+    coef = float(body["coef"])
+    if not _finite_non_negative(coef):
+        raise ValueError(f"cost model {op!r}: coef {coef} is not a finite number >= 0; "
+                         "recalibrate (`dlrmsim calibrate`) or correct the profile")
+    powers = tuple((name, float(power)) for name, power in body["powers"].items())
+    for name, power in powers:
+        if not _finite_non_negative(power):
+            raise ValueError(f"cost model {op!r}: power of {name} is {power}, not a finite "
+                             "number >= 0; recalibrate (`dlrmsim calibrate`) or correct the profile")
+    return Term(coef, powers)
+
+
+def _finite_non_negative(value: float) -> bool:
+    return math.isfinite(value) and value >= 0
 
 
 def _working_set_curves(ratios: dict[str, Any]) -> dict[str, WorkingSetCurve]:

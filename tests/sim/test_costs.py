@@ -191,6 +191,25 @@ def test_malformed_profiles_are_refused(data: object) -> None:
         parse_profile(data, "x.json")
 
 
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(("term", "field"), [
+    ({"coef": NAN, "powers": {}}, "coef"), ({"coef": INF, "powers": {}}, "coef"),
+    ({"coef": -1e-5, "powers": {}}, "coef"),
+    ({"coef": 1e-9, "powers": {"batch": NAN}}, "power of batch"),
+    ({"coef": 1e-9, "powers": {"batch": INF}}, "power of batch"),
+    ({"coef": 1e-9, "powers": {"batch": -1}}, "power of batch")])
+def test_cost_terms_that_are_not_finite_or_negative_are_refused(
+        tmp_path: Path, term: dict[str, object], field: str) -> None:
+    """Before, `seconds` turned a NaN into 0, a negative term cancelled the others and an
+    infinite one ended in a traceback; now loading names the op and the field."""
+    data = profile_dict()
+    data["cost_models"]["mlp_forward"]["pieces"][0]["terms"][1] = term  # type: ignore[index]
+    with pytest.raises(ProfileError, match=f"cost model 'mlp_forward': {field}"):
+        load_profile(write(tmp_path, data))  # json writes and reads NaN and Infinity
+
+
 def test_missing_and_non_json_profiles(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match="cannot read"):
         load_profile(tmp_path / "absent.json")
