@@ -20,6 +20,7 @@ from sim.errors import ProfileError
 
 SCHEMA_NAME = "dlrmsim.profile"
 SUPPORTED_SCHEMA_VERSIONS = (1,)
+DEVICES = ("cpu", "cuda")  # what `dlrmsim calibrate` measures on; costs.calibrated maps them
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,7 @@ def parse_profile(data: object, where: str) -> Profile:
         functions = {op: _cost_function(op, body) for op, body in data["cost_models"].items()}
         return Profile(
             path=where,
-            device=str(data["device"]),
+            device=_device(data["device"]),
             mode=str(data.get("mode", "")),
             host=dict(data.get("host", {})),
             cost_functions=functions,
@@ -195,6 +196,14 @@ def parse_profile(data: object, where: str) -> Profile:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ProfileError(f"{where}: malformed profile ({type(err).__name__}: {err})") from err
+
+
+def _device(device: object) -> str:
+    # Any other device would match no processor, so every cost would silently be analytic.
+    if device not in DEVICES:
+        raise ValueError(f"device {device!r} is not one of {', '.join(DEVICES)}; "
+                         "recalibrate (`dlrmsim calibrate`) or correct the profile")
+    return str(device)
 
 
 def _cost_function(op: str, body: dict[str, Any]) -> CostFunction:

@@ -210,6 +210,12 @@ def test_cost_terms_that_are_not_finite_or_negative_are_refused(
         load_profile(write(tmp_path, data))  # json writes and reads NaN and Infinity
 
 
+def test_a_profile_of_an_unknown_device_is_refused() -> None:
+    # Its costs would match no processor: the run would be analytic without saying so.
+    with pytest.raises(ProfileError, match="device 'tpu' is not one of cpu, cuda"):
+        parse_profile(profile_dict(device="tpu"), "x.json")
+
+
 def test_missing_and_non_json_profiles(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match="cannot read"):
         load_profile(tmp_path / "absent.json")
