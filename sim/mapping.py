@@ -7,6 +7,7 @@ Unknown keys and missing fields are errors that name the path of the offending k
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
@@ -64,7 +65,8 @@ def _convert(hint: Any, value: object, path: str, name: str) -> object:
         return _quantity(value, path, name)
     if hint is int:
         number = _quantity(value, path, name)
-        if number != int(number):
+        # YAML reads .nan and .inf as floats, which int() refuses with a traceback
+        if not math.isfinite(number) or number != int(number):
             raise PresetError(f"{path}: expected a whole number, got {value!r}")
         return int(number)
     if hint is bool and not isinstance(value, bool):

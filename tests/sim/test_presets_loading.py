@@ -126,6 +126,12 @@ def test_users_file_is_accepted_where_a_name_is(tmp_path: Path) -> None:
          "tables: [{name: a, rows: lots, dim: 4, pooling: {mean_lookups: 1}}]\n", r"tables\[0\]\.rows"),
         ("name: m\ndense_features: 1\nbottom_mlp: []\ntop_mlp: []\ncolour: red\n"
          "tables: [{name: a, rows: 5, dim: 4, pooling: {mean_lookups: 1}}]\n", "unknown field"),
+        ("name: m\ndense_features: .nan\nbottom_mlp: []\ntop_mlp: []\n"
+         "tables: [{name: a, rows: 5, dim: 4, pooling: {mean_lookups: 1}}]\n",
+         "dense_features: expected a whole number"),
+        ("name: m\ndense_features: 1\nbottom_mlp: []\ntop_mlp: []\n"
+         "tables: [{name: a, rows: .inf, dim: 4, pooling: {mean_lookups: 1}}]\n",
+         r"tables\[0\]\.rows: expected a whole number"),
     ],
 )
 def test_bad_files_name_the_file_and_the_field(tmp_path: Path, text: str, message: str) -> None:
