@@ -52,11 +52,18 @@ def run(args: argparse.Namespace) -> int:
     from dlrmsim.output import print_json
     from dlrmsim.validate.configs import default_grid, load_configs
     from dlrmsim.validate.host import other_host_warning, read_gpu_facts, read_host_facts
-    from dlrmsim.validate.report import summary_text, table_text, to_json, write_plot
+    from dlrmsim.validate.report import (
+        check_plot_path,
+        summary_text,
+        table_text,
+        to_json,
+        write_plot,
+    )
     from dlrmsim.validate.run import default_profile, validate_all
     from sim.profile import load_profile
 
     _check_device(args.device)
+    check_plot_path(args.plot)
     facts = read_host_facts()
     gpu = read_gpu_facts() if args.device == "cuda" else None
     path = args.profile or default_profile(facts, args.device,
@@ -76,12 +83,15 @@ def run(args: argparse.Namespace) -> int:
                               min_time_s=args.min_time, rounds=args.rounds, progress=progress,
                               gpu=gpu)
     data = to_json(rows, meta)
-    write_plot(rows, args.plot)
     data["plot"] = str(args.plot)
+    # The results first: a plot that still cannot be written (disk full) must not lose them.
     if args.json:
         print_json(data)
     else:
         print(table_text(rows))
         print(summary_text(data))
+    sys.stdout.flush()
+    write_plot(rows, args.plot)
+    if not args.json:
         print(f"plot: {args.plot}")
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -11,6 +13,7 @@ import numpy as np
 
 from calibrate.fit import error_summary
 from dlrmsim.output import format_table
+from sim.errors import DlrmsimInputError
 
 BAND = 0.10  # the +-10% band drawn around y = x (the issue's accuracy bar for the median)
 
@@ -111,8 +114,38 @@ def summary_text(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def check_plot_path(path: Path) -> None:
+    """Raise DlrmsimInputError when the plot could not be written at `path`: a folder, an
+    image format matplotlib does not write, or a place where no file can be made. Called
+    before measuring, so that a bad --plot does not cost the minutes of a run."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    if path.is_dir():
+        raise DlrmsimInputError(f"--plot {path} is a folder; give a file name, e.g. "
+                                f"{path / 'validate.png'}")
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if path.suffix.lstrip(".").lower() not in formats:
+        raise DlrmsimInputError(f"--plot {path}: end the name with an image extension that "
+                                "matplotlib writes, e.g. .png, .svg or .pdf")
+    folder = _nearest_existing(path.parent)
+    try:  # the missing folders below `folder` are made when the plot is written
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            pass
+    except OSError as err:
+        raise DlrmsimInputError(f"--plot {path}: cannot write in {folder} ({err.strerror}); "
+                                "give a path in a folder you can write") from err
+
+
+def _nearest_existing(folder: Path) -> Path:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
 def write_plot(rows: Sequence[ValidationRow], path: Path) -> None:
-    """Predicted against measured step time, log-log, with y = x and a +-10% band."""
+    """Predicted against measured step time, log-log, with y = x and a +-10% band.
+
+    Written whole or not at all; raises DlrmsimInputError when it cannot be written."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -138,7 +171,23 @@ def write_plot(rows: Sequence[ValidationRow], path: Path) -> None:
            ylabel="predicted step time (s)", title="dlrmsim validate: predicted vs measured")
     ax.legend(loc="upper left")
     fig.tight_layout()
+    try:
+        _save_whole(fig, path)
+    except OSError as err:
+        raise DlrmsimInputError(f"cannot write the plot {path} ({err.strerror or err}); the "
+                                "results above are complete, only the plot is missing") from err
+    finally:
+        plt.close(fig)
+
+
+def _save_whole(fig: Any, path: Path) -> None:
+    """Save to a temporary file beside `path`, then rename it over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        fig.savefig(temp, dpi=120, format=path.suffix.lstrip(".").lower())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 

@@ -220,6 +220,50 @@ def test_tiny_validation_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert plot.is_file()
 
 
+@pytest.mark.parametrize(("plot", "said"), [
+    ("a_file/plot.png", "cannot write in"), (".", "is a folder"), ("plot.xyz", "image extension")])
+def test_an_unusable_plot_path_is_refused_before_measuring(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        plot: str, said: str) -> None:
+    def measure(*args: object, **kwargs: object) -> None:
+        raise AssertionError("measured although the plot cannot be written")
+
+    monkeypatch.setattr("dlrmsim.validate.run.validate_all", measure)
+    (tmp_path / "a_file").write_text("not a folder")
+    profile, configs = tiny_files(tmp_path)
+    code = main(["validate", "--profile", str(profile), "--configs", str(configs),
+                 "--plot", str(tmp_path / plot)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--plot" in err and said in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_results_come_out_before_a_plot_that_cannot_be_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    """The plot's folder is writable when the run starts and not when it ends: the minutes of
+    measurements are printed all the same, and the error says what was not written."""
+    import dlrmsim.validate.run as validate_run
+
+    plots = tmp_path / "plots"
+    measure = validate_run.validate_all
+
+    def measure_then_block_the_folder(*args: object, **kwargs: object) -> object:
+        result = measure(*args, **kwargs)  # type: ignore[arg-type]
+        plots.write_text("a file where the plot's folder should go")
+        return result
+
+    monkeypatch.setattr(validate_run, "validate_all", measure_then_block_the_folder)
+    profile, configs = tiny_files(tmp_path)
+    code = main(["validate", "--profile", str(profile), "--configs", str(configs), "--json",
+                 "--min-time", "0.02", "--plot", str(plots / "p.png")])
+    out, err = capsys.readouterr()
+    (row,) = json.loads(out)["configs"]
+    assert row["name"] == "tiny" and row["measured_s"] > 0
+    assert code == 2 and f"cannot write the plot {plots / 'p.png'}" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["configs.yaml", "plots", "profile.json"]
+
+
 def test_rounds_measure_every_configuration_again_and_take_the_median(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     profile, configs = tiny_files(tmp_path, "[{name: a, rows: 100, dim: 16, pooling: "
