@@ -4,6 +4,7 @@ exit status 2, before any work starts."""
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 
 
@@ -24,3 +25,18 @@ def at_least(minimum: int) -> Callable[[str], int]:
 
 
 seed = at_least(0)  # numpy's seed sequences take no negative seed
+
+
+def seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds >= 0 (nan would compare false with every
+    time, -1 act as 0, and inf never end)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text}: give a finite number of seconds >= 0")
+    return value
+
+
+seconds.__name__ = "number of seconds"  # what argparse names in its messages

@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="where to run the real steps (default cpu)")
     parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of indices and weights")
-    parser.add_argument("--min-time", type=float, default=1.0, metavar="S",
+    parser.add_argument("--min-time", type=arguments.seconds, default=1.0, metavar="S",
                         help="measure each configuration for at least S seconds (default 1)")
     parser.add_argument("--plot", type=Path, default=Path("validate_out/validate.png"),
                         help="where to write the predicted-vs-measured plot")

@@ -238,6 +238,23 @@ def test_an_unusable_plot_path_is_refused_before_measuring(
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("seconds", ["-1", "nan", "inf"])
+def test_a_min_time_that_is_not_a_finite_time_is_refused_before_measuring(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        seconds: str) -> None:
+    # inf measured forever; nan and -1 were taken as 0 without a word.
+    def measure(*args: object, **kwargs: object) -> None:
+        raise AssertionError("measured with an unusable --min-time")
+
+    monkeypatch.setattr("dlrmsim.validate.run.validate_all", measure)
+    profile, configs = tiny_files(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", "--profile", str(profile), "--configs", str(configs), "--plot",
+              str(tmp_path / "p.png"), "--min-time", seconds])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--min-time" in err and "seconds >= 0" in err
+
+
 def test_the_results_come_out_before_a_plot_that_cannot_be_written(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
         ) -> None:
