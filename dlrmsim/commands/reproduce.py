@@ -31,7 +31,11 @@ def register(subparsers: Any) -> None:
 
 
 def _ids(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
+    ids = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not ids:  # an empty selection would otherwise mean every experiment
+        raise argparse.ArgumentTypeError("name at least one experiment, e.g. --only fig1,table3 "
+                                         "(leave --only out to run them all)")
+    return ids
 
 
 def run(args: argparse.Namespace) -> int:

@@ -87,6 +87,19 @@ def test_unknown_experiment_is_one_line(capsys: pytest.CaptureFixture[str], tmp_
     assert "unknown experiment fig99" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("only", ["", " , "])
+def test_an_empty_only_is_refused_rather_than_running_everything(
+        only: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    def run_all(*args: object, **kwargs: object) -> None:
+        raise AssertionError("ran although --only named no experiment")
+
+    monkeypatch.setattr("dlrmsim.commands.reproduce.reproduce", run_all)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reproduce", "--quick", "--only", only, "--out", str(tmp_path / "o")])
+    assert exit_info.value.code == 2 and "--only" in capsys.readouterr().err
+
+
 def test_interrupted_run_keeps_the_old_results_whole(tmp_path: Path) -> None:
     out = tmp_path / "out"
     reproduce(out, quick("fig9"), progress=False)
