@@ -1,4 +1,4 @@
-"""Printing helpers shared by the subcommands: aligned tables and JSON."""
+"""Printing helpers shared by the subcommands: aligned tables, JSON, counts and bytes."""
 
 from __future__ import annotations
 
@@ -45,3 +45,8 @@ def human_bytes(count: float) -> str:
         if abs(count) >= size:
             return f"{count / size:.3g} {unit}"
     return f"{count:.0f} B"
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`count` and its noun in the right number: '1 socket', '2 sockets'."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from dlrmsim.output import format_table, human_bytes, print_json
+from dlrmsim.output import counted, format_table, human_bytes, print_json
 from sim.mapping import to_mapping
 from sim.presets import list_presets, load_any, load_model, load_platform
 from sim.specs import JobSpec, ModelSpec, ServerSpec
@@ -38,7 +38,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _model_summary(model: ModelSpec) -> str:
-    return (f"{model.num_tables} tables, {model.dense_features} dense, "
+    return (f"{counted(model.num_tables, 'table')}, {model.dense_features} dense, "
             f"{human_bytes(model.embedding_bytes)} embeddings, "
             f"{model.mean_lookups_per_example:.0f} lookups/example")
 
@@ -46,7 +46,7 @@ def _model_summary(model: ModelSpec) -> str:
 def _platform_summary(server: ServerSpec) -> str:
     gpus = f", {len(server.gpus)} x {server.gpus[0].name}" if server.gpus else ""
     mark = " [estimate]" if server.estimate else ""
-    return (f"{len(server.sockets)} sockets / {server.cores} cores, "
+    return (f"{counted(len(server.sockets), 'socket')} / {counted(server.cores, 'core')}, "
             f"{human_bytes(server.mem_capacity_bytes)} DRAM{gpus}, {server.power_w:.0f} W{mark}")
 
 

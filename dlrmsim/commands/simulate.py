@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from dlrmsim.commands import arguments
-from dlrmsim.output import format_table, human_bytes, print_json
+from dlrmsim.output import counted, format_table, human_bytes, print_json
 from sim.results import SimResult
 from sim.run import DEFAULT_ITERATIONS, simulate
 from sim.specs.job import PACKINGS, PLACEMENTS, SHARDINGS
@@ -16,6 +16,10 @@ _COUNTS = (("--trainers", "trainer servers"), ("--sparse-ps", "sparse parameter 
            ("--dense-ps", "dense parameter servers"), ("--readers", "reader servers"),
            ("--hogwild", "Hogwild threads per CPU trainer"),
            ("--gpus", "GPUs per trainer server (0: all)"))
+
+
+# Plurals of the role names; sparse_ps and dense_ps (parameter servers) read as plurals already.
+_ROLE_PLURALS = {"trainer": "trainers", "reader": "readers"}
 
 
 def register(subparsers: Any) -> None:
@@ -80,7 +84,8 @@ def phases(result: SimResult) -> str:
 
 def summary(result: SimResult) -> str:
     """The result as a few readable lines and a table of utilization by role."""
-    servers = ", ".join(f"{n} {role}" for role, n in result.servers.items() if n)
+    servers = ", ".join(counted(n, role, _ROLE_PLURALS.get(role, role))
+                        for role, n in result.servers.items() if n)
     it = result.iteration_time_s
     lines = [
         f"job {result.job}: model {result.model} on {result.trainer_platform}, "

@@ -32,6 +32,17 @@ def test_presets_table_marks_estimates(capsys: pytest.CaptureFixture[str]) -> No
     assert "[estimate]" in lines["h100_8gpu"] and "[estimate]" not in lines["big_basin"]
 
 
+def test_the_table_says_1_socket_and_2_sockets(capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.presets import list_presets, load_platform
+
+    code, out, _ = run(capsys, "presets")
+    lines = {line.split()[1]: line for line in out.splitlines()[2:]}
+    sockets = {name: len(load_platform(name).sockets) for name in list_presets()["platforms"]}
+    assert code == 0 and 1 in sockets.values() and max(sockets.values()) > 1
+    for name, count in sockets.items():
+        assert (" 1 socket /" if count == 1 else f" {count} sockets /") in lines[name]
+
+
 def test_show_gives_derived_figures(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "presets", "show", "big_basin", "--json")
     data = json.loads(out)

@@ -93,6 +93,16 @@ def test_a_profile_that_is_not_text_is_one_line_and_exit_2(capsys: pytest.Captur
     assert err.startswith("dlrmsim simulate: error:") and str(plot) in err
 
 
+@pytest.mark.parametrize("job", ["test_suite_cpu", "m2_cpu"])  # 1 trainer; 20 trainers
+def test_the_summary_counts_servers_in_the_right_number(capsys: pytest.CaptureFixture[str],
+                                                         job: str) -> None:
+    _, out, _ = run(capsys, "--job", job, "--iterations", ITERATIONS, "--json")
+    trainers = json.loads(out)["servers"]["trainer"]
+    _, out, _ = run(capsys, "--job", job, "--iterations", ITERATIONS)
+    said = "1 trainer," if trainers == 1 else f"{trainers} trainers,"
+    assert f"servers: {said}" in out.splitlines()[0]
+
+
 def test_placement_that_does_not_fit_says_by_how_much(capsys: pytest.CaptureFixture[str]) -> None:
     # The paper: M3 does not fit in Big Basin's GPU memory.
     code, _, err = run(capsys, "--model", "m3_prod", "--platform", "big_basin",
