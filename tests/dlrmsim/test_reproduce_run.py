@@ -100,6 +100,17 @@ def test_an_empty_only_is_refused_rather_than_running_everything(
     assert exit_info.value.code == 2 and "--only" in capsys.readouterr().err
 
 
+def test_quick_help_says_what_quick_changes(capsys: pytest.CaptureFixture[str]) -> None:
+    # It promised "minutes instead of tens of minutes"; both runs take a minute or two at most.
+    from dlrmsim.reproduce.types import FULL_ITERATIONS, QUICK_ITERATIONS
+
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"{QUICK_ITERATIONS} simulated iterations per worker instead of {FULL_ITERATIONS}" in text
+    assert "tens of minutes" not in text
+
+
 def test_interrupted_run_keeps_the_old_results_whole(tmp_path: Path) -> None:
     out = tmp_path / "out"
     reproduce(out, quick("fig9"), progress=False)
