@@ -1,13 +1,15 @@
 """Notes on a result that a user should read before trusting it: servers of the job that did
-no work (their power still counts), tables copied on several CPU trainers, and a precision
-target the run could not meet."""
+no work (their power still counts), tables copied on several CPU trainers, a precision target
+the run could not meet, and a profile's timings standing in for other hardware."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
+from sim.costs import CostModel
+from sim.costs.calibrated import CalibratedCosts
 from sim.demand import MAX_BATCHES
-from sim.specs import JobSpec
+from sim.specs import JobSpec, ServerSpec
 
 
 def idle_servers(spec: JobSpec, gpu_trainers: bool, watts: Mapping[str, float]) -> list[str]:
@@ -48,3 +50,20 @@ def target_missed(target_rse: float | None, throughput_rse: float, demand_rse: f
                 f"(the most drawn are {MAX_BATCHES}), and more iterations do not shrink that: "
                 f"a larger batch size varies less"]
     return [f"{head} after {measured_iterations} measured iterations; allow more iterations"]
+
+
+def borrowed_timings(costs: CostModel, servers: Iterable[ServerSpec]) -> list[str]:
+    """A note when a profile's timings stand in for the job's processors: they are the
+    profiled host's kernels as measured (CPU times divided by thread count), not scaled to the
+    modeled parts' datasheet rates, so an H100 profile makes a V100 platform run at H100 speed."""
+    if not isinstance(costs, CalibratedCosts):
+        return []
+    kind, host = costs.kind, costs.profile.host
+    measured_on = host.get("gpu_name") if kind == "gpu" else host.get("cpu_model")
+    parts = sorted({p.name for s in servers
+                    for p in (s.gpus if kind == "gpu" else s.sockets)})
+    if not parts:
+        return []
+    return [f"{kind.upper()} kernel times come from {costs.profile.path}, measured on "
+            f"{measured_on or 'an unrecorded ' + kind}; they stand for the job's "
+            f"{', '.join(parts)} as measured, not scaled to those parts' datasheet rates"]

@@ -327,3 +327,20 @@ def test_malformed_working_set_ratios_are_refused(points: list[object]) -> None:
         "points": points}}}
     with pytest.raises(ProfileError, match="malformed profile"):
         parse_profile(data, "x.json")
+
+
+@pytest.mark.parametrize(("device", "job", "part", "host_field"), [
+    ("cuda", "test_suite_gpu", "v100_sxm2_32gb", "gpu_name"),
+    ("cpu", "test_suite_cpu", "xeon_gold_6138", "cpu_model")])
+def test_a_profile_standing_in_for_other_hardware_is_noted(
+        tmp_path: Path, device: str, job: str, part: str, host_field: str) -> None:
+    # A profile's kernels run at the profiled host's speed on whatever platform is simulated
+    # (an H100 profile makes Big Basin's V100s H100s); the result says so, naming both.
+    from sim.run import simulate
+
+    data = profile_dict(device)
+    data["host"] = {host_field: "Profiled Part 9000", "torch_threads": 1}
+    path = write(tmp_path, data)
+    notes = [n for n in simulate(job, profile=path, iterations=4).notes if "Profiled Part" in n]
+    assert len(notes) == 1 and part in notes[0] and str(path) in notes[0]
+    assert not any("Profiled Part" in n for n in simulate(job, iterations=4).notes)
