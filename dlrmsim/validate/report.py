@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -14,6 +13,8 @@ import numpy as np
 from calibrate.fit import error_summary
 from dlrmsim.output import format_table
 from sim.errors import DlrmsimInputError
+from traces.atomic import atomic_output
+from traces.errors import TraceError
 
 BAND = 0.10  # the +-10% band drawn around y = x (the issue's accuracy bar for the median)
 
@@ -172,22 +173,13 @@ def write_plot(rows: Sequence[ValidationRow], path: Path) -> None:
     ax.legend(loc="upper left")
     fig.tight_layout()
     try:
-        _save_whole(fig, path)
-    except OSError as err:
-        raise DlrmsimInputError(f"cannot write the plot {path} ({err.strerror or err}); the "
-                                "results above are complete, only the plot is missing") from err
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path) as handle:  # whole or not at all
+            fig.savefig(handle, dpi=120, format=path.suffix.lstrip(".").lower())
+    except (OSError, TraceError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else err
+        raise DlrmsimInputError(f"cannot write the plot {path} ({reason}); the results above "
+                                "are complete, only the plot is missing") from err
     finally:
         plt.close(fig)
-
-
-def _save_whole(fig: Any, path: Path) -> None:
-    """Save to a temporary file beside `path`, then rename it over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        fig.savefig(temp, dpi=120, format=path.suffix.lstrip(".").lower())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
