@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "dlrmsim.commands.simulate",
     "dlrmsim.commands.validate",
     "dlrmsim.commands.reproduce",
+    "dlrmsim.commands.sweep",
 )
 
 

@@ -1,0 +1,190 @@
+"""`dlrmsim sweep`: a job simulated at every combination of comma-separated settings, ranked,
+with the best by throughput and by examples per joule."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dlrmsim.commands import arguments
+from dlrmsim.output import format_table, print_json
+from dlrmsim.sweep import METRICS, Sweep, SweepPoint, sweep
+from sim.errors import DlrmsimInputError
+from sim.run import DEFAULT_ITERATIONS
+from sim.specs.job import PACKINGS, PLACEMENTS, SHARDINGS
+
+# (flag, what it names, value type): each takes one value or a comma-separated list.
+_TEXT_FLAGS = (("--model", "model presets or YAML files", None),
+               ("--platform", "trainer platform presets or YAML files", None),
+               ("--ps-platform", "platforms of parameter servers and readers", None),
+               ("--placement", "embedding placements", PLACEMENTS),
+               ("--sharding", "GPU table shardings", SHARDINGS),
+               ("--packing", "GPU table packings", PACKINGS))
+_COUNT_FLAGS = (("--batch-size", "examples per batch (per CPU thread, per GPU server)", 1),
+                ("--trainers", "trainer servers", 1), ("--sparse-ps", "sparse parameter servers", 1),
+                ("--dense-ps", "dense parameter servers", 1), ("--readers", "reader servers", 1),
+                ("--hogwild", "Hogwild threads per CPU trainer", 1),
+                ("--gpus", "GPUs per trainer server (0: all)", 0))
+_CSV_COLUMNS = ("throughput_examples_per_s", "examples_per_joule", "power_w", "bottleneck",
+                "longest_phase", "error")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "sweep", help="simulate a job at every combination of settings; rank them",
+        description="Simulate a job preset (--job m2_cpu), or a model on a platform, at every "
+                    "combination of the settings given as comma-separated lists (--trainers "
+                    "4,8,16 --sparse-ps 4,8 runs 6 points), and rank the points by throughput "
+                    "or examples per joule. A point whose tables do not fit is listed as failed; "
+                    "the others still run.")
+    parser.add_argument("--job", help="job preset name or YAML file")
+    for flag, what, choices in _TEXT_FLAGS:
+        parser.add_argument(flag, type=_names(choices), metavar="A[,B...]", help=what)
+    for flag, what, minimum in _COUNT_FLAGS:
+        parser.add_argument(flag, type=_counts(minimum), metavar="N[,M...]", help=what)
+    parser.add_argument("--profile", help="calibration profile (JSON) for calibrated costs")
+    parser.add_argument("--trace", help="native lookup trace to replay instead of the model's "
+                        "generator")
+    parser.add_argument("--iterations", type=arguments.at_least(3), default=DEFAULT_ITERATIONS,
+                        help=f"iterations per worker and point, warm-up included (default "
+                             f"{DEFAULT_ITERATIONS})")
+    parser.add_argument("--target-rse", type=_fraction, default=None, metavar="FRACTION",
+                        help="stop each point once its throughput's relative standard error is "
+                             "below FRACTION (e.g. 0.01), at most --iterations")
+    parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of the generated lookups")
+    parser.add_argument("--jobs", type=arguments.at_least(1), default=1,
+                        help="points simulated in parallel processes (default 1)")
+    parser.add_argument("--sort", choices=METRICS, default="throughput",
+                        help="rank the points by this (default throughput)")
+    parser.add_argument("--top", type=arguments.at_least(1),
+                        help="show only the best N points (the JSON and CSV keep them all)")
+    parser.add_argument("--csv", metavar="FILE", help="also write every point to a CSV file")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    axes = _axes(args)
+    if args.csv is not None:
+        _check_writable(args.csv)  # said before the sweep, not after it
+    done = sweep(args.job, axes, profile=args.profile, trace=args.trace,
+                 iterations=args.iterations, target_rse=args.target_rse, seed=args.seed,
+                 jobs=args.jobs)
+    if args.csv is not None:
+        write_csv(done, args.csv)
+    if args.json:
+        print_json(done.to_dict())
+    else:
+        print(summary(done, args.sort, args.top))
+    return 0
+
+
+def _axes(args: argparse.Namespace) -> dict[str, tuple[Any, ...]]:
+    """The settings given on the command line, in the order of the flags' table."""
+    names = [flag for flag, _, _ in _TEXT_FLAGS] + [flag for flag, _, _ in _COUNT_FLAGS]
+    axes = {}
+    for flag in names:
+        name = flag[2:].replace("-", "_")
+        values = getattr(args, name)
+        if values is not None:
+            axes[name] = values
+    if args.job is None and not ({"model", "platform"} <= axes.keys()):
+        raise DlrmsimInputError("give a job (e.g. --job m2_cpu), or a model and a platform "
+                                "(--model m2_prod --platform big_basin)")
+    return axes
+
+
+def _names(choices: tuple[str, ...] | None) -> Callable[[str], tuple[str, ...]]:
+    """An argparse type: comma-separated names (each one of `choices` if given), repeats
+    dropped, in the order given."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        values = tuple(dict.fromkeys(part.strip() for part in text.split(",")))
+        if not values or "" in values:
+            raise argparse.ArgumentTypeError(f"{text!r}: give names separated by commas, "
+                                             "without empty ones")
+        wrong = [v for v in values if choices is not None and v not in choices]
+        if wrong:
+            raise argparse.ArgumentTypeError(f"{wrong[0]!r}: give one of {', '.join(choices or ())}")
+        return values
+
+    parse.__name__ = "comma-separated names"
+    return parse
+
+
+def _counts(minimum: int) -> Callable[[str], tuple[int, ...]]:
+    """An argparse type: comma-separated whole numbers >= `minimum`, repeats dropped."""
+    one = arguments.at_least(minimum)
+
+    def parse(text: str) -> tuple[int, ...]:
+        return tuple(dict.fromkeys(one(part.strip()) for part in text.split(",")))
+
+    parse.__name__ = f"comma-separated whole numbers >= {minimum}"
+    return parse
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a fraction such as 0.01") from None
+    if not 0 < value < 1:  # nan fails this too
+        raise argparse.ArgumentTypeError(f"{text}: give a fraction in (0, 1), such as 0.01")
+    return value
+
+
+_fraction.__name__ = "fraction"
+
+
+def _check_writable(path: str) -> None:
+    target = Path(path)
+    if not path or target.is_dir() or not target.resolve().parent.is_dir():
+        raise DlrmsimInputError(f"--csv {path!r}: give a file in an existing folder")
+
+
+def write_csv(done: Sweep, path: str) -> None:
+    """Every point (grid order) with its settings and figures; whole or not at all."""
+    from traces.atomic import atomic_output
+
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow([*done.axes, *_CSV_COLUMNS])
+    for point in done.points:
+        row = point.to_dict()
+        writer.writerow([row[k] if row[k] is not None else "" for k in (*done.axes, *_CSV_COLUMNS)])
+    with atomic_output(path) as handle:
+        handle.write(text.getvalue().encode())
+
+
+def summary(done: Sweep, metric: str, top: int | None = None) -> str:
+    """The points that ran, best first by `metric`; the best of each metric; the failures."""
+    varied = [f"{name} {','.join(str(v) for v in values)}" for name, values in done.axes.items()]
+    shown = done.ranked(metric)[:top]
+    headers = (*done.axes, "examples/s", "examples/J", "power W", "bottleneck", "longest phase")
+    rows = [(*p.settings.values(), round(p.outcome.throughput), round(p.outcome.examples_per_joule, 1),
+             round(p.outcome.power_w), p.outcome.bottleneck, p.outcome.longest_phase)
+            for p in shown]
+    lines = [f"sweep of {done.job or 'a model on a platform'}: {len(done.points)} points "
+             f"({'; '.join(varied)}), seed {done.fixed['seed']}",
+             f"ranked by {metric.replace('_', ' ')}"
+             + (f", best {len(shown)} of {len(done.points) - len(done.failed)}" if top else ""),
+             format_table(headers, rows), ""]
+    for name, unit, digits in (("throughput", "examples/s", 0),
+                               ("examples_per_joule", "examples/J", 1)):
+        best = done.best(name)
+        if best is not None:
+            lines.append(f"best {name.replace('_', ' ')}: {best.label()} "
+                         f"({best.figures()[name]:,.{digits}f} {unit})")
+    lines += _failures(done.failed)
+    return "\n".join(lines)
+
+
+def _failures(failed: tuple[SweepPoint, ...]) -> list[str]:
+    if not failed:
+        return []
+    return ["", f"{len(failed)} point{'s' if len(failed) > 1 else ''} failed:",
+            *(f"  {p.label()}: {p.outcome.error}" for p in failed)]

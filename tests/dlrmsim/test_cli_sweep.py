@@ -1,0 +1,168 @@
+"""`dlrmsim sweep` and `dlrmsim.sweep`: the grid, points that match single simulations, failed
+points kept beside the others, the best picked, JSON and CSV, and bad input refused before any
+simulation runs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from dlrmsim.cli import main
+from dlrmsim.reproduce.types import Outcome
+from dlrmsim.sweep import MAX_POINTS, Sweep, SweepPoint, grid, sweep
+from sim.errors import DlrmsimInputError
+from sim.run import simulate
+
+ITERATIONS = 6
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Exit status, stdout and stderr; argparse's errors exit, the others return 2."""
+    try:
+        code = main(["sweep", *argv])
+    except SystemExit as exit_:
+        code = int(exit_.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_grid_varies_the_first_axis_slowest() -> None:
+    combos = grid({"trainers": (1, 2), "placement": ("gpu", "system")})
+    assert combos == [{"trainers": 1, "placement": "gpu"}, {"trainers": 1, "placement": "system"},
+                      {"trainers": 2, "placement": "gpu"}, {"trainers": 2, "placement": "system"}]
+
+
+@pytest.mark.parametrize("axes, words", [
+    ({"learning_rate": (1, 2)}, "cannot sweep learning_rate"),
+    ({"trainers": ()}, "trainers has no values"),
+    ({"trainers": tuple(range(1, 51)), "sparse_ps": tuple(range(1, 22))}, "1,050 points"),
+])
+def test_grid_refuses_what_it_cannot_run(axes: dict[str, tuple[int, ...]], words: str) -> None:
+    with pytest.raises(DlrmsimInputError, match=words):
+        grid(axes)
+
+
+def test_grid_limit_is_inclusive() -> None:
+    assert len(grid({"trainers": tuple(range(1, MAX_POINTS + 1))})) == MAX_POINTS
+
+
+def test_each_point_is_the_simulation_of_its_settings() -> None:
+    done = sweep("test_suite_cpu", {"trainers": (1, 2), "batch_size": (100, 200)},
+                 iterations=ITERATIONS)
+    assert [p.settings for p in done.points] == grid(done.axes)
+    for point in done.points:
+        alone = simulate("test_suite_cpu", iterations=ITERATIONS, **point.settings)
+        assert point.outcome.throughput == alone.throughput_examples_per_s
+        assert point.outcome.examples_per_joule == alone.examples_per_joule
+        assert point.outcome.bottleneck == alone.bottleneck
+    # The settings reached the simulator: two trainers train more examples per second than one.
+    by = {(p.settings["trainers"], p.settings["batch_size"]): p.outcome.throughput
+          for p in done.points}
+    assert by[2, 200] > by[1, 200]
+
+
+def test_a_point_that_does_not_fit_fails_alone() -> None:
+    # M3 needs about twice Big Basin's GPU memory (DESIGN.md: hundreds of GB of embeddings);
+    # its preset keeps them on remote parameter servers.
+    done = sweep("m3_gpu", {"placement": ("gpu", "remote")}, iterations=4)
+    failed, ran = done.points
+    assert not failed.ok and "short by" in failed.outcome.error
+    assert ran.ok and ran.outcome.throughput > 0
+    assert done.failed == (failed,)
+    assert done.best("throughput") is ran
+
+
+def test_a_sweep_whose_every_point_fails_is_an_error() -> None:
+    with pytest.raises(DlrmsimInputError, match=r"every point of the sweep failed.*short by"):
+        sweep("m3_gpu", {"placement": ("gpu",)}, iterations=4)
+
+
+def test_an_unknown_preset_stops_the_sweep_before_it_runs(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    def no_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("nothing should be simulated")
+
+    monkeypatch.setattr("dlrmsim.sweep.run_all", no_run)
+    with pytest.raises(DlrmsimInputError, match="sweep point platform=big_basn: unknown"):
+        sweep("m2_gpu", {"platform": ("big_basin", "big_basn")})
+
+
+def _point(trainers: int, throughput: float, per_joule: float, error: str = "") -> SweepPoint:
+    outcome = Outcome(throughput=throughput, examples_per_joule=per_joule, error=error)
+    return SweepPoint({"trainers": trainers}, outcome)
+
+
+def test_best_takes_the_highest_and_the_earliest_on_a_tie() -> None:
+    points = (_point(1, 3, 9), _point(2, 5, 1), _point(3, 5, 2),
+              _point(4, math.nan, math.nan, "no fit"))
+    done = Sweep("j", {"trainers": (1, 2, 3, 4)}, {"seed": 0}, points)
+    assert done.best("throughput") is points[1]
+    assert done.best("examples_per_joule") is points[0]
+    assert done.ranked("throughput") == [points[1], points[2], points[0]]
+    assert Sweep("j", {}, {}, (points[3],)).best("throughput") is None
+    with pytest.raises(ValueError, match="metric"):
+        done.best("power_w")
+
+
+def test_cli_json_and_csv_agree(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    table = tmp_path / "points.csv"
+    argv = ("--job", "test_suite_cpu", "--trainers", "1,2", "--dense-ps", "1", "--iterations",
+            str(ITERATIONS), "--json", "--csv", str(table))
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["axes"] == {"trainers": [1, 2], "dense_ps": [1]}
+    points = data["points"]
+    assert [(p["trainers"], p["dense_ps"]) for p in points] == [(1, 1), (2, 1)]
+    best = max(points, key=lambda p: p["throughput_examples_per_s"])
+    assert data["best"]["throughput"] == {"trainers": best["trainers"], "dense_ps": 1}
+    with table.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [float(r["throughput_examples_per_s"]) for r in rows] == [
+        p["throughput_examples_per_s"] for p in points]
+    assert [r["error"] for r in rows] == ["", ""]
+    # Same arguments, same output, bit for bit.
+    assert run(capsys, *argv)[1] == out
+
+
+def test_cli_parallel_points_give_the_same_result(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ("--job", "test_suite_cpu", "--trainers", "1,2", "--iterations", str(ITERATIONS),
+            "--json")
+    serial = run(capsys, *argv)
+    parallel = run(capsys, *argv, "--jobs", "2")
+    assert serial[0] == parallel[0] == 0
+    assert json.loads(serial[1]) == json.loads(parallel[1])
+
+
+def test_cli_table_ranks_and_lists_failures(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--job", "m2_gpu", "--placement", "gpu,remote,system",
+                         "--iterations", "4", "--top", "1")
+    assert code == 0, err
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("placement"))
+    ranked = lines[header + 2:lines.index("", header)]
+    assert len(ranked) == 1  # --top 1 of the two that ran
+    best = next(line for line in lines if line.startswith("best throughput:"))
+    assert ranked[0].split()[0] in best
+    assert "1 point failed:" in out
+    assert "placement=remote: JobSpec.sparse_ps = 0" in out
+
+
+@pytest.mark.parametrize("argv, words", [
+    (("--job", "m2_cpu", "--trainers", "0,1"), "--trainers: 0: give a whole number >= 1"),
+    (("--job", "m2_cpu", "--trainers", "1,x"), "'x': give a whole number"),
+    (("--job", "m2_cpu", "--placement", "gpu,,system"), "without empty ones"),
+    (("--job", "m2_cpu", "--placement", "disk"), "'disk': give one of gpu"),
+    (("--job", "m2_cpu", "--target-rse", "nan"), "give a fraction in (0, 1)"),
+    (("--trainers", "1"), "give a job"),
+    (("--job", "m2_cpu", "--csv", "/no/such/folder/x.csv"), "existing folder"),
+])
+def test_cli_bad_input_is_one_line_and_status_2(capsys: pytest.CaptureFixture[str],
+                                                argv: tuple[str, ...], words: str) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert words in err and "Traceback" not in err
