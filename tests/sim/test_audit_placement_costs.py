@@ -14,6 +14,8 @@ import pytest
 from sim.errors import PlacementError
 from sim.placement import place
 from sim.presets import load_platform
+from sim.processes.gpu_plan import Layout, batch_plan
+from sim.run import build
 from sim.specs import JobSpec, ModelSpec, PlacementSpec, PoolingSpec, TableSpec
 
 BB = load_platform("big_basin")
@@ -92,4 +94,22 @@ def test_a_table_larger_than_any_gpu_says_by_how_many_bytes() -> None:
     with pytest.raises(PlacementError) as err:
         place(model, _job("gpu"), BB, CPU)
     assert f"short by {rows * ROW_BYTES - GPU} bytes" in str(err.value)
+
+
+def test_the_remote_lookup_client_copies_each_reply_on_a_core_of_its_own() -> None:
+    # Two sparse PS reply with 2 tables x 1600 examples x 64 x 4 B = 819,200 B each. One core
+    # copies at 12 GB/s (EfficiencySpec.core_mem_bw_bytes_per_s; the socket's 128 GB/s x 0.75
+    # streams far more), so two cores copy both replies in 819,200 / 12e9 s = 68.3 us; one
+    # core copying both one after the other would take twice as long.
+    from sim.processes import remote_lookup
+
+    model = _model([(f"t{i}", 10**5, 10.0) for i in range(4)])
+    job = build(_job("remote", sparse_ps=2), model, BB, CPU, profile=None, trace=None, seed=0,
+                iterations=3, warmup=1)
+    plan = batch_plan(job, Layout(tuple(job.trainers), 8), 0)
+    reply = 2 * 1600 * 64 * 4
+    assert plan.remote_out == {0: reply, 1: reply}
+    job.env.process(remote_lookup._copies(job, job.trainers[0], plan))
+    job.env.run()
+    assert job.env.now == pytest.approx(reply / 12e9, rel=1e-9)
 
