@@ -113,3 +113,19 @@ def test_the_remote_lookup_client_copies_each_reply_on_a_core_of_its_own() -> No
     job.env.run()
     assert job.env.now == pytest.approx(reply / 12e9, rel=1e-9)
 
+
+def test_adagrad_state_is_fp32_rows_even_with_fp16_weights() -> None:
+    # ModelSpec keeps Adagrad's state as fp32 (rows x dim x 4 B). An fp16 table of dim 64
+    # moves, per unique row, its 128 B row and its 256 B fp32 state, each read and written:
+    # 2 x 128 + 2 x 256 = 768 B; plus the gradient, lookups x 64 x 2 B. 10^7 rows stay out of
+    # any cache.
+    from sim.costs import AnalyticCosts, EmbeddingWork, Processor
+
+    gpu = Processor("gpu", BB.gpus[0])
+    work = EmbeddingWork(batch=1000, rows=10**7, dim=64, pooling=10.0, unique_rows=5000,
+                         zipf_s=1.05, bytes_per_element=2)
+    cost = AnalyticCosts().embedding_update(gpu, work, "adagrad")
+    assert cost.mem_bytes == 1000 * 10 * 64 * 2 + 5000 * 768
+    table = TableSpec("t", 10**7, 64, PoolingSpec(10.0))
+    fp16 = ModelSpec("m", 13, (table,), (64,), (32,), bytes_per_element=2, optimizer="adagrad")
+    assert fp16.optimizer_state_bytes_per_table(table) == 10**7 * 64 * 4
