@@ -76,10 +76,10 @@ def place(model: ModelSpec, job: JobSpec, trainer: ServerSpec, ps: ServerSpec) -
         return _place_gpu(model, job, trainer)
     if kind == "system":
         servers = sharing_servers(job, trainer)
-        host = _spread(model, model.tables, _socket_capacity(trainer) * servers, "host",
+        capacity = _socket_capacity(trainer) * servers
+        host = _spread(model, model.tables, capacity, "host",
                        f"the system memory of {_label(trainer, servers)}")
-        return Placement(kind, job.placement.sharding,
-                         _split_hot(host, model.tables, len(trainer.sockets) * servers))
+        return Placement(kind, job.placement.sharding, _split_hot(host, model.tables, capacity))
     if kind == "remote":
         capacity = [int(ps.mem_capacity_bytes * ps.efficiency.dram_usable_fraction)] * job.sparse_ps
         remote = _spread(model, model.tables, capacity, "remote",
@@ -131,58 +131,91 @@ def _fewest_devices(model: ModelSpec, capacity: Sequence[int], sharding: str) ->
     for count in range(1, len(capacity) + 1):
         if sharding == "row_wise" and total <= sum(capacity[:count]):
             return count
-        if sharding == "table_wise" and _first_fit(model, capacity[:count]):
+        # the same assignment _spread makes, so that the count chosen here is one it can fill
+        if sharding == "table_wise" and _assign(model, model.tables, capacity[:count])[0]:
             return count
     return len(capacity)
 
 
-def _first_fit(model: ModelSpec, capacity: Sequence[int]) -> bool:
-    free = list(capacity)
-    for table in sorted(model.tables, key=lambda t: -table_bytes(model, t)):
-        size = table_bytes(model, table)
-        slot = next((i for i, f in enumerate(free) if f >= size), None)
-        if slot is None:
-            return False
-        free[slot] -= size
-    return True
+def _assign(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[int]
+            ) -> tuple[dict[str, int], tuple[TableSpec, int] | None]:
+    """Table name -> device index, or ({}, (the first table that found no room, the most free
+    bytes then)). First a greedy balance of load (hottest first onto the least-loaded device
+    with room); where that strands a table, first-fit by size (largest first onto the first
+    device with room), which packs tables the balance cannot."""
+    def greedy(order: Sequence[TableSpec], pick_least_loaded: bool
+               ) -> tuple[dict[str, int], tuple[TableSpec, int] | None]:
+        free, load = list(capacity), [0.0] * len(capacity)
+        where: dict[str, int] = {}
+        for table in order:
+            size = table_bytes(model, table)
+            fits = [i for i in range(len(free)) if free[i] >= size]
+            if not fits:
+                return {}, (table, max(free))
+            best = min(fits, key=lambda i: (load[i], i)) if pick_least_loaded else fits[0]
+            free[best] -= size
+            load[best] += table_load(table)
+            where[table.name] = best
+        return where, None
+
+    balanced, stranded = greedy(sorted(
+        tables, key=lambda t: (-table_load(t), -table_bytes(model, t), t.name)), True)
+    if not stranded:
+        return balanced, None
+    return greedy(sorted(tables, key=lambda t: (-table_bytes(model, t), t.name)), False)
 
 
 def _spread(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[int],
             location: str, where: str) -> tuple[TablePlacement, ...]:
-    """Greedy balance of load (largest first onto the least-loaded device that has room)."""
+    """Greedy balance of load (hottest first onto the least-loaded device that has room), or,
+    where that strands a table, first-fit by size (see _assign)."""
     _check_total(sum(table_bytes(model, t) for t in tables), sum(capacity), where)
-    free, load = list(capacity), [0.0] * len(capacity)
-    placed: dict[str, TablePlacement] = {}
-    order = sorted(tables, key=lambda t: (-table_load(t), -table_bytes(model, t), t.name))
-    for table in order:
+    assigned, stranded = _assign(model, tables, capacity)
+    if stranded:
+        table, most_free = stranded
         size = table_bytes(model, table)
-        fits = [i for i in range(len(free)) if free[i] >= size]
-        if not fits:
+        if size > max(capacity):
             raise PlacementError(
                 f"table {table.name} ({size / GB:.2f} GB with optimizer state) fits on no single "
-                f"device of {where}: the most free is {max(free) / GB:.2f} GB, short by "
-                f"{size - max(free)} bytes ({(size - max(free)) / GB:.2f} GB); use row-wise "
-                "sharding (--sharding row_wise) or more devices")
-        best = min(fits, key=lambda i: (load[i], i))
-        free[best] -= size
-        load[best] += table_load(table)
-        placed[table.name] = TablePlacement(table.name, location, (best,), size)
-    return tuple(placed[t.name] for t in tables)
+                f"device of {where}: the largest holds {max(capacity) / GB:.2f} GB, short by "
+                f"{size - max(capacity)} bytes ({(size - max(capacity)) / GB:.2f} GB); use "
+                "row-wise sharding (--sharding row_wise) or devices with more memory")
+        raise PlacementError(
+            f"the tables do not pack table-wise onto {where}: once the larger tables are "
+            f"placed, table {table.name} ({size / GB:.2f} GB with optimizer state) finds at most "
+            f"{most_free / GB:.2f} GB free on one device, short by {size - most_free} bytes "
+            f"({(size - most_free) / GB:.2f} GB); use row-wise sharding (--sharding row_wise) "
+            "or more devices")
+    return tuple(TablePlacement(t.name, location, (assigned[t.name],), table_bytes(model, t))
+                 for t in tables)
 
 
 def _split_hot(placed: tuple[TablePlacement, ...], tables: Sequence[TableSpec],
-               num_sockets: int) -> tuple[TablePlacement, ...]:
+               capacity: Sequence[int]) -> tuple[TablePlacement, ...]:
     """Shard row-wise over every socket each table that alone gathers more than a socket's fair
     share: the sockets then serve its lookups in parallel instead of one socket serving them
-    all (on Zion one hot table would otherwise leave seven sockets idle). A shard is 1/sockets
-    of a table that already fit one socket whole, so the shards fit too."""
-    sockets = tuple(range(num_sockets))
-    total = sum(table_load(t) for t in tables)
+    all (on Zion one hot table would otherwise leave seven sockets idle). Hottest first, and
+    only where every socket still holds what it is given: a shard moves 1/sockets of the table
+    onto each other socket, which may be full of colder tables; such a table stays whole."""
+    sockets = tuple(range(len(capacity)))
     if len(sockets) < 2:
         return placed
-    return tuple(dataclasses.replace(p, devices=sockets)
-                 if table_load(t) > total / len(sockets) else p
-                 for p, t in zip(placed, tables, strict=True))
+    total = sum(table_load(t) for t in tables)
+    used = [0] * len(sockets)
+    for p in placed:
+        for d in p.devices:
+            used[d] += p.bytes // len(p.devices)
+    result = list(placed)
+    hot = [i for i, t in enumerate(tables) if table_load(t) > total / len(sockets)]
+    for i in sorted(hot, key=lambda i: (-table_load(tables[i]), tables[i].name)):
+        p = placed[i]
+        after = list(used)
+        after[p.devices[0]] -= p.bytes
+        for d in sockets:
+            after[d] += p.bytes // len(sockets)
+        if all(u <= c for u, c in zip(after, capacity, strict=True)):
+            used, result[i] = after, dataclasses.replace(p, devices=sockets)
+    return tuple(result)
 
 
 def _check_total(needed: int, available: int, where: str) -> None:

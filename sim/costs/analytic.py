@@ -104,8 +104,10 @@ class AnalyticCosts:
     def embedding_update(self, proc: Processor, work: EmbeddingWork, optimizer: str) -> OpCost:
         row = row_bytes(work.dim, work.bytes_per_element)
         # Gradients of every lookup are accumulated per unique row, then each unique row is
-        # read and written once; row-wise Adagrad adds one fp32 state per row, Adagrad a row.
-        state = {"sgd": 0, "rowwise_adagrad": CACHE_LINE_BYTES, "adagrad": row}[optimizer]
+        # read and written once; row-wise Adagrad adds one fp32 state per row, Adagrad an fp32
+        # row (the state is fp32 whatever the weights', as ModelSpec counts its bytes).
+        state = {"sgd": 0, "rowwise_adagrad": CACHE_LINE_BYTES,
+                 "adagrad": row_bytes(work.dim, 4)}[optimizer]
         grad_bytes = work.lookups * work.dim * work.bytes_per_element
         row_traffic = work.unique_rows * (2 * row + 2 * state)
         flops = work.lookups * work.dim + work.unique_rows * work.dim * 3

@@ -19,6 +19,14 @@ def _copy_cost(job: Job, server: ServerResources, nbytes: float) -> OpCost:
     return OpCost(nbytes / job.trainer_costs.memory_bw_bytes_per_s(proc), 2.0 * nbytes)
 
 
+def _copies(job: Job, server: ServerResources, plan: BatchPlan) -> Proc:
+    """The client copies each sparse PS's reply (or gradients for it) on a core of its own, at
+    the rate one thread reaches; the copies share the socket's memory bandwidth."""
+    end = ("host", CLIENT_SOCKET)
+    yield job.env.all_of([job.kernel(server, end, _copy_cost(job, server, nbytes))
+                          for _, nbytes in sorted(plan.remote_out.items())])
+
+
 def forward(job: Job, server: ServerResources, plan: BatchPlan) -> list[Proc]:
     if not plan.remote_req:
         return []
@@ -28,7 +36,7 @@ def forward(job: Job, server: ServerResources, plan: BatchPlan) -> list[Proc]:
         yield from sparse_ps.exchange(job, server, end, plan.remote_req, to_ps=True)
         yield from sparse_ps.serve(job, plan.remote_fwd, plan.remote_threads)
         yield from sparse_ps.exchange(job, server, end, plan.remote_out, to_ps=False)
-        yield job.kernel(server, end, _copy_cost(job, server, sum(plan.remote_out.values())))
+        yield from _copies(job, server, plan)
         copies = [job.move(server.route(end, ("gpu", h)), nbytes)
                   for h, nbytes in enumerate(plan.remote_to_gpu)]
         yield job.env.all_of([job.env.process(c) for c in copies])
@@ -45,7 +53,7 @@ def backward(job: Job, server: ServerResources, plan: BatchPlan) -> list[Proc]:
         copies = [job.move(server.route(("gpu", h), end), nbytes)
                   for h, nbytes in enumerate(plan.remote_to_gpu)]
         yield job.env.all_of([job.env.process(c) for c in copies])
-        yield job.kernel(server, end, _copy_cost(job, server, sum(plan.remote_out.values())))
+        yield from _copies(job, server, plan)
         yield from sparse_ps.exchange(job, server, end, plan.remote_out, to_ps=True)
         yield from sparse_ps.serve(job, plan.remote_upd, plan.remote_threads)
 
