@@ -22,7 +22,7 @@ def run_task(item: Task, simulator: Simulator = simulate) -> Outcome:
     try:
         result = simulator(item.job, **item.kwargs())
     except DlrmsimInputError as err:
-        return Outcome(error=str(err))
+        return Outcome(error=str(err), error_kind=type(err).__name__)
     return Outcome(throughput=result.throughput_examples_per_s,
                    examples_per_joule=result.examples_per_joule, power_w=result.power_w,
                    bottleneck=result.bottleneck, utilization=result.utilization,
