@@ -4,6 +4,14 @@ its fix."""
 
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from dlrmsim.cli import main
+from dlrmsim.reproduce import ReproduceError, outdir
 from dlrmsim.reproduce.catalog_fleet import all_claims
 from dlrmsim.reproduce.claims import evaluate
 from dlrmsim.reproduce.runner import run_task
@@ -89,3 +97,64 @@ def test_fastest_placement_is_not_decided_when_only_that_placement_ran() -> None
     two = placements("zion", {"gpu": 6.0, "system": 8.0, "remote": None, "hybrid": None})
     assert verdict("VI.2", {"fig14": two}).status == "pass"
     assert verdict("VI.1", {"fig14": alone}).status == "pass"
+
+
+# -- the output folder --------------------------------------------------------------------------
+
+
+def test_out_never_replaces_a_folder_of_other_files(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # `--out ~/thesis` moved the folder aside and deleted it once the report was written.
+    mine = tmp_path / "thesis"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("two years of work")
+    code = main(["reproduce", "--quick", "--only", "fig9", "--out", str(mine)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert str(mine) in err and "thesis.tex" in err
+    assert (mine / "thesis.tex").read_text() == "two years of work"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["thesis"], "no temporary left behind"
+
+
+def test_out_still_replaces_an_earlier_report_and_fills_an_empty_folder(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["reproduce", "--quick", "--only", "fig9", "--out", str(empty)]) == 0
+    (empty / "figures" / "stale.png").write_bytes(b"old")
+    assert main(["reproduce", "--quick", "--only", "fig9", "--out", str(empty)]) == 0
+    assert (empty / "report.md").is_file() and not (empty / "figures" / "stale.png").exists()
+
+
+def test_out_refuses_the_folder_it_is_run_from(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # Replacing the working folder (or one holding it) leaves the shell in a deleted folder.
+    report = tmp_path / "report"
+    report.mkdir()
+    monkeypatch.chdir(report)
+    with pytest.raises(ReproduceError, match="current folder"), outdir.building("."):
+        pass
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ReproduceError, match="current folder"), outdir.building(tmp_path.parent):
+        pass
+
+
+def test_the_report_folder_gets_normal_permissions(tmp_path: Path) -> None:
+    # mkdtemp makes its folder 0700, and that mode stayed on the report folder.
+    umask = os.umask(0o022)
+    try:
+        with outdir.building(tmp_path / "out") as work:
+            (work / "report.md").write_text("x")
+            (work / "claims.json").write_text("[]")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
+
+
+def test_files_put_into_the_folder_while_it_ran_are_not_deleted(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    with pytest.raises(ReproduceError, match=r"notes\.txt"), outdir.building(target) as work:
+        target.mkdir()
+        (target / "notes.txt").write_text("mine")
+        (work / "report.md").write_text("x")
+    assert (target / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
