@@ -40,9 +40,16 @@ def run_all(tasks: Iterable[Task], *, jobs: int = 1, progress: bool | None = Non
     try:
         if jobs <= 1:
             return {t: _tick(bar, t, run_task(t, simulator)) for t in unique}
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        pool = ProcessPoolExecutor(max_workers=jobs)
+        try:
             futures = {pool.submit(run_task, t, simulator): t for t in unique}
             done = {futures[f]: _tick(bar, futures[f], f.result()) for f in as_completed(futures)}
+        except BaseException:
+            # Ctrl-C, SIGTERM or a failed task: the simulations under way finish (each takes
+            # about a second), the queued ones never start.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         return {t: done[t] for t in unique}
     finally:
         bar.close()

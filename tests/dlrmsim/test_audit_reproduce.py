@@ -158,3 +158,35 @@ def test_files_put_into_the_folder_while_it_ran_are_not_deleted(tmp_path: Path) 
         (work / "report.md").write_text("x")
     assert (target / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+# -- an interrupted run with --jobs N -----------------------------------------------------------
+
+
+def _slow_simulation(job: str, *, marker: str) -> object:
+    """Stands in for sim.run.simulate in a worker process: leaves a file saying it started."""
+    import time
+    from types import SimpleNamespace
+
+    (Path(marker) / job).touch()
+    time.sleep(0.2)
+    return SimpleNamespace(throughput_examples_per_s=1.0, examples_per_joule=1.0, power_w=1.0,
+                           bottleneck="", utilization={}, resource_utilization={},
+                           phase_time_s={})
+
+
+def test_an_interrupt_with_several_jobs_does_not_run_the_rest_of_the_queue(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ctrl-C or SIGTERM reaching the parent left the process pool's `with` block, whose
+    # shutdown(wait=True) went on to run every queued simulation (15 s for --only fig1,fig10).
+    from dlrmsim.reproduce import runner
+
+    def interrupted(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_tick", interrupted)
+    tasks = [task(f"job{i:02d}", marker=str(tmp_path)) for i in range(24)]
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_all(tasks, jobs=2, progress=False, simulator=_slow_simulation)
+    started = len(list(tmp_path.iterdir()))
+    assert started <= 8, f"{started} of 24 simulations started after the interrupt"
