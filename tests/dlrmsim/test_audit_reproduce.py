@@ -190,3 +190,54 @@ def test_an_interrupt_with_several_jobs_does_not_run_the_rest_of_the_queue(
         runner.run_all(tasks, jobs=2, progress=False, simulator=_slow_simulation)
     started = len(list(tmp_path.iterdir()))
     assert started <= 8, f"{started} of 24 simulations started after the interrupt"
+
+
+# -- presets against DESIGN.md's Presets section (coverage; these held before the audit) --------
+
+
+def test_big_basin_is_table_i_with_the_dgx1_hybrid_cube_mesh() -> None:
+    from sim.presets import load_platform
+
+    bb = load_platform("big_basin")
+    assert len(bb.sockets) == 2 and all(s.cores == 20 for s in bb.sockets)
+    assert sum(s.mem_capacity_bytes for s in bb.sockets) == 256e9
+    assert sum(n.link.bw_bytes_per_s for n in bb.nics) == 100e9 / 8  # 100 Gbps, in bytes/s
+    # NVLink lanes between V100s of the DGX-1 (V100) hybrid cube mesh, as `nvidia-smi topo -m`
+    # prints it (NV1 / NV2); GPUs 0-3 and 4-7 form the two quads.
+    dgx1 = [[0, 1, 1, 2, 2, 0, 0, 0], [1, 0, 2, 1, 0, 2, 0, 0], [1, 2, 0, 2, 0, 0, 1, 0],
+            [2, 1, 2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 1, 1, 2], [0, 2, 0, 0, 1, 0, 2, 1],
+            [0, 0, 1, 0, 1, 2, 0, 2], [0, 0, 0, 1, 2, 1, 2, 0]]
+    assert [list(row) for row in bb.nvlink_links] == dgx1
+
+
+def test_the_test_suite_presets_are_section_v() -> None:
+    from sim.presets import load_job, load_model
+
+    model = load_model("test_suite")
+    assert {t.rows for t in model.tables} == {100_000}
+    assert {t.pooling.max_lookups for t in model.tables} == {32}
+    assert model.bottom_mlp == model.top_mlp == (512, 512, 512)
+    cpu, gpu = load_job("test_suite_cpu"), load_job("test_suite_gpu")
+    assert (cpu.trainers, cpu.sparse_ps, cpu.dense_ps, cpu.batch_size) == (1, 1, 1, 200)
+    assert cpu.trainer_platform == cpu.ps_platform == "dual_socket_cpu"
+    assert cpu.placement.kind == "remote"
+    assert (gpu.trainer_platform, gpu.trainers, gpu.batch_size) == ("big_basin", 1, 1600)
+    assert gpu.placement.kind == "gpu" and gpu.sparse_ps == gpu.dense_ps == 0
+
+
+def test_the_sweeps_span_section_v_and_hold_the_rest_at_the_centre() -> None:
+    from dlrmsim.reproduce.sweeps import DENSE, HASH, MLP, SPARSE, suite_model
+
+    assert (DENSE.full[0], DENSE.full[-1], DENSE.quick[0], DENSE.quick[-1]) == (64, 4096) * 2
+    assert (SPARSE.full[0], SPARSE.full[-1], SPARSE.quick[0], SPARSE.quick[-1]) == (4, 128) * 2
+    assert HASH.full[0] == HASH.quick[0] == 100_000
+    assert 256 in MLP.quick and 256 in MLP.full
+    dense = suite_model("dense_features", 4096)
+    assert dense.dense_features == 4096 and dense.num_tables == 32
+    assert dense.bottom_mlp == (512, 512, 512) and {t.rows for t in dense.tables} == {100_000}
+    sparse = suite_model("sparse_features", 128)
+    assert sparse.num_tables == 128 and sparse.dense_features == 512
+    rows = suite_model("hash_size", 25_000_000)
+    assert {t.rows for t in rows.tables} == {25_000_000} and rows.num_tables == 32
+    mlp = suite_model("mlp_width", 64)
+    assert mlp.bottom_mlp == mlp.top_mlp == (64, 64, 64) and mlp.dense_features == 512
