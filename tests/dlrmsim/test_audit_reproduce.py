@@ -241,3 +241,34 @@ def test_the_sweeps_span_section_v_and_hold_the_rest_at_the_centre() -> None:
     assert {t.rows for t in rows.tables} == {25_000_000} and rows.num_tables == 32
     mlp = suite_model("mlp_width", 64)
     assert mlp.bottom_mlp == mlp.top_mlp == (64, 64, 64) and mlp.dense_features == 512
+
+
+# -- Figure 9's sampler draws from a stream of its own ------------------------------------------
+
+
+def test_figure_9_and_figure_5_never_share_a_random_stream(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # jobmix seeded default_rng([seed, 9]), the very stream of Figure 5's run 9
+    # (noise.draw_run seeds default_rng([seed, index])), though its comment said "a stream of
+    # its own": the month's model picks were the draws that chose run 9's configuration.
+    import numpy as np
+
+    from dlrmsim.reproduce import jobmix, noise
+
+    seeds: dict[str, list[tuple[int, ...]]] = {"fig5": [], "fig9": []}
+    real = np.random.default_rng
+
+    def recording(which: str):  # type: ignore[no-untyped-def]
+        def rng(seed: object) -> np.random.Generator:
+            state = np.random.SeedSequence(seed).generate_state(4)  # type: ignore[arg-type]
+            seeds[which].append(tuple(int(x) for x in state))
+            return real(seed)  # type: ignore[arg-type]
+        return rng
+
+    for seed in (0, 1, 7):
+        monkeypatch.setattr(noise.np.random, "default_rng", recording("fig5"))
+        noise.draw_runs(80, seed)
+        monkeypatch.setattr(jobmix.np.random, "default_rng", recording("fig9"))
+        jobmix.sample_month(10, seed)
+    assert len(seeds["fig5"]) == 240 and len(seeds["fig9"]) == 3
+    assert not set(seeds["fig5"]) & set(seeds["fig9"])
