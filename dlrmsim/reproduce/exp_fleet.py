@@ -56,7 +56,7 @@ def model_rows(model: str, outcomes: Outcomes, settings: Settings) -> list[Row]:
              "throughput": out.throughput, "examples_per_joule": out.examples_per_joule,
              "power_w": out.power_w, "relative_to_cpu": out.throughput / cpu.throughput,
              "bottleneck": out.bottleneck, "longest_phase": out.longest_phase,
-             "error": out.error, "best": False}
+             "error": out.error, "error_kind": out.error_kind, "best": False}
             for platform, placement, out in entries]
     return _mark_best(rows)
 

@@ -1,7 +1,10 @@
 """The output folder of a reproduction, all or nothing: results are built in a temporary sibling
 (`.<name>.tmp-<pid>-<random>`), and swapped in only when complete, so that an interrupted run
 never leaves old and new results mixed. Temporaries left by a killed run are removed at the next
-start; those of a run still alive (same host, live pid) are left alone."""
+start; those of a run still alive (same host, live pid) are left alone.
+
+Only a folder that is empty or holds an earlier report (REPORT_FILES) is replaced: any other
+folder (`--out ~` by mistake) is refused before anything runs, since replacing it deletes it."""
 
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from pathlib import Path
 from dlrmsim.reproduce.errors import ReproduceError
 
 _TMP, _OLD = ".tmp-", ".old-"
+# What every report holds (report.write): a folder with these is an earlier report.
+REPORT_FILES = ("report.md", "claims.json")
 
 
 def _prefix(target: Path, kind: str) -> str:
@@ -59,13 +64,35 @@ def _cannot_write(target: Path, err: OSError) -> ReproduceError:
                           f"folder with --out")
 
 
+def _refuse_to_replace(target: Path) -> None:
+    """ReproduceError unless replacing `target` loses nothing but an earlier report: it must be
+    absent, empty or a report, and must not be (or hold) the current folder."""
+    if target.exists() and not target.is_dir():
+        raise ReproduceError(f"cannot write the report to {target}: it is a file, not a folder")
+    cwd = Path.cwd().absolute()
+    if cwd == target or target in cwd.parents:
+        raise ReproduceError(f"will not replace {target}: it is or holds the current folder; "
+                             "give another folder with --out")
+    if not target.is_dir():
+        return
+    try:
+        names = sorted(p.name for p in target.iterdir())
+    except OSError as err:
+        raise _cannot_write(target, err) from err
+    if names and not all(name in names for name in REPORT_FILES):
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        raise ReproduceError(f"will not replace {target}: it holds files that are not a report "
+                             f"of dlrmsim reproduce ({shown}); give a new or empty folder with "
+                             "--out")
+
+
 def start(target: Path) -> Path:
     """Check that `target` can be written and make the temporary folder to build in.
 
-    Raises ReproduceError (one line) when the target is a file or its parent cannot be written.
+    Raises ReproduceError (one line) when the target is a file, a folder of other files or the
+    current folder, or its parent cannot be written.
     """
-    if target.exists() and not target.is_dir():
-        raise ReproduceError(f"cannot write the report to {target}: it is a file, not a folder")
+    _refuse_to_replace(target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         clean_stale(target)
@@ -78,6 +105,9 @@ def start(target: Path) -> Path:
 def commit(building: Path, target: Path) -> None:
     """Swap the finished folder in: the old results move aside, the new take their name, the
     old are deleted. Between the two renames no `target` exists, never a mix."""
+    mask = os.umask(0)
+    os.umask(mask)
+    building.chmod(0o777 & ~mask)  # mkdtemp made it 0700; give it the mode of a new folder
     old = None
     if target.exists():
         old = target.parent / f"{_prefix(target, _OLD)}{os.getpid()}"
@@ -99,7 +129,11 @@ def building(target: str | os.PathLike[str]) -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
         raise
     try:
+        _refuse_to_replace(final)  # again: files may have been put there while it ran
         commit(work, final)
+    except ReproduceError:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     except OSError as err:
         shutil.rmtree(work, ignore_errors=True)
         raise _cannot_write(final, err) from err

@@ -22,7 +22,7 @@ def run_task(item: Task, simulator: Simulator = simulate) -> Outcome:
     try:
         result = simulator(item.job, **item.kwargs())
     except DlrmsimInputError as err:
-        return Outcome(error=str(err))
+        return Outcome(error=str(err), error_kind=type(err).__name__)
     return Outcome(throughput=result.throughput_examples_per_s,
                    examples_per_joule=result.examples_per_joule, power_w=result.power_w,
                    bottleneck=result.bottleneck, utilization=result.utilization,
@@ -40,9 +40,16 @@ def run_all(tasks: Iterable[Task], *, jobs: int = 1, progress: bool | None = Non
     try:
         if jobs <= 1:
             return {t: _tick(bar, t, run_task(t, simulator)) for t in unique}
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        pool = ProcessPoolExecutor(max_workers=jobs)
+        try:
             futures = {pool.submit(run_task, t, simulator): t for t in unique}
             done = {futures[f]: _tick(bar, futures[f], f.result()) for f in as_completed(futures)}
+        except BaseException:
+            # Ctrl-C, SIGTERM or a failed task: the simulations under way finish (each takes
+            # about a second), the queued ones never start.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         return {t: done[t] for t in unique}
     finally:
         bar.close()

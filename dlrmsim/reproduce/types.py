@@ -90,8 +90,9 @@ def task(job: str | JobSpec | None, *, resources: bool = False, **options: Any) 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one Task gave: the result's headline figures, or `error` when the simulator refused
-    the input (for example tables that do not fit where the placement puts them)."""
+    """What one Task gave: the result's headline figures, or `error` (with `error_kind`) when the
+    simulator refused the input (for example tables that do not fit where the placement puts
+    them)."""
 
     throughput: float = math.nan
     examples_per_joule: float = math.nan
@@ -101,6 +102,9 @@ class Outcome:
     resources: dict[str, float] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)  # SimResult.phase_time_s
     error: str = ""
+    # The class of the refusal (e.g. "PlacementError" for tables that do not fit), so that a
+    # claim about fitting is decided by a memory refusal and not by any error at all.
+    error_kind: str = ""
 
     @property
     def longest_phase(self) -> str:
