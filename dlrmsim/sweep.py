@@ -53,7 +53,7 @@ class SweepPoint:
         out = self.outcome
         return {"throughput": out.throughput, "examples_per_joule": out.examples_per_joule,
                 "power_w": out.power_w, "bottleneck": out.bottleneck,
-                "longest_phase": out.longest_phase, "error": out.error}
+                "longest_phase": out.longest_phase, "error": out.error, "notes": list(out.notes)}
 
     def to_dict(self) -> dict[str, Any]:
         figures = self.figures()
@@ -81,6 +81,15 @@ class Sweep:
             raise ValueError(f"metric = {metric!r}: one of {', '.join(METRICS)}")
         done = [p for p in self.points if p.ok]
         return max(done, key=lambda p: p.figures()[metric]) if done else None
+
+    def notes(self) -> dict[str, int]:
+        """Each distinct note of the points (see SimResult.notes) and how many points had it,
+        in the order they first came."""
+        counts: dict[str, int] = {}
+        for point in self.points:
+            for note in point.outcome.notes:
+                counts[note] = counts.get(note, 0) + 1
+        return counts
 
     def ranked(self, metric: str) -> list[SweepPoint]:
         """The points that ran, best first by `metric` (grid order on ties)."""

@@ -22,8 +22,10 @@ def idle_servers(spec: JobSpec, gpu_trainers: bool, watts: Mapping[str, float]) 
     if spec.dense_ps and gpu_trainers:
         idle.append(("dense_ps", spec.dense_ps, "GPU trainers all-reduce their dense gradients; "
                      "only CPU trainers sync with dense parameter servers", "--dense-ps 0"))
-    return [f"the {count} {role} servers have no work ({why}); their {watts.get(role, 0.0):,.0f} "
-            f"W count in the power and examples per joule: leave them out with {flag}"
+    return [f"the {count} {role} {'server has' if count == 1 else 'servers have'} no work "
+            f"({why}); {'its' if count == 1 else 'their'} {watts.get(role, 0.0):,.0f} W count in "
+            f"the power and examples per joule: leave {'it' if count == 1 else 'them'} out with "
+            f"{flag}"
             for role, count, why, flag in idle]
 
 

@@ -30,7 +30,7 @@ _COUNT_FLAGS = (("--batch-size", "examples per batch (per CPU thread, per GPU se
                 ("--hogwild", "Hogwild threads per CPU trainer", 1),
                 ("--gpus", "GPUs per trainer server (0: all)", 0))
 _CSV_COLUMNS = ("throughput_examples_per_s", "examples_per_joule", "power_w", "bottleneck",
-                "longest_phase", "error")
+                "longest_phase", "error", "notes")
 
 
 def register(subparsers: Any) -> None:
@@ -155,9 +155,15 @@ def write_csv(done: Sweep, path: str) -> None:
     writer.writerow([*done.axes, *_CSV_COLUMNS])
     for point in done.points:
         row = point.to_dict()
-        writer.writerow([row[k] if row[k] is not None else "" for k in (*done.axes, *_CSV_COLUMNS)])
+        writer.writerow([_csv_cell(row[k]) for k in (*done.axes, *_CSV_COLUMNS)])
     with atomic_output(path) as handle:
         handle.write(text.getvalue().encode())
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    return " | ".join(value) if isinstance(value, list) else value
 
 
 def summary(done: Sweep, metric: str, top: int | None = None) -> str:
@@ -180,6 +186,8 @@ def summary(done: Sweep, metric: str, top: int | None = None) -> str:
             lines.append(f"best {name.replace('_', ' ')}: {best.label()} "
                          f"({best.figures()[name]:,.{digits}f} {unit})")
     lines += _failures(done.failed)
+    lines += [f"note ({count} of {len(done.points)} points): {note}"
+              for note, count in done.notes().items()]
     return "\n".join(lines)
 
 

@@ -27,7 +27,7 @@ def run_task(item: Task, simulator: Simulator = simulate) -> Outcome:
                    examples_per_joule=result.examples_per_joule, power_w=result.power_w,
                    bottleneck=result.bottleneck, utilization=result.utilization,
                    resources=result.resource_utilization if item.resources else {},
-                   phases=result.phase_time_s)
+                   phases=result.phase_time_s, notes=tuple(result.notes))
 
 
 def run_all(tasks: Iterable[Task], *, jobs: int = 1, progress: bool | None = None,

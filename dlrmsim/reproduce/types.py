@@ -101,6 +101,7 @@ class Outcome:
     utilization: dict[str, dict[str, float]] = field(default_factory=dict)
     resources: dict[str, float] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)  # SimResult.phase_time_s
+    notes: tuple[str, ...] = ()  # SimResult.notes: what to read before trusting the figures
     error: str = ""
     # The class of the refusal (e.g. "PlacementError" for tables that do not fit), so that a
     # claim about fitting is decided by a memory refusal and not by any error at all.

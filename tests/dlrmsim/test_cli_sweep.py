@@ -166,3 +166,13 @@ def test_cli_bad_input_is_one_line_and_status_2(capsys: pytest.CaptureFixture[st
     code, out, err = run(capsys, *argv)
     assert code == 2 and out == ""
     assert words in err and "Traceback" not in err
+
+
+def test_notes_are_kept_per_point_and_counted(capsys: pytest.CaptureFixture[str]) -> None:
+    # Sparse parameter servers beside tables in GPU memory have no work: a note, one per point.
+    done = sweep("m2_gpu", {"sparse_ps": (0, 1, 2)}, iterations=4)
+    assert [len(p.outcome.notes) for p in done.points] == [0, 1, 1]
+    assert list(done.notes().values()) == [1, 1]
+    code, out, err = run(capsys, "--job", "m2_gpu", "--sparse-ps", "0,1", "--iterations", "4")
+    assert code == 0, err
+    assert "note (1 of 2 points): the 1 sparse_ps server has no work" in out

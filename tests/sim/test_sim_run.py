@@ -380,6 +380,15 @@ def test_servers_without_work_are_noted_with_their_power(overrides: dict[str, ob
     assert f"{watts:,.0f} W" in result.notes[0]
 
 
+def test_one_server_without_work_is_noted_in_the_singular() -> None:
+    result = simulate("m2_gpu", iterations=6, sparse_ps=1, placement="system")
+    watts = load_platform("dual_socket_cpu").power_w
+    assert result.notes == (
+        "the 1 sparse_ps server has no work (only the remote placement puts tables on sparse "
+        f"parameter servers); its {watts:,.0f} W count in the power and examples per joule: "
+        "leave it out with --sparse-ps 0",)
+
+
 def test_tables_copied_on_several_cpu_trainers_are_noted() -> None:
     one = simulate("test_suite_cpu", placement="system", sparse_ps=0, iterations=6)
     two = simulate("test_suite_cpu", placement="system", sparse_ps=0, trainers=2, iterations=6)
