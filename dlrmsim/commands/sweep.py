@@ -17,7 +17,8 @@ from sim.errors import DlrmsimInputError
 from sim.run import DEFAULT_ITERATIONS
 from sim.specs.job import PACKINGS, PLACEMENTS, SHARDINGS
 
-# (flag, what it names, value type): each takes one value or a comma-separated list.
+# (flag, what it names, choices or smallest value): each takes one value or a comma-separated
+# list. Parameter servers and readers may be 0 (GPU jobs need none), as in `simulate`.
 _TEXT_FLAGS = (("--model", "model presets or YAML files", None),
                ("--platform", "trainer platform presets or YAML files", None),
                ("--ps-platform", "platforms of parameter servers and readers", None),
@@ -25,8 +26,8 @@ _TEXT_FLAGS = (("--model", "model presets or YAML files", None),
                ("--sharding", "GPU table shardings", SHARDINGS),
                ("--packing", "GPU table packings", PACKINGS))
 _COUNT_FLAGS = (("--batch-size", "examples per batch (per CPU thread, per GPU server)", 1),
-                ("--trainers", "trainer servers", 1), ("--sparse-ps", "sparse parameter servers", 1),
-                ("--dense-ps", "dense parameter servers", 1), ("--readers", "reader servers", 1),
+                ("--trainers", "trainer servers", 1), ("--sparse-ps", "sparse parameter servers", 0),
+                ("--dense-ps", "dense parameter servers", 0), ("--readers", "reader servers", 0),
                 ("--hogwild", "Hogwild threads per CPU trainer", 1),
                 ("--gpus", "GPUs per trainer server (0: all)", 0))
 _CSV_COLUMNS = ("throughput_examples_per_s", "examples_per_joule", "power_w", "bottleneck",
