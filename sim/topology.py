@@ -170,7 +170,11 @@ class ServerResources:
         spec = self.spec.nics[nic]
         host_socket = endpoint[1] if endpoint[0] == "host" else spec.socket
         wire = self.nic_tx[nic] if sending else self.nic_rx[nic]
-        inner = Route((self.mem[host_socket],)) + self._xsock(host_socket, spec.socket)
+        # The inter-socket link is full duplex (a channel per direction): cross it the way the
+        # bytes go, from memory toward the NIC when sending, from the NIC toward memory when not.
+        inner = (Route((self.mem[host_socket],)) + self._xsock(host_socket, spec.socket)
+                 if sending else
+                 self._xsock(spec.socket, host_socket) + Route((self.mem[host_socket],)))
         if endpoint[0] == "gpu":  # staged through host memory (no GPUDirect in the paper's setups)
             inner = (self.route(endpoint, ("host", spec.socket)) if sending
                      else self.route(("host", spec.socket), endpoint))
