@@ -73,14 +73,22 @@ class ServerResources:
         for k, nic in enumerate(spec.nics):
             res.nic_tx.append(Channel(f"{name}.nic{k}.tx", nic.link.bw_bytes_per_s, "network", name))
             res.nic_rx.append(Channel(f"{name}.nic{k}.rx", nic.link.bw_bytes_per_s, "network", name))
+        # Every link a route can cross, made now rather than on first use: a role's busy
+        # fraction of a class averages over all its servers' links of that class, the idle ones
+        # too, and a class a server has is reported even when nothing crossed it.
+        ends = [*(("host", s) for s in range(len(spec.sockets))),
+                *(("gpu", g) for g in range(len(spec.gpus)))]
+        for src in ends:
+            for dst in ends:
+                res.route(src, dst)
         return res
 
     def channels(self) -> list[Channel]:
-        """Every channel built so far, in a stable order."""
+        """Every channel of the server, in a stable order."""
         fixed = [*self.cpu, *self.mem, *self.gpu, *self.hbm, *self.nic_tx, *self.nic_rx]
         return fixed + [self._links[k] for k in sorted(self._links)]
 
-    # Links made on first use ---------------------------------------------------------------
+    # Links, made by `build` through the routes -----------------------------------------------
     def _link(self, key: str, capacity: float, kind: str) -> Channel:
         if key not in self._links:
             self._links[key] = Channel(f"{self.name}.{key}", capacity, kind, self.name)
@@ -170,7 +178,11 @@ class ServerResources:
         spec = self.spec.nics[nic]
         host_socket = endpoint[1] if endpoint[0] == "host" else spec.socket
         wire = self.nic_tx[nic] if sending else self.nic_rx[nic]
-        inner = Route((self.mem[host_socket],)) + self._xsock(host_socket, spec.socket)
+        # The inter-socket link is full duplex (a channel per direction): cross it the way the
+        # bytes go, from memory toward the NIC when sending, from the NIC toward memory when not.
+        inner = (Route((self.mem[host_socket],)) + self._xsock(host_socket, spec.socket)
+                 if sending else
+                 self._xsock(spec.socket, host_socket) + Route((self.mem[host_socket],)))
         if endpoint[0] == "gpu":  # staged through host memory (no GPUDirect in the paper's setups)
             inner = (self.route(endpoint, ("host", spec.socket)) if sending
                      else self.route(("host", spec.socket), endpoint))

@@ -1,7 +1,8 @@
 """Quantities with units in preset files: "16 GiB", "900 GB/s", "25 Gbit/s", "15.7 TFLOP/s".
 
 The unit a field expects is named by its suffix (`_bytes`, `_bytes_per_s`, `_flops_per_s`,
-`_w`, `_s`); a plain number is taken in that base unit.
+`_w`, `_s`); a plain number is taken in that base unit, also when written as text (YAML 1.1, as
+PyYAML reads it, takes `1e9` for a string).
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ def parse_quantity(field_name: str, value: object) -> float:
     """Return `value` in the base unit of `field_name`; raise ValueError saying what was expected."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    # A plain number as text: PyYAML (YAML 1.1) reads 1e9, 1.0e9 and 1e-6 as strings.
+    plain = re.fullmatch(_NUMBER, value.strip()) if isinstance(value, str) else None
+    if plain and math.isfinite(float(plain["number"])):
+        return float(plain["number"])
     suffix = unit_suffix(field_name)
     if suffix is None or not isinstance(value, str):
         raise ValueError(f"{field_name}: expected a number, got {value!r}")
