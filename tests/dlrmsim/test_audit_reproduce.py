@@ -172,7 +172,7 @@ def _slow_simulation(job: str, *, marker: str) -> object:
     time.sleep(0.2)
     return SimpleNamespace(throughput_examples_per_s=1.0, examples_per_joule=1.0, power_w=1.0,
                            bottleneck="", utilization={}, resource_utilization={},
-                           phase_time_s={})
+                           phase_time_s={}, notes=())
 
 
 def test_an_interrupt_with_several_jobs_does_not_run_the_rest_of_the_queue(
