@@ -146,13 +146,21 @@ def test_servers_without_work_are_noted(capsys: pytest.CaptureFixture[str]) -> N
     assert err.startswith("note: the 2 dense_ps servers have no work") and "--dense-ps 0" in err
 
 
-def test_sharding_and_packing_override_the_placement(capsys: pytest.CaptureFixture[str]) -> None:
-    # M3's largest tables fit no single GPU of two Big Basins; row-wise they fit (the error
-    # names the flag). Packed on the fewest GPUs, the test suite's small tables crowd one GPU.
-    args = ("--job", "m3_gpu", "--trainers", "2", "--sparse-ps", "0", "--placement", "gpu",
+def test_sharding_and_packing_override_the_placement(capsys: pytest.CaptureFixture[str],
+                                                     tmp_path: Path) -> None:
+    # Two tables of 100M rows x 128 fp32 (+ 4 B of row-wise Adagrad state) are 51.6 GB each:
+    # more than one 32 GB V100 holds, less than Big Basin's eight together. Table-wise they fit
+    # no GPU (the error names the flag); row-wise they do. Packed on the fewest GPUs, the test
+    # suite's small tables crowd one GPU.
+    suite = (Path(__file__).resolve().parents[2] / "presets/models/test_suite.yaml").read_text()
+    big = tmp_path / "two_big_tables.yaml"
+    big.write_text(suite.replace("name: test_suite", "name: two_big_tables")
+                   .replace("count: 32", "count: 2").replace("rows: 100000", "rows: 100000000")
+                   .replace("dim: 64", "dim: 128"))
+    args = ("--model", str(big), "--platform", "big_basin", "--placement", "gpu",
             "--iterations", ITERATIONS)
     code, _, err = run(capsys, *args)
-    assert code == 2 and "--sharding row_wise" in err
+    assert code == 2 and "fits on no single device" in err and "--sharding row_wise" in err
     code, out, err = run(capsys, *args, "--sharding", "row_wise", "--json")
     assert code == 0, err
     assert json.loads(out)["placement"] == "gpu"
