@@ -186,8 +186,24 @@ class ServerResources:
         if endpoint[0] == "gpu":  # staged through host memory (no GPUDirect in the paper's setups)
             inner = (self.route(endpoint, ("host", spec.socket)) if sending
                      else self.route(("host", spec.socket), endpoint))
+        # A NIC behind a PCIe switch (Big Basin's, Zion's) reaches host memory over the switch's
+        # uplink, which it shares with the switch's GPUs.
+        inner = (inner + self._nic_switch_hop(nic, sending) if sending
+                 else self._nic_switch_hop(nic, sending) + inner)
+        # The link's latency is the network's one-way latency (the presets' sources say so):
+        # a message pays it once, on the way out, not again at the receiving NIC.
         return (inner + Route((wire,), spec.link.latency_s) if sending
-                else Route((wire,), spec.link.latency_s) + inner)
+                else Route((wire,)) + inner)
+
+    def _nic_switch_hop(self, nic: int, sending: bool) -> Route:
+        """The switch uplink between host memory and a NIC on a PCIe switch (none for a NIC on
+        the socket itself), in the direction the bytes go."""
+        for s, switch in enumerate(self.spec.pcie_switches):
+            if nic in switch.nics:
+                way = "h2d" if sending else "d2h"
+                up = self._link(f"pcie_sw{s}.up.{way}", switch.uplink.bw_bytes_per_s, "pcie")
+                return Route((up,), switch.uplink.latency_s)
+        return Route(())
 
     def _check(self, endpoint: Endpoint) -> None:
         kind, index = endpoint

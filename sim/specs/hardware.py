@@ -161,6 +161,7 @@ class ServerSpec:
 
     def _check_switches(self) -> None:
         seen: dict[int, int] = {}
+        on_switch: set[int] = set()
         for s, switch in enumerate(self.pcie_switches):
             if switch.socket >= len(self.sockets):
                 raise SpecError("ServerSpec", f"pcie_switches[{s}].socket", switch.socket,
@@ -171,9 +172,15 @@ class ServerSpec:
                                     f"distinct GPU indices below {len(self.gpus)}, each on one switch")
                 seen[gpu] = s
             for nic in switch.nics:
-                if nic >= len(self.nics):
+                if nic >= len(self.nics) or nic in on_switch:
                     raise SpecError("ServerSpec", f"pcie_switches[{s}].nics", switch.nics,
-                                    f"NIC indices below {len(self.nics)}")
+                                    f"distinct NIC indices below {len(self.nics)}, each on one "
+                                    "switch")
+                if self.nics[nic].socket != switch.socket:
+                    raise SpecError("ServerSpec", f"nics[{nic}].socket", self.nics[nic].socket,
+                                    f"{switch.socket}, the socket of its PCIe switch "
+                                    f"pcie_switches[{s}]")
+                on_switch.add(nic)
         if self.gpus and len(seen) != len(self.gpus):
             missing = sorted(set(range(len(self.gpus))) - set(seen))
             raise SpecError("ServerSpec", "pcie_switches", missing,
