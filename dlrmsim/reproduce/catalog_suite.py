@@ -15,6 +15,7 @@ from dlrmsim.reproduce.claims import (
     fmt_list,
     knee,
     need,
+    paired,
     series,
     verdict,
 )
@@ -42,17 +43,13 @@ def _features_fall(rows: Rows) -> Verdict:
 def _gpu_always_faster(rows: Rows) -> Verdict:
     data, ratios = need(rows, "fig10"), []
     for sweep in ("dense_features", "sparse_features"):
-        cpu, gpu = series(data, sweep, "cpu"), series(data, sweep, "gpu")
-        ratios += [g / c for (_, c), (_, g) in zip(cpu, gpu, strict=True)]
+        ratios += [g / c for _, c, g in paired(data, sweep)]
     return verdict(min(ratios) > 1, f"Big Basin / CPU throughput from {fmt(min(ratios))} to "
                                     f"{fmt(max(ratios))}")
 
 
 def _efficiency_ratios(rows: Rows, sweep: str) -> list[float]:
-    data = need(rows, "fig10")
-    cpu = series(data, sweep, "cpu", "examples_per_joule")
-    gpu = series(data, sweep, "gpu", "examples_per_joule")
-    return [g / c for (_, c), (_, g) in zip(cpu, gpu, strict=True)]
+    return [g / c for _, c, g in paired(need(rows, "fig10"), sweep, "examples_per_joule")]
 
 
 def _gpu_not_always_efficient(rows: Rows) -> Verdict:
@@ -69,6 +66,8 @@ def _efficiency_best_with_dense(rows: Rows) -> Verdict:
 
 def _batch_linear_then_saturates(rows: Rows) -> Verdict:
     points = series(need(rows, "fig11"), "batch_size", "gpu")
+    if len(points) < 3:  # the first doubling and the last must be two different steps
+        raise MissingData(f"batch sizes {[b for b, _ in points]}: the claim needs at least three")
     first, last = points[1][1] / points[0][1], points[-1][1] / points[-2][1]
     ok = first >= LINEAR_DOUBLING and last < SATURATED_DOUBLING
     return verdict(ok, f"{points[0][0]}->{points[1][0]}: x{fmt(first)}; "
@@ -104,8 +103,9 @@ def _mlp_check(setup: str) -> Callable[[Rows], Verdict]:
 
 
 def _cpu_falls_more_beyond_256(rows: Rows) -> Verdict:
-    data = need(rows, "fig13")
-    cpu, gpu = dict(series(data, "mlp_width", "cpu")), dict(series(data, "mlp_width", "gpu"))
+    both = paired(need(rows, "fig13"), "mlp_width")
+    cpu = {width: c for width, c, _ in both}
+    gpu = {width: g for width, _, g in both}
     top = max(cpu)
     if 256 not in cpu or top <= 256:
         raise MissingData("MLP widths 256 and above were not swept")

@@ -36,16 +36,6 @@ def need(rows: Rows, experiment: str) -> Sequence[Row]:
     return rows[experiment]
 
 
-def pick(rows: Sequence[Row], column: str, **where: object) -> float:
-    """The `column` of the one row matching `where`; MissingData if there is none or it failed."""
-    found = [r for r in rows if all(r.get(k) == v for k, v in where.items())]
-    if not found:
-        raise MissingData(f"no row with {_where(where)}")
-    if found[0].get("error"):
-        raise MissingData(f"the run with {_where(where)} failed: {found[0]['error']}")
-    return float(found[0][column])
-
-
 def series(rows: Sequence[Row], sweep: str, setup: str, column: str = "throughput"
            ) -> list[tuple[int, float]]:
     """(value, column) along a sweep for one setup, by value; MissingData if a point failed."""
@@ -56,6 +46,17 @@ def series(rows: Sequence[Row], sweep: str, setup: str, column: str = "throughpu
     if failed:
         raise MissingData(f"sweep {sweep} on {setup} failed at {failed}")
     return [(v, float(r[column])) for v, r in points]
+
+
+def paired(rows: Sequence[Row], sweep: str, column: str = "throughput"
+           ) -> list[tuple[int, float, float]]:
+    """(value, CPU, Big Basin) along a sweep, matched by swept value; MissingData if a point
+    failed or the two setups were not swept at the same values."""
+    cpu, gpu = dict(series(rows, sweep, "cpu", column)), dict(series(rows, sweep, "gpu", column))
+    if cpu.keys() != gpu.keys():
+        raise MissingData(f"sweep {sweep}: the CPU setup ran {sorted(cpu)}, Big Basin "
+                          f"{sorted(gpu)}; the claim compares them point by point")
+    return [(value, cpu[value], gpu[value]) for value in sorted(cpu)]
 
 
 def falls(values: Sequence[float]) -> bool:

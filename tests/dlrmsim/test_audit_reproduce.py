@@ -39,7 +39,7 @@ BROKEN = (float("nan"), "job m3_gpu: field batch_size = -1: must be > 0", "SpecE
 
 def test_m1_m2_refused_for_lack_of_memory_fails_f1_2() -> None:
     # The claim is that they fit; the simulator refusing them for memory contradicts it. It read
-    # "not compared" (pick() treats any failed run as missing data).
+    # "not compared" (a failed run was treated as missing data).
     result = verdict("F1.2", {"fig1": fleet(M1=FITS, M2=SHORT)})
     assert result.status == "fail" and "M2" in result.detail
     assert verdict("F1.2", {"fig1": fleet(M1=FITS, M2=FITS)}).status == "pass"

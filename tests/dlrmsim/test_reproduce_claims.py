@@ -148,3 +148,26 @@ def test_the_report_points_failed_claims_to_their_write_up() -> None:
     assert "docs/paper_findings.md" in _why_failures([passed, failed])
     assert claim.id in _why_failures([failed])
     assert _why_failures([passed]) == ""
+
+
+def test_setups_swept_at_different_points_are_not_compared() -> None:
+    # The CPU and Big Basin series are compared point by point. Series of unequal length raised
+    # ValueError from zip(strict=True), and a GPU series without the widest MLP a KeyError:
+    # either ended the report instead of reading "not compared".
+    dense = sweep("dense_features", [64, 512], {"cpu": [1, 1]})
+    dense += sweep("dense_features", [64, 512, 4096], {"gpu": [5, 5, 5]})
+    rows = dense + sweep("sparse_features", [4, 32], {"cpu": [1, 1], "gpu": [5, 5]})
+    for cid in ("V-A.2", "V-A.3", "V-A.4"):
+        result = verdict(cid, {"fig10": rows})
+        assert result.status == "not compared" and "4096" in result.detail, cid
+    mlp = sweep("mlp_width", [64, 256, 4096], {"cpu": [3, 3, 1]})
+    mlp += sweep("mlp_width", [64, 256], {"gpu": [3, 3]})
+    result = verdict("V-D.3", {"fig13": mlp})
+    assert result.status == "not compared" and "4096" in result.detail
+
+
+def test_batch_saturation_needs_three_batch_sizes() -> None:
+    # With two points the first doubling is the last one too; with one it raised IndexError.
+    for batches, gpu in (([1024], [10]), ([1024, 2048], [10, 19])):
+        rows = sweep("batch_size", batches, {"gpu": gpu, "cpu": gpu})
+        assert verdict("V-B.1", {"fig11": rows}).status == "not compared"
