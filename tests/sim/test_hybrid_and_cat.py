@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from sim.costs import AnalyticCosts, Processor
+from sim.placement import place
 from sim.presets import load_platform
 from sim.processes import cpu_trainer, gpu_plan
 from sim.run import build, simulate
 from sim.specs import JobSpec, ModelSpec, PlacementSpec, PoolingSpec, TableSpec
+from sim.specs.checks import SpecError
 
 BB = load_platform("big_basin")
 ZION = load_platform("zion")
@@ -144,3 +146,92 @@ def test_a_profile_of_the_dot_interaction_does_not_time_a_cat(tmp_path: Path) ->
     assert not any("cat interaction" in n for n in notes)
     notes = simulate(model=small_model("cat"), platform="big_basin", iterations=4).notes
     assert not any("cat interaction" in n for n in notes)
+
+
+# The hybrid placement ---------------------------------------------------------------------
+DIM, ROW_BYTES = 64, 64 * 4 + 4  # fp32 rows with row-wise Adagrad's one fp32 state per row
+GPU_BYTES = int(32 * 2**30 * 0.9)  # a V100 32 GB x hbm_usable_fraction (Big Basin and Zion)
+ZION_SOCKET = int(256e9 * 0.85)  # 256 GB x dram_usable_fraction
+BB_SOCKET = int(128e9 * 0.85)
+
+
+def hybrid_model(sizes: dict[str, float], lookups: dict[str, float]) -> ModelSpec:
+    """Tables of about the given bytes (with optimizer state) and mean lookups."""
+    tables = tuple(TableSpec(name, max(1, int(size) // ROW_BYTES), DIM,
+                             PoolingSpec(lookups[name])) for name, size in sizes.items())
+    return ModelSpec("hybrid_test", 16, tables, (32,), (32,))
+
+
+def hybrid_job(platform: str, gpus: int = 0, **placement: str) -> JobSpec:
+    return JobSpec(name="h", model="hybrid_test", trainer_platform=platform, batch_size=1600,
+                   gpus_per_trainer=gpus, placement=PlacementSpec(kind="hybrid", **placement))
+
+
+def test_the_capacities_these_tests_assume() -> None:
+    from sim.placement import gpu_capacity_bytes
+
+    assert gpu_capacity_bytes(ZION) == [GPU_BYTES] * 8 == gpu_capacity_bytes(BB)
+    for server, socket in ((ZION, ZION_SOCKET), (BB, BB_SOCKET)):
+        assert [int(s.mem_capacity_bytes * server.efficiency.dram_usable_fraction)
+                for s in server.sockets] == [socket] * len(server.sockets)
+
+
+def test_hybrid_shards_a_hot_host_table_over_every_socket() -> None:
+    # Zion with one GPU: the hot small table takes it; the 40 GB one cannot, and is alone in
+    # host memory, so it gathers all of the host's lookups: more than 1/8 of them. Whole, it
+    # would leave 7 of the 8 sockets idle; its 5 GB shards fit every socket.
+    m = hybrid_model({"small": 1e9, "big": 40e9}, {"small": 20.0, "big": 10.0})
+    placed = {p.table: p for p in place(m, hybrid_job("zion", gpus=1), ZION, CPU).tables}
+    assert (placed["small"].location, placed["small"].devices) == ("gpu", (0,))
+    assert (placed["big"].location, placed["big"].devices) == ("host", tuple(range(8)))
+    # and the step looks it up on all eight sockets
+    spec = hybrid_job("zion", gpus=1)
+    job = build(spec, m, ZION, CPU, profile=None, trace=None, seed=0, iterations=4, warmup=1)
+    plan = gpu_plan.batch_plan(job, gpu_plan.Layout(tuple(job.trainers), 1), 0)
+    assert sorted(plan.host_fwd) == list(range(8))
+
+
+@pytest.mark.parametrize(("cold_share", "sharded"), [(0.8, True), (0.95, False)])
+def test_hybrid_shards_a_hot_host_table_only_where_the_sockets_hold_the_shards(
+        cold_share: float, sharded: bool) -> None:
+    # Nothing fits a GPU (every table exceeds 30.9 GB). The hot table (half a socket, most
+    # lookups) lands alone on socket 0 and the seven cold ones on sockets 1-7. Sharding the hot
+    # one adds 1/16 of a socket to each: 0.8 + 0.0625 fits, 0.95 + 0.0625 does not.
+    sizes = {"hot": 0.5 * ZION_SOCKET, **{f"c{i}": cold_share * ZION_SOCKET for i in range(7)}}
+    lookups = {"hot": 40.0, **{f"c{i}": 1.0 for i in range(7)}}
+    placed = place(hybrid_model(sizes, lookups), hybrid_job("zion", gpus=1), ZION, CPU)
+    hot = next(p for p in placed.tables if p.table == "hot")
+    assert hot.location == "host"
+    assert hot.devices == (tuple(range(8)) if sharded else (0,))
+    for socket, used in placed.bytes_by_device("host").items():
+        assert used <= ZION_SOCKET, f"socket {socket} holds {used} of {ZION_SOCKET} bytes"
+
+
+def test_hybrid_honours_row_wise_sharding_on_the_gpus() -> None:
+    # Big Basin, 8 GPUs of G bytes. Row-wise, hottest first: a 5G table's shards take 5/8 of
+    # every GPU, a G/2 table's 1/16 more; a 3G table's 3/8 shards find 5/16 free and go to
+    # host memory, where, alone, it is sharded over both sockets (its 46 GB halves fit).
+    # Table-wise, the 5G table would fit no GPU (and no 108.8 GB socket).
+    g = GPU_BYTES
+    m = hybrid_model({"a": 5 * g, "b": 0.5 * g, "c": 3 * g}, {"a": 30.0, "b": 20.0, "c": 10.0})
+    placed = place(m, hybrid_job("big_basin", sharding="row_wise"), BB, CPU)
+    assert placed.sharding == "row_wise"
+    where = {p.table: (p.location, p.devices) for p in placed.tables}
+    assert where == {"a": ("gpu", tuple(range(8))), "b": ("gpu", tuple(range(8))),
+                     "c": ("host", (0, 1))}
+
+
+def test_hybrid_row_wise_with_every_table_on_the_gpus_is_the_gpu_placement() -> None:
+    # Tables that all fit: hybrid row-wise places them as gpu row-wise does, so the runs agree
+    # bit for bit (table-wise hybrid puts each table whole on one GPU, and differs).
+    runs = {kind: simulate("test_suite_gpu", placement=kind, sharding="row_wise", iterations=6)
+            for kind in ("gpu", "hybrid")}
+    assert runs["hybrid"].throughput_examples_per_s == runs["gpu"].throughput_examples_per_s
+
+
+def test_hybrid_refuses_packing_it_cannot_honour() -> None:
+    with pytest.raises(SpecError, match=r"PlacementSpec\.packing = 'packed'.*hybrid"):
+        PlacementSpec(kind="hybrid", packing="packed")
+    with pytest.raises(SpecError, match="packing"):
+        simulate("test_suite_gpu", placement="hybrid", packing="packed", iterations=4)
+    PlacementSpec(kind="gpu", packing="packed")  # where it applies, still allowed
