@@ -1,6 +1,7 @@
 """Notes on a result that a user should read before trusting it: servers of the job that did
 no work (their power still counts), tables copied on several CPU trainers, a precision target
-the run could not meet, and a profile's timings standing in for other hardware."""
+the run could not meet, a profile's timings standing in for other hardware, and a cat
+interaction that a profile could not time."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from sim.costs import CostModel
 from sim.costs.calibrated import CalibratedCosts
 from sim.demand import MAX_BATCHES
-from sim.specs import JobSpec, ServerSpec
+from sim.specs import JobSpec, ModelSpec, ServerSpec
 
 
 def idle_servers(spec: JobSpec, gpu_trainers: bool, watts: Mapping[str, float]) -> list[str]:
@@ -69,3 +70,16 @@ def borrowed_timings(costs: CostModel, servers: Iterable[ServerSpec]) -> list[st
     return [f"{kind.upper()} kernel times come from {costs.profile.path}, measured on "
             f"{measured_on or 'an unrecorded ' + kind}; they stand for the job's "
             f"{', '.join(parts)} as measured, not scaled to those parts' datasheet rates"]
+
+
+def analytic_interaction(costs: CostModel, model: ModelSpec, trainer: ServerSpec) -> list[str]:
+    """A note when a profile times the trainers' processors but the model's interaction is
+    `cat`: calibration times only the dot interaction, so the cat is charged analytically
+    (CalibratedCosts.concat), not from the profile like the trainers' other kernels."""
+    if not isinstance(costs, CalibratedCosts) or model.interaction != "cat":
+        return []
+    if costs.kind != ("gpu" if trainer.gpus else "cpu"):
+        return []  # the trainers' kernels are all analytic, as the costs line says
+    return [f"the model's cat interaction is charged by the analytic model (one concatenation "
+            f"of {model.interaction_width} features per example forward, one split backward): "
+            f"{costs.profile.path} times only the dot interaction"]

@@ -3,7 +3,8 @@
 Four placements (DESIGN.md): GPU memory (table-wise or row-wise; packed on the fewest GPUs that
 hold the tables with their optimizer state, or spread over all), the GPU server's system memory,
 remote CPU servers' memory (sparse parameter servers), and hybrid (hottest tables onto the GPUs
-until full, the rest in system memory). Table load for balancing is lookups per example times
+until full, table-wise or row-wise, the rest in system memory as the system placement puts
+them). Table load for balancing is lookups per example times
 dimension: the bytes each table gathers per example.
 """
 
@@ -234,21 +235,41 @@ def _socket_capacity(server: ServerSpec) -> list[int]:
 
 
 def _place_hybrid(model: ModelSpec, job: JobSpec, trainer: ServerSpec) -> Placement:
+    """The hottest tables that fit onto the GPUs, the rest in system memory. Table-wise, each
+    table goes whole onto the GPU with the most room; row-wise, each is sharded over every GPU
+    and goes on while every GPU has room for its shard (PlacementSpec refuses `packed`: hybrid
+    fills the GPUs). The host part is spread over the sockets as the system placement's is,
+    hot tables sharded over them (_split_hot)."""
     servers = sharing_servers(job, trainer)
     free = gpu_capacity_bytes(trainer)[: _gpus_for_job(job, trainer)] * servers
+    row_wise = job.placement.sharding == "row_wise"
     on_gpu: dict[str, TablePlacement] = {}
     rest: list[TableSpec] = []
     # Hottest first: the tables that gather the most bytes per example gain most from HBM.
     for table in sorted(model.tables, key=lambda t: (-table_load(t), t.name)):
         size = table_bytes(model, table)
+        if row_wise:
+            shard = -(-size // len(free))  # rounded up, so that every shard has its room
+            if min(free) >= shard:
+                free = [f - shard for f in free]
+                on_gpu[table.name] = TablePlacement(table.name, "gpu", tuple(range(len(free))),
+                                                    size)
+            else:
+                rest.append(table)
+            continue
         slot = max(range(len(free)), key=lambda i: (free[i], -i))
         if free[slot] >= size:
             free[slot] -= size
             on_gpu[table.name] = TablePlacement(table.name, "gpu", (slot,), size)
         else:
             rest.append(table)
-    host_part = _spread(model, rest, _socket_capacity(trainer) * servers, "host",
-                        f"the system memory of {_label(trainer, servers)} (for the tables the "
-                        "GPUs cannot hold)") if rest else ()
+    host_part: tuple[TablePlacement, ...] = ()
+    if rest:
+        capacity = _socket_capacity(trainer) * servers
+        host_part = _spread(model, rest, capacity, "host",
+                            f"the system memory of {_label(trainer, servers)} (for the tables "
+                            "the GPUs cannot hold)")
+        host_part = _split_hot(host_part, rest, capacity)
     by_name = {**on_gpu, **{p.table: p for p in host_part}}
-    return Placement("hybrid", "table_wise", tuple(by_name[t.name] for t in model.tables))
+    return Placement("hybrid", job.placement.sharding,
+                     tuple(by_name[t.name] for t in model.tables))

@@ -17,7 +17,13 @@ from sim.demand import demand_for
 from sim.engine import FluidNetwork, Timeline
 from sim.errors import DlrmsimInputError
 from sim.meter import Meter
-from sim.notes import borrowed_timings, copied_tables, idle_servers, target_missed
+from sim.notes import (
+    analytic_interaction,
+    borrowed_timings,
+    copied_tables,
+    idle_servers,
+    target_missed,
+)
 from sim.placement import place, sharing_servers
 from sim.presets import load_job, load_model, load_platform
 from sim.processes import cpu_trainer, gpu_step
@@ -175,6 +181,7 @@ def execute(job: Job) -> SimResult:
     notes = (*job.demand.notes, *idle_servers(spec, gpu_trainers, watts),
              *copied_tables(spec, gpu_trainers),
              *borrowed_timings(job.trainer_costs, [s.spec for s in job.servers]),
+             *analytic_interaction(job.trainer_costs, job.model, job.trainers[0].spec),
              *target_missed(job.meter.target_rse, fields["throughput_rse"], demand_rse,
                             job.demand.num_batches, fields["measured_iterations"]))
     return SimResult(

@@ -6,13 +6,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from sim.costs.analytic import AnalyticCosts
-from sim.costs.base import CostModel, EmbeddingWork, OpCost, Processor
+from sim.costs.base import CostModel, EmbeddingWork, OpCost, Processor, feature_interaction
 from sim.costs.calibrated import CalibratedCosts
 from sim.profile import load_profile
 from sim.specs import ServerSpec
 
 __all__ = ["AnalyticCosts", "CalibratedCosts", "CostModel", "EmbeddingWork", "OpCost",
-           "Processor", "cost_model_for", "describe_costs"]
+           "Processor", "cost_model_for", "describe_costs", "feature_interaction"]
 
 
 def cost_model_for(server: ServerSpec, profile_path: str | Path | None = None) -> CostModel:

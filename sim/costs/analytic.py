@@ -92,6 +92,15 @@ class AnalyticCosts:
         operators = ops.INTERACTION_BACKWARD_OPS if backward else ops.INTERACTION_FORWARD_OPS
         return self._roofline(proc, flops, mem, operators)
 
+    def concat(self, proc: Processor, batch: int, width: int, *, backward: bool) -> OpCost:
+        # No arithmetic: the forward reads the parts and writes the [batch, width] fp32 tensor;
+        # the backward splits the gradient, read once and written once as the parts' slices
+        # (their consumers need them contiguous). One operator each way (sim/costs/ops.py).
+        bpe = 4
+        mem = 2.0 * batch * width * bpe
+        operators = ops.CONCAT_BACKWARD_OPS if backward else ops.CONCAT_FORWARD_OPS
+        return self._roofline(proc, 0.0, mem, operators)
+
     def embedding_forward(self, proc: Processor, work: EmbeddingWork) -> OpCost:
         gathered = 0.0 if self._cached(proc, work) else work.lookups * row_bytes(
             work.dim, work.bytes_per_element)

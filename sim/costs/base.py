@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from sim.specs import CpuSocketSpec, GpuSpec
+from sim.specs import CpuSocketSpec, GpuSpec, ModelSpec
 from sim.specs.checks import SpecError
 
 PROCESSOR_KINDS = ("cpu", "gpu")
@@ -111,6 +111,11 @@ class CostModel(Protocol):
         """The dot-product feature interaction over `features` vectors of width `dim`."""
         ...
 
+    def concat(self, proc: Processor, batch: int, width: int, *, backward: bool) -> OpCost:
+        """The `cat` interaction: the bottom MLP's output and the pooled embeddings joined into
+        `width` features per example (forward), or that gradient split back (backward)."""
+        ...
+
     def embedding_forward(self, proc: Processor, work: EmbeddingWork) -> OpCost:
         """Pooled (sum) lookups of one table for one batch."""
         ...
@@ -131,3 +136,14 @@ class CostModel(Protocol):
     def memory_bw_bytes_per_s(self, proc: Processor) -> float:
         """Bandwidth that the processor's memory delivers to streaming kernels."""
         ...
+
+
+def feature_interaction(costs: CostModel, proc: Processor, model: ModelSpec, batch: int,
+                        *, backward: bool) -> OpCost:
+    """The model's interaction for `batch` examples: `dot` over its tables and the bottom MLP's
+    output (num_tables + 1 vectors of the shared dimension), or `cat` of them into the top MLP's
+    input (ModelSpec.interaction_width features)."""
+    if model.interaction == "cat":
+        return costs.concat(proc, batch, model.interaction_width, backward=backward)
+    return costs.interaction(proc, batch, model.num_tables + 1, model.tables[0].dim,
+                             backward=backward)

@@ -71,6 +71,12 @@ class CalibratedCosts:
         op = "interaction_backward" if backward else "interaction_forward"
         return self._measured(proc, op, analytic, batch=batch, features=features, dim=dim)
 
+    def concat(self, proc: Processor, batch: int, width: int, *, backward: bool) -> OpCost:
+        # Calibration times only the dot interaction (calibrate/kernels/interaction.py), so a
+        # cat model's interaction is always the analytic one; sim.notes.analytic_interaction
+        # says so in the result.
+        return self.fallback.concat(proc, batch, width, backward=backward)
+
     def _embedding_params(self, work: EmbeddingWork) -> dict[str, float]:
         return {"batch": work.batch, "rows": work.rows, "dim": work.dim,
                 "pooling": work.pooling, "zipf_s": work.zipf_s, "unique_rows": work.unique_rows}

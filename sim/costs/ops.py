@@ -23,6 +23,10 @@ MLP_INPUT_GRAD_OPS = 1  # the mm for the input gradient, skipped when the input 
 # dense output; backward = the triangle's scatter, two bmm, split of the gradient.
 INTERACTION_FORWARD_OPS = 4
 INTERACTION_BACKWARD_OPS = 4
+# Cat interaction (DLRM's `--arch-interaction-op cat`): forward = one cat of the dense output
+# and the pooled embeddings; backward = one split of the gradient into their slices.
+CONCAT_FORWARD_OPS = 1
+CONCAT_BACKWARD_OPS = 1
 # EmbeddingBag forward: offsets to bag ids, pooled gather.
 EMBEDDING_FORWARD_OPS = 2
 # EmbeddingBag backward to a sparse gradient: sort indices by row, find segment boundaries,

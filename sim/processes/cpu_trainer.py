@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from sim.cluster import Job, Proc, cpu_proc, dense_update_cost, mlp_cost
-from sim.costs import OpCost
+from sim.costs import OpCost, feature_interaction
 from sim.meter import Laps
 from sim.processes import dense_ps, reader, sparse_ps
 from sim.processes.embedding_work import group_costs, index_bytes, shard_work
@@ -68,13 +68,13 @@ def dense_costs(job: Job, server: ServerResources, socket: int) -> tuple[OpCost,
     """(forward, backward) of the MLPs and interaction for one thread's batch."""
     model, costs = job.model, job.trainer_costs
     proc = cpu_proc(server, socket, threads_per_worker(job, server))
-    b, features, dim = job.spec.batch_size, model.num_tables + 1, model.tables[0].dim
+    b = job.spec.batch_size
     forward = (mlp_cost(costs, proc, b, model.bottom_layer_widths, backward=False)
-               + costs.interaction(proc, b, features, dim, backward=False)
+               + feature_interaction(costs, proc, model, b, backward=False)
                + mlp_cost(costs, proc, b, model.top_layer_widths, backward=False)
                + costs.loss(proc, b))
     backward = (mlp_cost(costs, proc, b, model.top_layer_widths, backward=True)
-                + costs.interaction(proc, b, features, dim, backward=True)
+                + feature_interaction(costs, proc, model, b, backward=True)
                 + mlp_cost(costs, proc, b, model.bottom_layer_widths, backward=True,
                            input_is_data=True)
                 + dense_update_cost(costs, proc, model))

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sim.cluster import DENSE_BYTES, Job, cpu_proc, dense_update_cost, gpu_proc, mlp_cost
-from sim.costs import OpCost
+from sim.costs import OpCost, feature_interaction
 from sim.processes.embedding_work import group_costs, index_bytes, shard_work
 from sim.processes.sparse_ps import ps_socket_proc
 from sim.topology import Endpoint, Route, ServerResources, route_between
@@ -86,17 +86,15 @@ class BatchPlan:
 
 def dense_costs(job: Job, server: ServerResources, gpus: int) -> DenseCosts:
     model, costs = job.model, job.trainer_costs
-    features = model.num_tables + 1
-    dim = model.tables[0].dim
     forward, top, backward = [], [], []
     for g, b in enumerate(local_batches(job.spec.batch_size, gpus)):
         proc = gpu_proc(server, g)
         forward.append(mlp_cost(costs, proc, b, model.bottom_layer_widths, backward=False))
-        top.append(costs.interaction(proc, b, features, dim, backward=False)
+        top.append(feature_interaction(costs, proc, model, b, backward=False)
                    + mlp_cost(costs, proc, b, model.top_layer_widths, backward=False)
                    + costs.loss(proc, b)
                    + mlp_cost(costs, proc, b, model.top_layer_widths, backward=True)
-                   + costs.interaction(proc, b, features, dim, backward=True))
+                   + feature_interaction(costs, proc, model, b, backward=True))
         backward.append(mlp_cost(costs, proc, b, model.bottom_layer_widths, backward=True,
                                  input_is_data=True)
                         + dense_update_cost(costs, proc, model))

@@ -19,7 +19,9 @@ class PlacementSpec:
     `gpu`: GPU memory, sharded `table_wise` or `row_wise`, `packed` on the fewest GPUs that hold
     the tables with their optimizer state or `spread` over all. `system`: the GPU server's host
     memory. `remote`: the memory of remote CPU servers (sparse parameter servers). `hybrid`: the
-    hottest tables that fit on the GPUs, the rest in host memory. Raises SpecError on a bad field.
+    hottest tables that fit on the GPUs (sharded `table_wise` or `row_wise`; always `spread`,
+    since it fills every GPU), the rest in host memory. `sharding` and `packing` do not apply
+    to `system` and `remote`. Raises SpecError on a bad field.
     """
 
     kind: str = "gpu"
@@ -30,6 +32,11 @@ class PlacementSpec:
         checks.one_of("PlacementSpec", "kind", self.kind, PLACEMENTS)
         checks.one_of("PlacementSpec", "sharding", self.sharding, SHARDINGS)
         checks.one_of("PlacementSpec", "packing", self.packing, PACKINGS)
+        if self.kind == "hybrid" and self.packing == "packed":
+            raise SpecError("PlacementSpec", "packing", self.packing,
+                            "spread for the hybrid placement, which fills every GPU with the "
+                            "hottest tables before it puts the rest in system memory (packed "
+                            "applies to placement gpu)")
 
 
 @dataclass(frozen=True)
