@@ -53,3 +53,26 @@ def test_calls_per_sample_without_warm_up_still_come_from_the_first_call():
     kernel = ColdFirstCallKernel(clock, first_s=1e-3, steady_s=1e-3)
     _, _, _, _, inner = time_kernel(kernel, clock, policy)
     assert inner == 2
+
+
+def test_cuda_run_rotates_through_twice_the_gpu_l2_when_it_exceeds_the_cpu_cache(monkeypatch):
+    # The device kernels' buffers and table copies live in GPU memory, behind the GPU's L2
+    # (50 MB on an H100, NVIDIA's H100 whitepaper). A flush size taken from the CPU's cache
+    # alone (16 MiB here, so 32 MiB) would let a rotation sit in that L2 and flatter the
+    # kernels; it must be twice the larger cache: 2 x 50 MiB.
+    import types
+
+    import torch
+
+    from calibrate import host, runner
+
+    mib = 2**20
+    monkeypatch.setattr(host, "last_level_cache_bytes", lambda: 16 * mib)
+    monkeypatch.setattr(torch.cuda, "get_device_properties",
+                        lambda device=None: types.SimpleNamespace(L2_cache_size=50 * mib))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (8 * 2**30, 16 * 2**30))
+    ctx = runner.make_context(runner.RunOptions(device="cuda", fbgemm=False),
+                              torch.device("cuda", 0))
+    assert ctx.flush_bytes == 2 * 50 * mib
+    cpu = runner.make_context(runner.RunOptions(device="cpu", fbgemm=False), torch.device("cpu"))
+    assert cpu.flush_bytes == 2 * 16 * mib  # a CPU run is unchanged
