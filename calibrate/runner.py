@@ -33,7 +33,12 @@ from calibrate.errors import CalibrationError
 from calibrate.fit import build_cost_model
 from calibrate.grid import build_grid
 from calibrate.headline import headlines
-from calibrate.host import available_memory_bytes, fingerprint, flush_bytes
+from calibrate.host import (
+    available_memory_bytes,
+    fingerprint,
+    flush_bytes,
+    gpu_l2_cache_bytes,
+)
 from calibrate.kernels.fbgemm import fbgemm_version
 from calibrate.opspec import OpSpec, Registry
 from calibrate.peer import PeerLink, open_peer
@@ -174,9 +179,10 @@ def plan_all(registry: Registry, ctx: Context, budget_scale: float) -> dict[str,
 
 def make_context(options: RunOptions, device: torch.device) -> Context:
     use_fbgemm = options.fbgemm and fbgemm_version() is not None
+    flush = flush_bytes(gpu_l2_cache_bytes(device)) if device.type == "cuda" else flush_bytes()
     return Context(
         device=device, settings=mode_settings(device.type, options.quick),
-        priors=priors_for(device.type), seed=options.seed, flush_bytes=flush_bytes(),
+        priors=priors_for(device.type), seed=options.seed, flush_bytes=flush,
         memory_cap_bytes=_memory_cap(device),
         gpu_count=torch.cuda.device_count() if torch.cuda.is_available() else 0,
         use_fbgemm=use_fbgemm)
