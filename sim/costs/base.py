@@ -57,6 +57,10 @@ class OpCost:
 DENSE_BYTES = 4  # fp32 MLP parameters and gradients (the paper's setups train in fp32)
 
 
+# Memory traffic of a copy per byte copied: each byte is read once and written once.
+COPY_TRAFFIC_PER_BYTE = 2.0
+
+
 def streamed_update(parameters: int, bw_bytes_per_s: float) -> OpCost:
     """A dense optimizer step as a stream: read weights and gradients, write weights."""
     nbytes = 3.0 * parameters * DENSE_BYTES
@@ -134,7 +138,8 @@ class CostModel(Protocol):
         ...
 
     def memory_bw_bytes_per_s(self, proc: Processor) -> float:
-        """Bandwidth that the processor's memory delivers to streaming kernels."""
+        """Memory traffic (bytes read plus bytes written) per second that the processor
+        sustains for streaming kernels: a copy of n bytes takes 2n over this rate."""
         ...
 
 

@@ -9,7 +9,7 @@ Memory bytes (for contention) always come from the analytic model's accounting.
 from __future__ import annotations
 
 from sim.costs.analytic import AnalyticCosts
-from sim.costs.base import EmbeddingWork, OpCost, Processor, streamed_update
+from sim.costs.base import COPY_TRAFFIC_PER_BYTE, EmbeddingWork, OpCost, Processor, streamed_update
 from sim.profile import Profile
 
 _DEVICE_KIND = {"cpu": "cpu", "cuda": "gpu"}
@@ -47,10 +47,13 @@ class CalibratedCosts:
         return OpCost(seconds, analytic.mem_bytes, analytic.flops)
 
     def memory_bw_bytes_per_s(self, proc: Processor) -> float:
+        # The profile's copy headline is bytes copied per second; a copy reads and writes each
+        # byte, so the memory traffic it sustains (what every user of this rate divides bytes
+        # read + written by, as the analytic model's datasheet rate is) is twice that.
         key = "host_copy" if proc.kind == "cpu" else "device_copy"
         measured = self.profile.bandwidths_bytes_per_s.get(key)
         if proc.kind == self.kind and measured:
-            return measured
+            return COPY_TRAFFIC_PER_BYTE * measured
         return self.fallback.memory_bw_bytes_per_s(proc)
 
     def mlp(self, proc: Processor, batch: int, in_features: int, out_features: int,

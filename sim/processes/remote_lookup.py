@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sim.cluster import Job, Proc, cpu_proc
 from sim.costs import OpCost
+from sim.costs.base import COPY_TRAFFIC_PER_BYTE
 from sim.processes import sparse_ps
 from sim.processes.gpu_plan import BatchPlan
 from sim.topology import ServerResources
@@ -16,7 +17,8 @@ CLIENT_SOCKET = 0  # the RPC client threads run on the first socket, beside NIC 
 
 def _copy_cost(job: Job, server: ServerResources, nbytes: float) -> OpCost:
     proc = cpu_proc(server, CLIENT_SOCKET, 1)
-    return OpCost(nbytes / job.trainer_costs.memory_bw_bytes_per_s(proc), 2.0 * nbytes)
+    traffic = COPY_TRAFFIC_PER_BYTE * nbytes  # read from the receive buffer, written out
+    return OpCost(traffic / job.trainer_costs.memory_bw_bytes_per_s(proc), traffic)
 
 
 def _copies(job: Job, server: ServerResources, plan: BatchPlan) -> Proc:

@@ -98,9 +98,11 @@ def test_a_table_larger_than_any_gpu_says_by_how_many_bytes() -> None:
 
 def test_the_remote_lookup_client_copies_each_reply_on_a_core_of_its_own() -> None:
     # Two sparse PS reply with 2 tables x 1600 examples x 64 x 4 B = 819,200 B each. One core
-    # copies at 12 GB/s (EfficiencySpec.core_mem_bw_bytes_per_s; the socket's 128 GB/s x 0.75
-    # streams far more), so two cores copy both replies in 819,200 / 12e9 s = 68.3 us; one
-    # core copying both one after the other would take twice as long.
+    # moves 12 GB/s of memory traffic (EfficiencySpec.core_mem_bw_bytes_per_s, single-thread
+    # STREAM, which counts bytes read and written; the socket's 128 GB/s x 0.75 streams far
+    # more), and a copy reads and writes each byte, so two cores copy both replies in
+    # 2 x 819,200 / 12e9 s = 136.5 us; one core copying both one after the other would take
+    # twice as long.
     from sim.processes import remote_lookup
 
     model = _model([(f"t{i}", 10**5, 10.0) for i in range(4)])
@@ -111,7 +113,7 @@ def test_the_remote_lookup_client_copies_each_reply_on_a_core_of_its_own() -> No
     assert plan.remote_out == {0: reply, 1: reply}
     job.env.process(remote_lookup._copies(job, job.trainers[0], plan))
     job.env.run()
-    assert job.env.now == pytest.approx(reply / 12e9, rel=1e-9)
+    assert job.env.now == pytest.approx(2 * reply / 12e9, rel=1e-9)
 
 
 def test_adagrad_state_is_fp32_rows_even_with_fp16_weights() -> None:

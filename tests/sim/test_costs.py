@@ -130,7 +130,7 @@ def test_calibrated_costs_evaluate_the_profile_piecewise(tmp_path: Path) -> None
     # measured with 2 threads; 1 thread is assumed twice as slow
     one = costs.mlp(CPU1, 100, 200, 300, backward=False)
     assert one.seconds == pytest.approx(2 * small.seconds)
-    assert costs.memory_bw_bytes_per_s(two_threads) == 5e9
+    assert costs.memory_bw_bytes_per_s(two_threads) == 2 * 5e9  # a 5 GB/s copy's traffic
 
 
 def test_calibrated_costs_fall_back_for_other_processors_and_ops(tmp_path: Path) -> None:
@@ -172,10 +172,12 @@ def test_optimizer_step_and_loss_come_from_the_profile_when_timed(tmp_path: Path
     timed = cost_model_for(BB, write(tmp_path, data))
     assert timed.dense_update(two_threads, 12, 10**5).seconds == pytest.approx(12 * 3e-6 + 1e-4)
     assert timed.loss(two_threads, 512).seconds == pytest.approx(4e-5)
-    # Without those ops the step streams the parameters at the profile's copy bandwidth, and
-    # the loss, below the analytic model's resolution, costs nothing.
+    # Without those ops the step streams the parameters at the memory traffic the profile's
+    # copies reached: reading weights and gradients and writing weights is 3 x 4 B x 10^5 =
+    # 1.2 MB of traffic, and a 5 GB/s copy reads and writes 10 GB/s. The loss, below the
+    # analytic model's resolution, costs nothing.
     untimed = cost_model_for(BB, write(tmp_path, profile_dict()))
-    assert untimed.dense_update(two_threads, 12, 10**5).seconds == pytest.approx(3 * 4e5 / 5e9)
+    assert untimed.dense_update(two_threads, 12, 10**5).seconds == pytest.approx(1.2e6 / 10e9)
     assert untimed.loss(two_threads, 512).seconds == 0.0
 
 
@@ -344,3 +346,13 @@ def test_a_profile_standing_in_for_other_hardware_is_noted(
     notes = [n for n in simulate(job, profile=path, iterations=4).notes if "Profiled Part" in n]
     assert len(notes) == 1 and part in notes[0] and str(path) in notes[0]
     assert not any("Profiled Part" in n for n in simulate(job, iterations=4).notes)
+
+
+def test_a_profiles_copy_rate_is_half_the_memory_traffic_it_sustains(tmp_path: Path) -> None:
+    # The profile's host_copy (5 GB/s) counts bytes copied; memory_bw_bytes_per_s is traffic,
+    # read plus written, as the analytic model's datasheet rates are: 10 GB/s.
+    costs = cost_model_for(BB, write(tmp_path, profile_dict()))
+    cpu = Processor("cpu", BB.sockets[0], threads=1)
+    assert costs.memory_bw_bytes_per_s(cpu) == pytest.approx(10e9)
+    gpu = Processor("gpu", BB.gpus[0])  # a CPU profile leaves the GPU analytic
+    assert costs.memory_bw_bytes_per_s(gpu) == AnalyticCosts(BB.efficiency).memory_bw_bytes_per_s(gpu)
