@@ -31,8 +31,10 @@ PROFILE_DIR = Path(__file__).resolve().parents[2] / "profiles"
 
 def default_profile(facts: HostFacts, device: str, root: Path = PROFILE_DIR,
                     gpu_name: str | None = None) -> Path:
-    """The committed profile for this host and device (and, for CUDA, this GPU `gpu_name`),
-    full before quick; else an error that says how to make one."""
+    """The committed profile for this host and device (and, for CUDA, this GPU `gpu_name`):
+    full before quick, then the newest (`created_utc`), then by file name; else an error that
+    says how to make one. Newest, because a later calibration of the same host carries the
+    calibration's fixes and today's state of the host."""
     candidates = []
     for path in sorted(root.glob("*.json")):
         try:
@@ -44,13 +46,19 @@ def default_profile(facts: HostFacts, device: str, root: Path = PROFILE_DIR,
         host = data.get("host", {})
         same_gpu = gpu_name is None or host.get("gpu_name") == gpu_name
         if data.get("device") == device and host.get("cpu_model") == facts.cpu_model and same_gpu:
-            candidates.append((data.get("mode") != "full", path.name, path))
+            created = str(data.get("created_utc", ""))  # ISO 8601 UTC: sorts as it reads
+            candidates.append((data.get("mode") != "full", _descending(created), path.name, path))
     if not candidates:
         raise DlrmsimInputError(
             f"no profile for this host ({facts.cpu_model}, device {device}"
             f"{', ' + gpu_name if gpu_name else ''}) under {root}; "
             "run `dlrmsim calibrate` first or pass --profile")
-    return min(candidates)[2]
+    return min(candidates)[-1]
+
+
+def _descending(text: str) -> tuple[int, ...]:
+    """A key that sorts strings in reverse order (newest ISO timestamp first)."""
+    return (*(-ord(c) for c in text), 1)
 
 
 Progress = Callable[[str, int, "float | str"], None]  # (config name, round, ms or reason)

@@ -419,3 +419,19 @@ def test_a_configuration_that_runs_out_of_device_memory_is_skipped(
     (row,) = rows
     assert row.measured_s is None and row.skipped is not None
     assert "out of cpu memory" in row.skipped and "2.00 GiB" in row.skipped
+
+
+def test_default_profile_is_the_newest_full_one_of_this_host(tmp_path: Path) -> None:
+    # Two full calibrations of the same host: the later one is used, whatever the file names;
+    # a quick one, however new, only when there is no full one.
+    stamps = {"a-full.json": ("full", "2026-11-28T00:31:23Z"),
+              "b-full.json": ("full", "2026-12-02T16:00:00Z"),
+              "c-quick.json": ("quick", "2026-12-03T00:00:00Z")}
+    for name, (mode, created) in stamps.items():
+        data = {**fake_profile("Test CPU", 16), "mode": mode, "created_utc": created}
+        (tmp_path / name).write_text(json.dumps(data))
+    assert default_profile(facts(), "cpu", tmp_path).name == "b-full.json"
+    (tmp_path / "b-full.json").unlink()
+    assert default_profile(facts(), "cpu", tmp_path).name == "a-full.json"
+    (tmp_path / "a-full.json").unlink()
+    assert default_profile(facts(), "cpu", tmp_path).name == "c-quick.json"
