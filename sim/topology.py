@@ -159,19 +159,24 @@ class ServerResources:
         return self._link(f"pcie_sw{switch}.staged", rate, "pcie")
 
     def nic_for(self, endpoint: Endpoint, spread: int = 0) -> int:
-        """The NIC that serves an endpoint: one on the GPU's switch, else one on its socket."""
+        """The NIC that serves an endpoint: the `spread`-th (cyclically) of its nic_pool."""
+        pool = self.nic_pool(endpoint)
+        return pool[spread % len(pool)]
+
+    def nic_pool(self, endpoint: Endpoint) -> tuple[int, ...]:
+        """The NICs that may serve an endpoint: those on the GPU's switch, else those on its
+        socket (the GPU's switch's socket for a GPU), else all."""
         if not self.spec.nics:
             raise ValueError(f"{self.spec.name} has no NIC; a job that crosses servers needs one")
         if endpoint[0] == "gpu":
             on_switch = self.spec.pcie_switches[self.spec.gpu_switch(endpoint[1])].nics
             if on_switch:
-                return on_switch[spread % len(on_switch)]
+                return tuple(on_switch)
             socket = self.spec.pcie_switches[self.spec.gpu_switch(endpoint[1])].socket
         else:
             socket = endpoint[1]
-        local = [k for k, nic in enumerate(self.spec.nics) if nic.socket == socket]
-        pool = local or list(range(len(self.spec.nics)))
-        return pool[spread % len(pool)]
+        local = tuple(k for k, nic in enumerate(self.spec.nics) if nic.socket == socket)
+        return local or tuple(range(len(self.spec.nics)))
 
     def to_nic(self, endpoint: Endpoint, nic: int, *, sending: bool) -> Route:
         """Host memory (on the NIC's side of the sockets) to the NIC's wire, or back."""
@@ -213,10 +218,12 @@ class ServerResources:
 
 
 def network_route(src: ServerResources, src_end: Endpoint, dst: ServerResources,
-                  dst_end: Endpoint, spread: int = 0) -> Route:
-    """From an endpoint of one server to one of another, NIC to NIC through the fabric."""
-    tx = src.nic_for(src_end, spread)
-    rx = dst.nic_for(dst_end, spread)
+                  dst_end: Endpoint, spread: int = 0, *, src_nic: int | None = None,
+                  dst_nic: int | None = None) -> Route:
+    """From an endpoint of one server to one of another, NIC to NIC through the fabric; each
+    side's NIC is the one given, else nic_for(endpoint, spread)."""
+    tx = src.nic_for(src_end, spread) if src_nic is None else src_nic
+    rx = dst.nic_for(dst_end, spread) if dst_nic is None else dst_nic
     return src.to_nic(src_end, tx, sending=True) + dst.to_nic(dst_end, rx, sending=False)
 
 

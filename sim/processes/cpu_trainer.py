@@ -42,7 +42,7 @@ def cpu_batch_plan(job: Job, batch_index: int) -> CpuBatchPlan:
             plan.local.append(t)
             continue
         p = where.devices[0]
-        key = (p, t % len(job.sparse_ps[p].spec.sockets))
+        key = (p, where.ps_socket)
         works.setdefault(key, []).append(shard_work(model, demand, batch_index, t))
         plan.request[p] = plan.request.get(p, 0.0) + index_bytes(demand, batch_index, t)
         plan.reply[p] = plan.reply.get(p, 0.0) + (demand.batch_size * table.dim

@@ -166,13 +166,12 @@ def _host_table(job: Job, layout: Layout, plan: BatchPlan, works: dict[int, list
 
 def _remote_table(job: Job, plan: BatchPlan, works: dict[tuple[int, int], list],
                   batch_index: int, t: int, per_gpu: list[int]) -> None:
-    """A table on a sparse PS: each server sends its own batch's indices and stages the
-    replies to its GPUs."""
-    model, demand = job.model, job.demand
-    p = job.placement.tables[t].devices[0]
+    """A table on a sparse PS, served by the socket the placement gave it there: each server
+    sends its own batch's indices and stages the replies to its GPUs."""
+    model, demand, where = job.model, job.demand, job.placement.tables[t]
+    p = where.devices[0]
     row_bytes = model.tables[t].dim * model.bytes_per_element
-    ps_sockets = len(job.sparse_ps[p].spec.sockets) if job.sparse_ps else 1
-    works[(p, t % ps_sockets)].append(shard_work(model, demand, batch_index, t))
+    works[(p, where.ps_socket)].append(shard_work(model, demand, batch_index, t))
     plan.remote_req[p] = plan.remote_req.get(p, 0.0) + index_bytes(demand, batch_index, t)
     plan.remote_out[p] = plan.remote_out.get(p, 0.0) + demand.batch_size * row_bytes
     for h, b in enumerate(per_gpu):

@@ -7,7 +7,7 @@ import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sim.cluster import Job, Proc, cpu_proc
+from sim.cluster import INDEX_BYTES, LENGTH_BYTES, Job, Proc, cpu_proc
 from sim.costs import OpCost, Processor
 from sim.engine import Channel
 from sim.topology import Endpoint, ServerResources, network_route
@@ -70,6 +70,48 @@ _FANS: weakref.WeakKeyDictionary[Job, dict[tuple[str, Endpoint, tuple[int, ...],
 _FANS = weakref.WeakKeyDictionary()
 
 
+def exchange_bytes(job: Job) -> dict[int, tuple[float, float, float]]:
+    """Per sparse PS, the bytes per example of a trainer's three exchanges with it, as the
+    model expects them: (indices and bag lengths out, pooled rows back, their gradients out),
+    summed over the tables it holds."""
+    totals: dict[int, tuple[float, float, float]] = {}
+    for table, where in zip(job.model.tables, job.placement.tables, strict=True):
+        if where.location == "remote":
+            p = where.devices[0]
+            request = table.pooling.effective_mean_lookups * INDEX_BYTES + LENGTH_BYTES
+            row = float(table.dim * job.model.bytes_per_element)
+            before = totals.get(p, (0.0, 0.0, 0.0))
+            totals[p] = (before[0] + request, before[1] + row, before[2] + row)
+    return totals
+
+
+def client_nics(job: Job, client: ServerResources, end: Endpoint) -> dict[int, int]:
+    """The client's NIC toward (and from) each sparse PS, among those that may serve `end`.
+
+    Each exchange (requests, replies, gradients) ends when its last message is in, so its time
+    goes with the most bytes one NIC carries in it. Largest PS first (all three exchanges'
+    bytes), each goes onto the NIC that leaves the smallest sum over the exchanges of those
+    most bytes; ties to the NIC with the fewest bytes so far, then the first in the pool.
+    (Sparse PS hold unequal bytes, so the earlier rule, PS p on NIC p modulo the NICs, loaded
+    one of Big Basin's two NICs of socket 0 more than the other; balancing the three
+    exchanges' bytes together instead of each can leave the replies on one NIC, as for M2.)
+    With one NIC both rules give it."""
+    pool = client.nic_pool(end)
+    per_ps = exchange_bytes(job)
+    loads = [[0.0, 0.0, 0.0] for _ in pool]
+
+    def busiest(k: int, add: tuple[float, float, float]) -> float:
+        return sum(max(loads[i][e] + (add[e] if i == k else 0.0) for i in range(len(pool)))
+                   for e in range(3))
+
+    chosen: dict[int, int] = {}
+    for p in sorted(per_ps, key=lambda p: (-sum(per_ps[p]), p)):
+        k = min(range(len(pool)), key=lambda i: (busiest(i, per_ps[p]), sum(loads[i]), i))
+        loads[k] = [a + b for a, b in zip(loads[k], per_ps[p], strict=True)]
+        chosen[p] = pool[k]
+    return chosen
+
+
 def _fan(job: Job, client: ServerResources, end: Endpoint, servers: tuple[int, ...],
          to_ps: bool) -> _Fan:
     fans = _FANS.setdefault(job, {})
@@ -77,10 +119,12 @@ def _fan(job: Job, client: ServerResources, end: Endpoint, servers: tuple[int, .
     if key not in fans:
         members: dict[int, tuple[Channel, list[int]]] = {}
         latency = 0.0
+        nics = client_nics(job, client, end)
         for i, p in enumerate(servers):
             ps = job.sparse_ps[p]
-            route = (network_route(client, end, ps, ("host", 0), spread=p) if to_ps
-                     else network_route(ps, ("host", 0), client, end, spread=p))
+            route = (network_route(client, end, ps, ("host", 0), spread=p, src_nic=nics[p])
+                     if to_ps else
+                     network_route(ps, ("host", 0), client, end, spread=p, dst_nic=nics[p]))
             for channel in route.channels:
                 members.setdefault(id(channel), (channel, []))[1].append(i)
             latency = max(latency, route.latency_s)
