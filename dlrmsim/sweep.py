@@ -6,9 +6,10 @@ combination simulated, and the best by throughput or by examples per joule picke
     done = sweep("m2_cpu", {"trainers": (4, 8, 16), "sparse_ps": (4, 8)}, iterations=20)
     done.best("throughput").settings      # {'trainers': 16, 'sparse_ps': 8}
 
-A combination the simulator refuses at run time (tables that do not fit where the placement puts
-them) is a point with an `error`, not the end of the sweep; a setting that no point could use
-(an unknown preset, a count below 1) ends it before anything runs.
+A combination the simulator refuses (tables that do not fit where the placement puts them,
+remote placement without sparse parameter servers) is a point with an `error`, not the end of
+the sweep; an unknown preset ends it before anything runs, and so does a sweep whose every
+point fails. (`dlrmsim sweep` also refuses bad values, such as a count below 1, as it parses.)
 """
 
 from __future__ import annotations
@@ -131,8 +132,9 @@ def sweep(job: str | None, axes: Mapping[str, Sequence[Any]], *, model: str | No
     as in AXES, each with its values); the other arguments are the same for every point, as in
     `sim.run.simulate`. `jobs` > 1 runs points in that many processes: same results.
 
-    Raises DlrmsimInputError before running anything when a point's settings are invalid, and
-    after, when every point failed (with the first point's error).
+    Raises DlrmsimInputError before running anything when a point names a preset that does not
+    exist, and after, when every point failed (with the first point's error); a combination
+    the specs or the placement refuse is one failed point among the others.
     """
     fixed = {"model": model, "platform": platform}
     clash = [name for name, value in fixed.items() if value is not None and name in axes]
