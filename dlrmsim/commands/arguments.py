@@ -40,3 +40,35 @@ def seconds(text: str) -> float:
 
 
 seconds.__name__ = "number of seconds"  # what argparse names in its messages
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1 (nan fails the test too)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a fraction such as 0.01") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text}: give a fraction in (0, 1), such as 0.01")
+    return value
+
+
+fraction.__name__ = "fraction"
+
+
+def add_simulation_options(parser: argparse.ArgumentParser, each: str = "") -> None:
+    """The options every simulation of a command shares: --profile, --trace, --iterations,
+    --target-rse, --seed. `each` names what they apply to, when several simulations run
+    (" and point")."""
+    from sim.run import DEFAULT_ITERATIONS  # here: the other commands' types need no simulator
+
+    parser.add_argument("--profile", help="calibration profile (JSON) for calibrated costs")
+    parser.add_argument("--trace", help="native lookup trace to replay instead of the model's "
+                        "generator")
+    parser.add_argument("--iterations", type=at_least(3), default=DEFAULT_ITERATIONS,
+                        help=f"iterations per worker{each}, warm-up included (default "
+                             f"{DEFAULT_ITERATIONS})")
+    parser.add_argument("--target-rse", type=fraction, default=None, metavar="FRACTION",
+                        help="stop once the throughput's relative standard error is below "
+                             "FRACTION (e.g. 0.01), at most --iterations")
+    parser.add_argument("--seed", type=seed, default=0, help="seed of the generated lookups")

@@ -9,7 +9,7 @@ from typing import Any
 from dlrmsim.commands import arguments
 from dlrmsim.output import counted, format_table, human_bytes, print_json
 from sim.results import SimResult
-from sim.run import DEFAULT_ITERATIONS, simulate
+from sim.run import simulate
 from sim.specs.job import PACKINGS, PLACEMENTS, SHARDINGS
 
 _COUNTS = (("--trainers", "trainer servers"), ("--sparse-ps", "sparse parameter servers"),
@@ -40,16 +40,7 @@ def register(subparsers: Any) -> None:
                         "GPU server)")
     for flag, what in _COUNTS:
         parser.add_argument(flag, type=int, help=f"number of {what}")
-    parser.add_argument("--profile", help="calibration profile (JSON) for calibrated costs")
-    parser.add_argument("--trace", help="native lookup trace to replay instead of the model's "
-                        "generator")
-    parser.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS,
-                        help=f"iterations per worker, warm-up included (default "
-                             f"{DEFAULT_ITERATIONS})")
-    parser.add_argument("--target-rse", type=float, default=None, metavar="FRACTION",
-                        help="stop once the throughput's relative standard error is below "
-                             "FRACTION (e.g. 0.01), at most --iterations")
-    parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of the generated lookups")
+    arguments.add_simulation_options(parser)
     parser.add_argument("--chrome-trace", metavar="FILE",
                         help="write the timeline for chrome://tracing or Perfetto")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a summary")

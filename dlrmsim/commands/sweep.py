@@ -14,7 +14,6 @@ from dlrmsim.commands import arguments
 from dlrmsim.output import format_table, print_json
 from dlrmsim.sweep import METRICS, Sweep, SweepPoint, sweep
 from sim.errors import DlrmsimInputError
-from sim.run import DEFAULT_ITERATIONS
 from sim.specs.job import PACKINGS, PLACEMENTS, SHARDINGS
 
 # (flag, what it names, choices or smallest value): each takes one value or a comma-separated
@@ -47,16 +46,7 @@ def register(subparsers: Any) -> None:
         parser.add_argument(flag, type=_names(choices), metavar="A[,B...]", help=what)
     for flag, what, minimum in _COUNT_FLAGS:
         parser.add_argument(flag, type=_counts(minimum), metavar="N[,M...]", help=what)
-    parser.add_argument("--profile", help="calibration profile (JSON) for calibrated costs")
-    parser.add_argument("--trace", help="native lookup trace to replay instead of the model's "
-                        "generator")
-    parser.add_argument("--iterations", type=arguments.at_least(3), default=DEFAULT_ITERATIONS,
-                        help=f"iterations per worker and point, warm-up included (default "
-                             f"{DEFAULT_ITERATIONS})")
-    parser.add_argument("--target-rse", type=_fraction, default=None, metavar="FRACTION",
-                        help="stop each point once its throughput's relative standard error is "
-                             "below FRACTION (e.g. 0.01), at most --iterations")
-    parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of the generated lookups")
+    arguments.add_simulation_options(parser, each=" and point")
     parser.add_argument("--jobs", type=arguments.at_least(1), default=1,
                         help="points simulated in parallel processes (default 1)")
     parser.add_argument("--sort", choices=METRICS, default="throughput",
@@ -126,19 +116,6 @@ def _counts(minimum: int) -> Callable[[str], tuple[int, ...]]:
 
     parse.__name__ = f"comma-separated whole numbers >= {minimum}"
     return parse
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a fraction such as 0.01") from None
-    if not 0 < value < 1:  # nan fails this too
-        raise argparse.ArgumentTypeError(f"{text}: give a fraction in (0, 1), such as 0.01")
-    return value
-
-
-_fraction.__name__ = "fraction"
 
 
 def _check_writable(path: str) -> None:
