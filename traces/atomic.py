@@ -36,6 +36,12 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         raise
 
 
+def check_output(path: str | os.PathLike[str]) -> None:
+    """Raise TraceError now, before any work, if `path` cannot name an output file (empty, or a
+    folder): for outputs written by others' writers, which find out only at the end."""
+    _file_target(path)
+
+
 def _file_target(path: str | os.PathLike[str]) -> Path:
     if not os.fspath(path):
         raise trace_error(None, "the output file name is empty; give a file to write")

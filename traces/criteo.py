@@ -1,16 +1,20 @@
 """Reader of Criteo display-advertising logs: Kaggle and Terabyte TSV, and CSV with a header.
 
 A line is a label, 13 integer features and 26 categorical features (8-hex-digit ids, possibly
-empty). Each categorical feature is one table; its id is hashed to `int(id, 16) mod rows`, as
-dlrm does with `--max-ind-range`. Every example is one bag of one lookup per table; an empty
-feature becomes row 0 (dlrm's choice) or an empty bag (missing="empty").
+empty); a first line whose label is not a number is a header (`label,I1,...,C26` in the CSV
+files, any names in a TSV) and is skipped. Each categorical feature is one table; its id is
+hashed to `int(id, 16) mod rows`, as dlrm does with `--max-ind-range`. Every example is one bag
+of one lookup per table; an empty feature becomes row 0 (dlrm's choice) or an empty bag
+(missing="empty").
 """
 
 from __future__ import annotations
 
 import gzip
 import io
+import math
 import os
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -37,7 +41,8 @@ def read_criteo(path: str | os.PathLike[str], rows: int | Sequence[int], batch_s
     """Batches of `batch_size` examples (the last may be shorter), 26 tables, table-major.
 
     The separator is a tab unless the first line is a CSV one (see `separator`).
-    Raises TraceError naming the line and the feature for a short line or a non-hex id.
+    Raises TraceError naming the line and the feature for a short line, a label that is not a
+    number or a non-hex id; naming the file for damaged compression or a file without examples.
     """
     p = Path(path)
     table_rows = [int(rows)] * SPARSE if isinstance(rows, int) else [int(r) for r in rows]
@@ -61,8 +66,8 @@ def _batches(p: Path, handle: io.TextIOBase, rows: np.ndarray, batch_size: int, 
         for line_number, line in enumerate(handle, 1):
             if line_number == 1:
                 sep = separator(line)
-                if line.startswith("label,"):
-                    continue
+                if not _is_number(line.split(sep, 1)[0]):
+                    continue  # a header: its categorical names (C1..C26) would pass as hex ids
             if not line.strip():
                 continue
             ids[filled], present[filled] = _parse(p, line, line_number, sep, rows)
@@ -74,10 +79,20 @@ def _batches(p: Path, handle: io.TextIOBase, rows: np.ndarray, batch_size: int, 
                 break
     except UnicodeDecodeError as err:
         raise trace_error(p, f"not a text file ({err.reason})") from err
-    except (OSError, EOFError) as err:
+    except (OSError, EOFError, zlib.error) as err:  # zlib.error: a damaged .gz stream
         raise trace_error(p, f"cannot read ({err})") from err
     if filled:
         yield _to_batch(ids[:filled], present[:filled], missing)
+    elif not seen:
+        raise trace_error(p, "no examples: the file is empty or holds only a header")
+
+
+def _is_number(text: str) -> bool:
+    """Whether a label field is a finite number (Criteo's are 0 or 1, some CSVs write 0.0)."""
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def separator(first_line: str) -> str:
@@ -95,6 +110,9 @@ def _parse(p: Path, line: str, line_number: int, sep: str, rows: np.ndarray
     if len(fields) != 1 + DENSE + SPARSE:
         raise trace_error(p, f"{len(fields)} fields, expected {1 + DENSE + SPARSE} (label, "
                           f"{DENSE} integer and {SPARSE} categorical)", position=f"line {line_number}")
+    if not _is_number(fields[0]):
+        raise trace_error(p, f"label {fields[0]!r} is not a number (only the first line may be "
+                          "a header); is this a Criteo file?", position=f"line {line_number}")
     values = np.zeros(SPARSE, dtype=np.int64)
     present = np.ones(SPARSE, dtype=bool)
     for j, text in enumerate(fields[1 + DENSE:]):

@@ -49,7 +49,7 @@ def _numbers(p: Path, line: str, line_number: int, kind: type) -> list:
 def read_dlrm_trace(path: str | os.PathLike[str], *, binary: bool = False,
                     dtype: str = "int32") -> np.ndarray:
     """Row ids (int64) of a dlrm trace file. Raises TraceError on a bad number, a negative id,
-    or a binary file whose size is not a multiple of the width."""
+    a binary file whose size is not a multiple of the width, or a file without ids."""
     p = Path(path)
     if binary:
         if dtype not in BINARY_DTYPES:
@@ -69,6 +69,8 @@ def read_dlrm_trace(path: str | os.PathLike[str], *, binary: bool = False,
         lines = [ln for ln in _read_text(p).splitlines() if ln.strip()]
         ids = np.array([v for n, ln in enumerate(lines, 1) for v in _numbers(p, ln, n, int)],
                        dtype=np.int64) if lines else np.zeros(0, np.int64)
+    if not ids.size:
+        raise trace_error(p, "no row ids: the file is empty")
     negative = np.flatnonzero(ids < 0)
     if negative.size:
         raise trace_error(p, f"negative row id {ids[negative[0]]}", position=f"item {int(negative[0])}")
@@ -95,8 +97,9 @@ class DlrmDistribution:
 
 
 def read_dlrm_distribution(path: str | os.PathLike[str]) -> DlrmDistribution:
-    """Parse a distribution file. Raises TraceError on missing lines, bad numbers, lists of
-    different lengths, or probabilities that decrease or do not end at 1."""
+    """Parse a distribution file. Raises TraceError on missing lines, bad numbers, no ids, lists
+    of different lengths, stack distances that do not increase, or probabilities that decrease
+    or do not end at 1."""
     p = Path(path)
     lines = _read_text(p).splitlines()
     if len(lines) < 3:
@@ -105,6 +108,8 @@ def read_dlrm_distribution(path: str | os.PathLike[str]) -> DlrmDistribution:
     ids = _numbers(p, lines[0], 1, int)
     distances = _numbers(p, lines[1], 2, int)
     cumulative = _numbers(p, lines[2], 3, float)
+    if not ids:
+        raise trace_error(p, "no unique ids to draw from", position="line 1")
     if len(distances) != len(cumulative) or not distances:
         raise trace_error(p, f"{len(distances)} stack distances but {len(cumulative)} "
                           "probabilities", position="lines 2-3")
@@ -113,6 +118,9 @@ def read_dlrm_distribution(path: str | os.PathLike[str]) -> DlrmDistribution:
         raise trace_error(p, "cumulative probabilities must rise from >= 0 to 1", position="line 3")
     if any(d < 0 for d in distances) or any(i < 0 for i in ids):
         raise trace_error(p, "ids and stack distances must be >= 0", position="lines 1-2")
+    if any(b <= a for a, b in itertools.pairwise(distances)):  # generate_lru bisects them
+        raise trace_error(p, "stack distances must increase, as dlrm writes them",
+                          position="line 2")
     return DlrmDistribution(tuple(ids), tuple(distances), tuple(cumulative))
 
 

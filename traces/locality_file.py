@@ -66,6 +66,9 @@ def _entry(p: Path, n: int, block: str) -> LocalityEntry:
         raise trace_error(p, "missing the access-share histogram", position=where)
     rows_hist, share = _histogram(p, parts[0], where), _histogram(p, parts[1], where)
     tables = re.search(r"_t(\d+)_", name)
+    if values["batches"] < 1 or values["batch_size"] < 1:  # the fit divides by both
+        raise trace_error(p, f"{values['batches']} batches of size {values['batch_size']}; both "
+                          "must be >= 1", position=where)
     if values["lookups"] < 1 or not 0 < values["unique_rows"] <= values["lookups"]:
         raise trace_error(p, "unique rows must be in [1, indices]", position=where)
     return LocalityEntry(name, values["batches"], values["batch_size"], values["lookups"],

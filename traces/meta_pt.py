@@ -76,14 +76,18 @@ class MetaTrace:
 
 def open_meta(path: str | os.PathLike[str], *, tmp_dir: str | None = None) -> MetaTrace:
     """Open a `.pt` or `.pt.gz` trace. Raises TraceError if it cannot be read or its layout is not
-    (indices 1-D, offsets T*B+1, lengths [T, B])."""
+    (indices 1-D, offsets T*B+1, lengths [T, B] with T, B >= 1)."""
     p = Path(path)
     if not p.is_file():
         raise trace_error(p, "no such file")
     try:
         data = _load(p, tmp_dir)
     except Exception as err:  # torch's unpickler raises many types on damaged bytes
-        raise trace_error(p, f"cannot load as a torch file ({err})".replace("\n", " ")) from err
+        # Their messages alone can be a bare number (KeyError: 101), so the type goes with them.
+        why = f"{type(err).__name__}: {err}".replace("\n", " ")
+        raise trace_error(p, f"cannot load as a torch file ({why}); a Meta trace is a whole "
+                          "torch.save file of (indices, offsets, lengths): fetch it again, or "
+                          "name its format with --format") from err
     return _checked(p, data)
 
 
@@ -128,10 +132,13 @@ def _checked(p: Path, data: Any) -> MetaTrace:
     if any(x.is_floating_point() or x.is_complex() for x in data):
         raise trace_error(p, "wrong tensor layout: tensors must hold integers")
     t, b = lengths.shape
+    if not t or not b:  # a batch of no bags has no table-major layout (B divides the offsets)
+        raise trace_error(p, f"lengths has shape [{t}, {b}]: no tables or no bags, so no batch "
+                          "to read; expected [T, B] with T, B >= 1")
     if offsets.numel() != t * b + 1:
         raise trace_error(p, f"offsets has {offsets.numel()} entries; lengths [{t}, {b}] needs "
                           f"{t * b + 1}")
-    if t * b and (int(offsets[0]) != 0 or int(offsets[-1]) != indices.numel()):
+    if int(offsets[0]) != 0 or int(offsets[-1]) != indices.numel():
         raise trace_error(p, f"offsets run from {int(offsets[0])} to {int(offsets[-1])}, expected "
                           f"0 to {indices.numel()} (the number of indices)")
     return MetaTrace(p, indices, offsets, lengths)

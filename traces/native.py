@@ -88,6 +88,7 @@ class NativeWriter:
         self._pos = 0
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="trace-writer")
         self._pending: Future[None] | None = None
+        self._submitted = 0  # batches handed to the writing thread
 
     def __enter__(self) -> NativeWriter:
         self._handle = self._ctx.__enter__()
@@ -105,13 +106,14 @@ class NativeWriter:
         The checksum and the write run on a background thread while the caller makes the next
         batch (both release the GIL), so at most two batches are in memory at once.
         """
-        if self.check:
+        if self.check:  # numbered by this thread: the footer lags while a block is written
             validate_batch(batch, [t.rows for t in self.tables], [t.name for t in self.tables],
-                           path=self.path, batch_number=len(self.footer))
+                           path=self.path, batch_number=self._submitted)
         offsets = np.ascontiguousarray(batch.offsets, dtype="<i8")
         indices = np.ascontiguousarray(batch.indices, dtype=self.dtype.newbyteorder("<"))
         self._drain()
         self._pending = self._pool.submit(self._write_block, offsets, indices, batch.batch_size)
+        self._submitted += 1
 
     def _drain(self) -> None:
         if self._pending is not None:

@@ -7,7 +7,9 @@ layout, dlrm's one-line trace or three-line distribution) or from an explicit fo
 
 from __future__ import annotations
 
+import gzip
 import os
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,7 @@ from traces.dlrm_files import generate_lru, read_dlrm_distribution, read_dlrm_tr
 from traces.errors import TraceError, trace_error
 from traces.meta_pt import open_meta
 from traces.native import MAX_ROWS, TraceTable, open_native, write_native
+from traces.progress import progress
 
 FORMATS = ("native", "meta", "criteo", "dlrm", "dlrm-bin", "dlrm-dist")
 # Embedding dimension recorded for formats that do not store one. Unit: elements per row.
@@ -33,6 +36,7 @@ DEFAULT_DIM = 64
 SNIFF_LIMIT = 64 << 20
 _DLRM_TRACE_BYTES = b"0123456789, \r\n"  # what dlrm's text files are made of
 _DLRM_DIST_BYTES = _DLRM_TRACE_BYTES + b"."
+_GZIP_MAGIC = b"\x1f\x8b"  # the first two bytes of every gzip member (RFC 1952, section 2.3.1)
 
 
 @dataclass(frozen=True)
@@ -76,13 +80,15 @@ class Source:
 
 def detect_format(path: str | os.PathLike[str]) -> str:
     """The format of a file, from its first bytes and its name (for dlrm's text files, their
-    first three lines). Raises TraceError if unknown, or if dlrm's formats cannot be told apart
-    within SNIFF_LIMIT bytes."""
+    first three lines; for a `.gz` file, its first line decompressed). Raises TraceError if
+    unknown, or if dlrm's formats cannot be told apart within SNIFF_LIMIT bytes."""
     p = Path(path)
     try:
         with open(p, "rb") as handle:
             head = handle.read(4096)
             fmt = _by_head(head, p.name.lower())
+            if fmt is None and head.startswith(_GZIP_MAGIC) and p.name.lower().endswith(".gz"):
+                fmt = _gzipped_criteo(p)
             if fmt is None and _only(head, _DLRM_DIST_BYTES):
                 fmt = _dlrm_text(p, *_through_line(head, handle, 3))
     except OSError as err:
@@ -103,6 +109,17 @@ def _by_head(head: bytes, name: str) -> str | None:
     if name.endswith((".tsv", ".csv", ".tsv.gz", ".csv.gz")):
         return "criteo"
     return None
+
+
+def _gzipped_criteo(p: Path) -> str | None:
+    """`criteo` if the decompressed first line is Criteo's (the Terabyte logs are `day_N.gz`, a
+    name that says nothing of what is inside), else None."""
+    try:
+        with gzip.open(p, "rb") as handle:
+            head = handle.read(4096)
+    except (OSError, EOFError, zlib.error):
+        return None  # not gzip after all, or damaged: the format stays unknown
+    return "criteo" if _criteo_line(head.split(b"\n")[0]) else None
 
 
 def _criteo_line(line: bytes) -> bool:
@@ -224,7 +241,9 @@ _OPENERS: dict[str, Callable[[Path, ReadOptions], Source]] = {
 }
 
 
-def convert(source: Source, out: str | os.PathLike[str]) -> int:
-    """Write `source` as a native trace at `out` (atomically); returns the batches written."""
+def convert(source: Source, out: str | os.PathLike[str], *, show_progress: bool = True) -> int:
+    """Write `source` as a native trace at `out` (atomically); returns the batches written.
+    A bar counts the batches on a terminal: a Criteo log can take many minutes."""
     info = {"converted_from": source.format, **source.info}
-    return write_native(out, source.tables, source.batches(), info)
+    batches = progress(source.batches(), total=None, desc="convert", enabled=show_progress)
+    return write_native(out, source.tables, batches, info)

@@ -7,6 +7,7 @@ gathered from every batch without reading the others), so memory holds one table
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -20,14 +21,18 @@ from traces.progress import progress
 from traces.sources import Source
 
 
-def _batch_supplier(source: Source, max_batches: int | None) -> Callable[[], Iterator[TraceBatch]]:
+def _batch_supplier(source: Source, max_batches: int | None, show_progress: bool
+                    ) -> Callable[[], Iterator[TraceBatch]]:
     """A function that yields the batches again each call, validated once up front."""
     if source.format == "native":
         trace = open_native(source.path)
         for _ in trace.iter_batches(max_batches):  # checksums and ranges, once
             pass
         return lambda: trace.iter_batches(max_batches, validate=False)
-    kept = list(source.batches())[:max_batches]  # other formats are small or a single batch
+    # Other formats are small or a single batch, so they are held; a Criteo log may not be, and
+    # is read no further than `max_batches` asks, with a bar while it is read.
+    kept = list(progress(itertools.islice(source.batches(), max_batches), total=max_batches,
+                         desc="read", enabled=show_progress))
     return lambda: iter(kept)
 
 
@@ -36,7 +41,7 @@ def trace_stats(source: Source, *, max_batches: int | None = None, lru: bool = T
                 ) -> dict[str, Any]:
     """All statistics as a JSON-ready dict (keys: lookups, unique_rows, unique_ratio,
     once_fraction, top1pct_share, ..., tables). Raises TraceError on a corrupt trace."""
-    batches = _batch_supplier(source, max_batches)
+    batches = _batch_supplier(source, max_batches, show_progress)
     first = next(batches(), None)
     sizes = sorted({b.batch_size for b in batches()})
     tables, all_counts = [], []

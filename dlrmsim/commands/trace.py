@@ -49,14 +49,17 @@ def _generate(args: argparse.Namespace) -> int:
 def _add_read_options(p: argparse.ArgumentParser) -> None:
     from traces.sources import DEFAULT_DIM, FORMATS
 
-    p.add_argument("--format", default="auto", choices=("auto", *FORMATS))
+    p.add_argument("--format", default="auto", choices=("auto", *FORMATS),
+                   help="the file's format (default: told from its content and name)")
     p.add_argument("--rows", type=_positive, help="rows per table (Criteo hash size; dlrm: max id + 1)")
     p.add_argument("--dim", type=_positive, default=DEFAULT_DIM, help="embedding dim to record")
     p.add_argument("--batch-size", type=_positive, default=2048, help="bags per batch (dlrm, Criteo)")
-    p.add_argument("--pooling", type=_positive, default=1, help="ids per bag (dlrm trace files)")
+    p.add_argument("--pooling", type=_positive, default=1,
+                   help="ids per bag when a dlrm id sequence is cut into bags")
     p.add_argument("--tables", help="Meta .pt: table range FIRST:STOP")
     p.add_argument("--length", type=_positive, default=100_000, help="ids drawn from a dlrm dist file")
-    p.add_argument("--seed", type=arguments.seed, default=0)
+    p.add_argument("--seed", type=arguments.seed, default=0,
+                   help="seed of the ids drawn from a dlrm dist file")
     p.add_argument("--binary-dtype", default="int32", choices=("int32", "int64", "uint64"))
     p.add_argument("--missing", default="zero", choices=("zero", "empty"),
                    help="Criteo empty feature: row 0 (dlrm) or an empty bag")
@@ -82,8 +85,8 @@ def _open(args: argparse.Namespace) -> Any:
 def _add_stats(sub: Any) -> None:
     p = sub.add_parser("stats", help="locality statistics of a trace, overall and per table")
     p.add_argument("source", metavar="FILE")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--max-batches", type=_positive)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--max-batches", type=_positive, help="read at most this many batches")
     p.add_argument("--no-lru", action="store_true", help="skip the LRU hit-ratio curves")
     _add_read_options(p)
     p.set_defaults(func=_stats)
@@ -105,16 +108,18 @@ def _add_fit(sub: Any) -> None:
     p.add_argument("--fit-batch-size", type=_positive, default=1024,
                    help="locality file: batch size the fit must reproduce the entry at")
     p.add_argument("--fit-tables", type=_positive, default=8, help="locality file: tables to model")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_read_options(p)
     p.set_defaults(func=_fit)
 
 
 def _fit(args: argparse.Namespace) -> int:
     from sim.presets import save_model
+    from traces.atomic import check_output
     from traces.fit import fit_locality_entry, fit_trace_stats
     from traces.stats import trace_stats
 
+    check_output(args.out)  # save_model would find a folder there only after the fit
     if _is_locality_file(args.source):
         from traces.errors import TraceError
         from traces.locality_file import read_locality_file
@@ -122,8 +127,12 @@ def _fit(args: argparse.Namespace) -> int:
         entries = read_locality_file(args.source)
         if not 0 <= args.entry < len(entries):
             raise TraceError(f"{args.source}: no entry {args.entry}; it has {len(entries)}")
-        model = fit_locality_entry(entries[args.entry], batch_size=args.fit_batch_size,
-                                   tables=args.fit_tables, dim=args.dim)
+        entry = entries[args.entry]
+        try:
+            model = fit_locality_entry(entry, batch_size=args.fit_batch_size,
+                                       tables=args.fit_tables, dim=args.dim)
+        except TraceError as err:  # the fit knows the numbers, not where they came from
+            raise TraceError(f"{args.source}, entry {args.entry} ({entry.file}): {err}") from err
     else:
         model = fit_trace_stats(trace_stats(_open(args), lru=False), name="fit")
     save_model(model, args.out)

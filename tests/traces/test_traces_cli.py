@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,53 @@ def test_a_batch_too_big_for_memory_is_one_line(tmp_path: Path,
     err = capsys.readouterr().err.strip()
     assert "out of memory" in err and f"smaller --batch-size than {huge}" in err
     assert len(err.splitlines()) == 1 and not list(tmp_path.iterdir())
+
+
+def test_an_empty_file_is_not_converted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Before, this wrote a trace of 0 batches and said so with status 0.
+    (tmp_path / "ids.log").write_text("")
+    out = tmp_path / "out.trace"
+    assert main(["trace", "convert", str(tmp_path / "ids.log"), "--format", "dlrm",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "ids.log: no row ids" in err and len(err.splitlines()) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["ids.log"]
+
+
+def test_convert_shows_progress_on_a_terminal(tmp_path: Path, data_dir: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # Converting a day of Criteo takes minutes: a terminal sees batches counted, as generate does.
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["trace", "convert", str(data_dir / "criteo_sample.csv"), "--rows", "500",
+                 "--batch-size", "16", "--out", str(tmp_path / "c.trace")]) == 0
+    assert "convert:" in terminal.getvalue() and "batch" in terminal.getvalue()
+
+
+def test_a_locality_entry_that_cannot_be_fitted_is_named(tmp_path: Path, data_dir: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    # Every index a distinct row: no Zipf table gives that. Before, the message said so without
+    # saying which file and entry.
+    text = (data_dir / "meta_dlrm_datasets_2021_locality_stats.txt").read_text().split("\n\n")[0]
+    lookups = text.split("Avg # of indices: ")[1].split("\n")[0]
+    unique = text.split("Avg # of unique cols: ")[1].split("\n")[0]
+    (tmp_path / "s.txt").write_text(text.replace(f"unique cols: {unique}",
+                                                 f"unique cols: {lookups}") + "\n")
+    assert main(["trace", "fit", str(tmp_path / "s.txt"), "--out", str(tmp_path / "m.yaml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "s.txt, entry 0 (fbgemm_t856_bs65536.pt): cannot fit" in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "m.yaml").exists()
+
+
+def test_a_folder_as_the_fits_out_is_one_line_before_the_fit(
+        tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Before, the fit ran, and writing the YAML over the folder ended in a traceback.
+    assert main(["trace", "fit", str(data_dir / "meta_dlrm_datasets_2021_locality_stats.txt"),
+                 "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is a folder" in err and len(err.splitlines()) == 1
+    assert not list(tmp_path.iterdir())

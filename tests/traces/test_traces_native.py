@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 import zlib
 from pathlib import Path
 
@@ -119,3 +120,22 @@ def test_any_damage_is_a_trace_error_or_harmless(tmp_path: Path, data: st.DataOb
             assert batch.indices.size == batch.offsets[-1]
     except TraceError:
         pass
+
+
+def test_a_bad_batch_is_named_by_its_own_number_while_the_last_is_still_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The previous batch is written on a background thread; a slow disk keeps it there. Before,
+    # the number came from the footer, which that thread had not yet grown: "batch 0".
+    write_block = NativeWriter._write_block
+
+    def slow(self: NativeWriter, *args: object) -> None:
+        time.sleep(0.3)  # seconds: far longer than validating the next batch takes
+        write_block(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(NativeWriter, "_write_block", slow)
+    good, bad = _batch([1, 2, 9, 4, 0], [2, 1, 1, 1], 2), _batch([1, 2, 11, 4, 0], [2, 1, 1, 1], 2)
+    with pytest.raises(TraceError, match="table 'x', batch 1, index 2"), \
+            NativeWriter(tmp_path / "t", TABLES) as writer:
+        writer.write(good)
+        writer.write(bad)
+    assert not list(tmp_path.iterdir())

@@ -193,3 +193,91 @@ def test_a_criteo_csv_without_its_header_is_read_as_csv(tmp_path: Path, data_dir
 def test_a_dlrm_trace_of_forty_ids_is_not_taken_for_criteo(tmp_path: Path) -> None:
     (tmp_path / "forty.log").write_text(",".join(str(i) for i in range(40)))
     assert detect_format(tmp_path / "forty.log") == "dlrm"
+
+
+def _criteo_line(label: str = "1", ids: str = "0000000a", sep: str = "\t") -> str:
+    return sep.join([label] + ["5"] * 13 + [ids] * 26)
+
+
+@pytest.mark.parametrize(("name", "text", "read", "message"), [
+    ("ids.log", "", read_dlrm_trace, "no row ids"),
+    ("ids.log", "\n \n", read_dlrm_trace, "no row ids"),
+    ("ids.bin", "", lambda p: read_dlrm_trace(p, binary=True), "no row ids"),
+    ("day_0", "", lambda p: list(read_criteo(p, 7, 4)), "no examples"),
+    ("s.csv", "label," + ",".join(["I"] * 13 + ["C"] * 26) + "\n",
+     lambda p: list(read_criteo(p, 7, 4)), "no examples"),
+])
+def test_a_file_without_lookups_is_refused_by_its_reader(
+        tmp_path: Path, name: str, text: str, read: object, message: str) -> None:
+    # Before, each gave no lookups without a word, and `trace convert` wrote an empty trace.
+    (tmp_path / name).write_text(text)
+    with pytest.raises(TraceError, match=f"{name}: {message}"):
+        read(tmp_path / name)  # type: ignore[operator]
+
+
+def test_a_distribution_file_without_ids_names_the_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "dist.log").write_text("\n0, 1\n0.5, 1.0\n")
+    with pytest.raises(TraceError, match=r"dist\.log, line 1: no unique ids"):
+        read_dlrm_distribution(tmp_path / "dist.log")
+
+
+def test_a_damaged_gzip_criteo_log_is_a_trace_error(tmp_path: Path, data_dir: Path) -> None:
+    packed = bytearray(gzip.compress((data_dir / "criteo_sample.csv").read_bytes()))
+    middle = len(packed) // 2
+    packed[middle:middle + 64] = bytes(b ^ 0x55 for b in packed[middle:middle + 64])
+    (tmp_path / "day.csv.gz").write_bytes(bytes(packed))
+    with pytest.raises(TraceError, match=r"day\.csv\.gz: cannot read"):
+        list(read_criteo(tmp_path / "day.csv.gz", 1000, 64))
+
+
+@pytest.mark.parametrize("sep", ["\t", ","])
+def test_a_criteo_header_of_any_name_is_skipped_not_read_as_an_example(
+        tmp_path: Path, sep: str) -> None:
+    # Its categorical names C1..C26 are hexadecimal numbers too: read as an example, they were
+    # ids 0xC1, 0xC2, ... of a 2-example batch.
+    header = sep.join(["Label"] + [f"I{i}" for i in range(1, 14)] +
+                      [f"C{i}" for i in range(1, 27)])
+    (tmp_path / "day_0").write_text(header + "\n" + _criteo_line(sep=sep) + "\n")
+    (batch,) = read_criteo(tmp_path / "day_0", 1000, 4)
+    assert batch.batch_size == 1 and batch.indices.tolist() == [10] * 26
+
+
+def test_a_line_whose_label_is_not_a_number_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "day_0").write_text(_criteo_line() + "\n" + _criteo_line(label="x") + "\n")
+    with pytest.raises(TraceError, match=r"day_0, line 2: label 'x' is not a number"):
+        list(read_criteo(tmp_path / "day_0", 7, 4))
+
+
+def test_a_meta_file_without_bags_is_refused_when_opened(tmp_path: Path) -> None:
+    # lengths [2, 0]: before, it opened, and converting it failed in numpy (a slice step of 0).
+    torch.save((torch.zeros(0, dtype=torch.int32), torch.zeros(1, dtype=torch.int64),
+                torch.zeros(2, 0, dtype=torch.int64)), tmp_path / "nobags.pt")
+    with pytest.raises(TraceError, match=r"nobags\.pt: lengths has shape \[2, 0\]: no tables or "
+                       "no bags"):
+        open_meta(tmp_path / "nobags.pt")
+
+
+def test_a_gzipped_criteo_log_named_like_terabytes_days_is_detected(tmp_path: Path) -> None:
+    # Criteo's Terabyte logs are day_0.gz ... day_23.gz: only the content says they are Criteo.
+    with gzip.open(tmp_path / "day_0.gz", "wt") as out:
+        out.write(_criteo_line() + "\n")
+    assert detect_format(tmp_path / "day_0.gz") == "criteo"
+    (tmp_path / "other.gz").write_bytes(gzip.compress(b"1, 2, 3"))
+    with pytest.raises(TraceError, match="unknown trace format"):
+        detect_format(tmp_path / "other.gz")
+
+
+def test_stack_distances_out_of_order_are_refused(tmp_path: Path) -> None:
+    # generate_lru bisects them and takes the last as the largest: out of order, it drew from
+    # the wrong law without a word.
+    (tmp_path / "dist.log").write_text("1, 2, 3\n0, 3, 1\n0.5, 0.75, 1.0\n")
+    with pytest.raises(TraceError, match=r"dist\.log, line 2: stack distances must increase"):
+        read_dlrm_distribution(tmp_path / "dist.log")
+
+
+def test_a_file_torch_cannot_load_says_what_it_should_be(tmp_path: Path) -> None:
+    # torch's unpickler said only "(101)" (a KeyError on the byte 'e') for this file.
+    (tmp_path / "hi.pt").write_text("hello\n")
+    with pytest.raises(TraceError, match=r"hi\.pt: cannot load as a torch file \(\w+Error: .*\); "
+                       r"a Meta trace is a whole torch\.save file .*--format"):
+        open_meta(tmp_path / "hi.pt")

@@ -11,13 +11,14 @@ from hypothesis import strategies as st
 
 from sim.specs import ModelSpec
 from traces import TraceError, generate_trace
-from traces.fit import fit_locality_entry, fit_trace_stats
+from traces.fit import expected_locality, fit_locality_entry, fit_trace_stats, s_for_ratio
 from traces.generator import ModelGenerator
 from traces.locality import BIN_LABELS, access_counts, locality_of_counts
 from traces.locality_file import read_locality_file
 from traces.lru import hit_ratio_curve, stack_distances
-from traces.sources import open_source
+from traces.sources import ReadOptions, open_source
 from traces.stats import format_stats, trace_stats
+from traces.zipf import ZipfSampler
 
 
 def _naive_distances(keys: list[int]) -> list[int]:
@@ -87,3 +88,43 @@ def test_fit_reproduces_the_first_meta_entry(data_dir: Path) -> None:
     loc = locality_of_counts(counts)
     assert loc.unique_ratio == pytest.approx(entry.unique_ratio, rel=0.10)
     assert abs(loc.once_fraction - entry.once_fraction) <= 0.05
+
+
+def test_max_batches_reads_a_criteo_log_no_further(tmp_path: Path) -> None:
+    # A log still being written ends in a cut line; the first batch is all that is asked for,
+    # and before, the whole file was read (and held) first, so the cut line ended the run.
+    good = "\t".join(["1"] + ["5"] * 13 + ["0000000a"] * 26)
+    (tmp_path / "day_0").write_text((good + "\n") * 10 + "1\t5\n")
+    source = open_source(tmp_path / "day_0", "criteo", ReadOptions(rows=7, batch_size=4))
+    report = trace_stats(source, max_batches=1, lru=False, show_progress=False)
+    assert report["batches"] == 1 and report["lookups"] == 4 * 26
+
+
+@pytest.mark.parametrize(("batches", "size"), [(0, 65536), (1, 0)])
+def test_an_entry_of_no_batches_or_empty_batches_is_refused(
+        tmp_path: Path, data_dir: Path, batches: int, size: int) -> None:
+    # Before, it was read, and `trace fit` divided by zero (a traceback).
+    text = (data_dir / "meta_dlrm_datasets_2021_locality_stats.txt").read_text()
+    first = text.split("\n\n")[0].replace("processing 1 batches of size 65536",
+                                          f"processing {batches} batches of size {size}")
+    (tmp_path / "s.txt").write_text(first + "\n")
+    with pytest.raises(TraceError, match=r"s\.txt, entry 0 \(fbgemm_t856_bs65536\.pt\): "
+                       f"{batches} batches of size {size}"):
+        read_locality_file(tmp_path / "s.txt")
+
+
+def test_expected_locality_of_a_uniform_law_is_the_occupancy_closed_form() -> None:
+    # s = 0: each of n rows is missed by all N draws with probability (1 - 1/n)^N. n is past
+    # the ranks summed term by term, so the quadrature of the tail is checked too.
+    n, lookups = 1_000_000, 500_000.0
+    unique, once = expected_locality(n, 0.0, lookups)
+    assert unique == pytest.approx(n * (1 - (1 - 1 / n) ** lookups), rel=1e-9)
+    assert once == pytest.approx(lookups * (1 - 1 / n) ** (lookups - 1), rel=1e-9)
+
+
+@pytest.mark.parametrize("s", [0.6, 1.1])
+def test_the_fitted_exponent_recovers_that_of_a_zipf_sample(s: float) -> None:
+    rows, lookups = 100_000, 200_000
+    ranks = ZipfSampler(rows, s).sample(np.random.default_rng(5), lookups)
+    ratio = locality_of_counts(access_counts(ranks)).unique_ratio
+    assert s_for_ratio(rows, float(lookups), ratio) == pytest.approx(s, abs=0.02)

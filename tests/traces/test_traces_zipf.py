@@ -41,3 +41,23 @@ def test_single_row_and_uniform_exponent() -> None:
 def test_bad_parameters_raise() -> None:
     with pytest.raises(ValueError):
         ZipfSampler(0, 1.0)
+
+
+@pytest.mark.parametrize(("n", "s"), [(1_000_000, 1.05), (1_000_000, 0.5), (100_000, 2.0)])
+def test_the_tail_matches_the_exact_pmf_in_log_bins(n: int, s: float) -> None:
+    # The head test above sees only the first 100 ranks; here every rank counts, in bins of
+    # geometrically growing width (exact bin probabilities: the pmf summed directly).
+    draws = 1_000_000
+    ranks = ZipfSampler(n, s).sample(np.random.default_rng(11), draws)
+    pmf = np.power(np.arange(1, n + 1, dtype=np.float64), -s)
+    pmf /= pmf.sum()
+    starts = np.unique(np.geomspace(1, n, 50).astype(np.int64)) - 1  # 0-based first rank of a bin
+    observed = np.add.reduceat(np.bincount(ranks, minlength=n), starts).astype(float)
+    expected = np.add.reduceat(pmf, starts) * draws
+    sparse = expected < 5  # chi-square needs about 5 expected per bin: pool the rare bins
+    observed = np.append(observed[~sparse], observed[sparse].sum())
+    expected = np.append(expected[~sparse], expected[sparse].sum())
+    if expected[-1] == 0:
+        observed, expected = observed[:-1], expected[:-1]
+    _, p_value = stats.chisquare(observed, expected * observed.sum() / expected.sum())
+    assert p_value > 1e-4
