@@ -15,16 +15,19 @@ from sim.costs import OpCost, feature_interaction
 from sim.meter import Laps
 from sim.processes import dense_ps, reader, sparse_ps
 from sim.processes.embedding_work import group_costs, index_bytes, shard_work
+from sim.processes.sparse_ps import Share
 from sim.topology import ServerResources
 
 
 @dataclass
 class CpuBatchPlan:
-    """Per batch: bytes to and from each sparse PS, their kernels, local tables' kernels."""
+    """Per batch: bytes to and from each sparse PS, keyed (ps, socket) by the socket whose
+    memory holds the tables they are for (sparse_ps.Share); their kernels; local tables'
+    kernels."""
 
     batch_index: int
-    request: dict[int, float] = field(default_factory=dict)
-    reply: dict[int, float] = field(default_factory=dict)
+    request: dict[Share, float] = field(default_factory=dict)
+    reply: dict[Share, float] = field(default_factory=dict)
     ps_fwd: dict[tuple[int, int], OpCost] = field(default_factory=dict)
     ps_upd: dict[tuple[int, int], OpCost] = field(default_factory=dict)
     ps_threads: dict[tuple[int, int], int] = field(default_factory=dict)
@@ -41,12 +44,11 @@ def cpu_batch_plan(job: Job, batch_index: int) -> CpuBatchPlan:
         if where.location != "remote":
             plan.local.append(t)
             continue
-        p = where.devices[0]
-        key = (p, where.ps_socket)
+        key = (where.devices[0], where.ps_socket)
         works.setdefault(key, []).append(shard_work(model, demand, batch_index, t))
-        plan.request[p] = plan.request.get(p, 0.0) + index_bytes(demand, batch_index, t)
-        plan.reply[p] = plan.reply.get(p, 0.0) + (demand.batch_size * table.dim
-                                                  * model.bytes_per_element)
+        plan.request[key] = plan.request.get(key, 0.0) + index_bytes(demand, batch_index, t)
+        plan.reply[key] = plan.reply.get(key, 0.0) + (demand.batch_size * table.dim
+                                                      * model.bytes_per_element)
     for (p, s), group in works.items():
         proc = sparse_ps.ps_socket_proc(job, p, s)
         plan.ps_threads[(p, s)] = proc.threads

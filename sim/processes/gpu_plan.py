@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sim.cluster import DENSE_BYTES, Job, cpu_proc, dense_update_cost, gpu_proc, mlp_cost
 from sim.costs import OpCost, feature_interaction
 from sim.processes.embedding_work import group_costs, index_bytes, shard_work
-from sim.processes.sparse_ps import ps_socket_proc
+from sim.processes.sparse_ps import Share, ps_socket_proc
 from sim.topology import Endpoint, Route, ServerResources, route_between
 
 
@@ -76,10 +76,14 @@ class BatchPlan:
     # socket -> {server: bytes}: its tables' indices from the batches of the other servers
     host_in: dict[int, dict[int, float]] = field(default_factory=dict)
     host_out: dict[int, dict[int, float]] = field(default_factory=dict)  # socket -> {GPU: bytes}
-    remote_req: dict[int, float] = field(default_factory=dict)
+    # Bytes of the messages to and from each sparse PS, keyed (ps, socket) by the socket whose
+    # memory holds the tables they are for (sparse_ps.Share): indices out, rows back (and
+    # their gradients out); and per PS, its reply, which the client copies as one message.
+    remote_req: dict[Share, float] = field(default_factory=dict)
     remote_fwd: dict[tuple[int, int], OpCost] = field(default_factory=dict)
     remote_upd: dict[tuple[int, int], OpCost] = field(default_factory=dict)
-    remote_out: dict[int, float] = field(default_factory=dict)
+    remote_out: dict[Share, float] = field(default_factory=dict)
+    remote_replies: dict[int, float] = field(default_factory=dict)
     remote_to_gpu: list[float] = field(default_factory=list)
     remote_threads: dict[tuple[int, int], int] = field(default_factory=dict)
 
@@ -167,13 +171,14 @@ def _host_table(job: Job, layout: Layout, plan: BatchPlan, works: dict[int, list
 def _remote_table(job: Job, plan: BatchPlan, works: dict[tuple[int, int], list],
                   batch_index: int, t: int, per_gpu: list[int]) -> None:
     """A table on a sparse PS, served by the socket the placement gave it there: each server
-    sends its own batch's indices and stages the replies to its GPUs."""
+    sends its own batch's indices (to that socket) and stages the replies to its GPUs."""
     model, demand, where = job.model, job.demand, job.placement.tables[t]
-    p = where.devices[0]
+    p, key = where.devices[0], (where.devices[0], where.ps_socket)
     row_bytes = model.tables[t].dim * model.bytes_per_element
-    works[(p, where.ps_socket)].append(shard_work(model, demand, batch_index, t))
-    plan.remote_req[p] = plan.remote_req.get(p, 0.0) + index_bytes(demand, batch_index, t)
-    plan.remote_out[p] = plan.remote_out.get(p, 0.0) + demand.batch_size * row_bytes
+    works[key].append(shard_work(model, demand, batch_index, t))
+    plan.remote_req[key] = plan.remote_req.get(key, 0.0) + index_bytes(demand, batch_index, t)
+    plan.remote_out[key] = plan.remote_out.get(key, 0.0) + demand.batch_size * row_bytes
+    plan.remote_replies[p] = plan.remote_replies.get(p, 0.0) + demand.batch_size * row_bytes
     for h, b in enumerate(per_gpu):
         plan.remote_to_gpu[h] += b * row_bytes
 

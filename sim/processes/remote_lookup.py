@@ -23,10 +23,11 @@ def _copy_cost(job: Job, server: ServerResources, nbytes: float) -> OpCost:
 
 def _copies(job: Job, server: ServerResources, plan: BatchPlan) -> Proc:
     """The client copies each sparse PS's reply (or gradients for it) on a core of its own, at
-    the rate one thread reaches; the copies share the socket's memory bandwidth."""
+    the rate one thread reaches; the copies share the socket's memory bandwidth. A reply is
+    one message whatever sockets of the PS its rows come from, so one copy per PS."""
     end = ("host", CLIENT_SOCKET)
     yield job.env.all_of([job.kernel(server, end, _copy_cost(job, server, nbytes))
-                          for _, nbytes in sorted(plan.remote_out.items())])
+                          for _, nbytes in sorted(plan.remote_replies.items())])
 
 
 def forward(job: Job, server: ServerResources, plan: BatchPlan) -> list[Proc]:

@@ -1,5 +1,6 @@
 """Sparse parameter servers: they serve pooled lookups of the tables they hold and apply the
-gradient updates, on their cores and memory bandwidth; requests and replies cross the network."""
+gradient updates, on the cores and memory bandwidth of the socket that holds each table;
+requests and replies cross the network, and inside the PS reach each table's socket."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from dataclasses import dataclass
 from sim.cluster import INDEX_BYTES, LENGTH_BYTES, Job, Proc, cpu_proc
 from sim.costs import OpCost, Processor
 from sim.engine import Channel
-from sim.topology import Endpoint, ServerResources, network_route
+from sim.topology import Endpoint, Route, ServerResources, network_route
 
 Part = tuple[list[tuple[Channel, float]], float]
+# (sparse PS, socket): the part of a PS's message for the tables that socket's memory holds
+Share = tuple[int, int]
 
 
 def ps_socket_proc(job: Job, ps: int, socket: int) -> Processor:
@@ -37,36 +40,46 @@ def kernel_parts(job: Job, costs: Mapping[tuple[int, int], OpCost],
     return parts
 
 
-def exchange(job: Job, client: ServerResources, end: Endpoint, nbytes: Mapping[int, float],
+def exchange(job: Job, client: ServerResources, end: Endpoint, nbytes: Mapping[Share, float],
              *, to_ps: bool) -> Proc:
     """One fan-out (to_ps) or fan-in of messages between a client and sparse PS, as a bundle
-    that ends when the last message is in (the client waits for all of them anyway)."""
+    that ends when the last message is in (the client waits for all of them anyway).
+
+    `nbytes` holds each PS's message split by the socket of that PS whose memory holds the
+    tables the bytes are for, keyed (ps, socket) (see `Share`): each share enters or leaves
+    the PS at its socket, so a share for socket 1 of a PS whose NIC sits on socket 0 crosses
+    the inter-socket link and socket 1's memory channel. A PS's message keeps one NIC at
+    each end, and the exchange one latency (its slowest route's)."""
     fan = _fan(job, client, end, tuple(sorted(nbytes)), to_ps)
-    sizes = [nbytes[p] for p in fan.servers]
-    # Each channel's amount is summed over its messages in server order, as a bundle of one
-    # part per message would: the flow is the same, bit for bit, without rebuilding routes.
-    demands = []
-    for channel, members in fan.members:
+    sizes = [nbytes[k] for k in fan.shares]
+    # Each channel's amount is summed over its shares in (ps, socket) order, as a bundle of
+    # one part per share would: the flow is the same, bit for bit, without rebuilding routes.
+    # Channels crossed by the same shares (every client-side hop) share one sum.
+    sums: list[float] = []
+    for members in fan.groups:
         amount = 0.0
         for i in members:
             amount += sizes[i]
-        demands.append((channel, amount))
-    yield from job.bundle([(demands, 0.0)], fan.latency_s)
+        sums.append(amount)
+    yield from job.bundle([([(channel, sums[g]) for channel, g in fan.channels], 0.0)],
+                          fan.latency_s)
 
 
 @dataclass(frozen=True)
 class _Fan:
-    """The channels of one client's messages to (or from) a set of sparse PS: each channel
-    with the positions (in `servers`) of the messages that cross it, in first-use order."""
+    """The channels of one client's messages to (or from) sparse PS, split into `shares`:
+    `groups` are the distinct sets of positions (in `shares`) of the shares that cross a
+    channel, and `channels` each channel, in first-use order, with the index of its group."""
 
-    servers: tuple[int, ...]
-    members: tuple[tuple[Channel, tuple[int, ...]], ...]
+    shares: tuple[Share, ...]
+    groups: tuple[tuple[int, ...], ...]
+    channels: tuple[tuple[Channel, int], ...]
     latency_s: float
 
 
 # Routes depend only on the servers' specs and names, so each fan is built once per job; a
 # worker repeats the same fans every iteration. Weak keys: a finished job frees its fans.
-_FANS: weakref.WeakKeyDictionary[Job, dict[tuple[str, Endpoint, tuple[int, ...], bool], _Fan]]
+_FANS: weakref.WeakKeyDictionary[Job, dict[tuple[str, Endpoint, tuple[Share, ...], bool], _Fan]]
 _FANS = weakref.WeakKeyDictionary()
 
 
@@ -95,7 +108,9 @@ def client_nics(job: Job, client: ServerResources, end: Endpoint) -> dict[int, i
     (Sparse PS hold unequal bytes, so the earlier rule, PS p on NIC p modulo the NICs, loaded
     one of Big Basin's two NICs of socket 0 more than the other; balancing the three
     exchanges' bytes together instead of each can leave the replies on one NIC, as for M2.)
-    With one NIC both rules give it."""
+    With one NIC both rules give it. The balance is by PS, not by (PS, socket) share: a PS's
+    message is one RPC on one connection, so its shares for each socket travel together
+    through one NIC; only inside the PS do they part for their sockets."""
     pool = client.nic_pool(end)
     per_ps = exchange_bytes(job)
     loads = [[0.0, 0.0, 0.0] for _ in pool]
@@ -112,24 +127,40 @@ def client_nics(job: Job, client: ServerResources, end: Endpoint) -> dict[int, i
     return chosen
 
 
-def _fan(job: Job, client: ServerResources, end: Endpoint, servers: tuple[int, ...],
+def _fan(job: Job, client: ServerResources, end: Endpoint, shares: tuple[Share, ...],
          to_ps: bool) -> _Fan:
+    """The job's fan for these shares, built on first use."""
     fans = _FANS.setdefault(job, {})
-    key = (client.name, end, servers, to_ps)
+    key = (client.name, end, shares, to_ps)
     if key not in fans:
         members: dict[int, tuple[Channel, list[int]]] = {}
         latency = 0.0
         nics = client_nics(job, client, end)
-        for i, p in enumerate(servers):
-            ps = job.sparse_ps[p]
-            route = (network_route(client, end, ps, ("host", 0), spread=p, src_nic=nics[p])
-                     if to_ps else
-                     network_route(ps, ("host", 0), client, end, spread=p, dst_nic=nics[p]))
+        for i, share in enumerate(shares):
+            route = _share_route(job, client, end, share, nics[share[0]], to_ps)
             for channel in route.channels:
                 members.setdefault(id(channel), (channel, []))[1].append(i)
             latency = max(latency, route.latency_s)
-        fans[key] = _Fan(servers, tuple((c, tuple(m)) for c, m in members.values()), latency)
+        groups: dict[tuple[int, ...], int] = {}
+        channels = tuple((c, groups.setdefault(tuple(m), len(groups)))
+                         for c, m in members.values())
+        fans[key] = _Fan(shares, tuple(groups), channels, latency)
     return fans[key]
+
+
+def _share_route(job: Job, client: ServerResources, end: Endpoint, share: Share,
+                 client_nic: int, to_ps: bool) -> Route:
+    """The route of one share of a PS's message. The PS's NIC is the one its whole message
+    takes (nic_for its socket 0), whichever socket the share is for: one message, one NIC at
+    each end. Between that NIC and the share's socket the bytes cross the inter-socket link
+    when the two differ (ServerResources.to_nic)."""
+    p, socket = share
+    ps = job.sparse_ps[p]
+    ps_nic = ps.nic_for(("host", 0), spread=p)
+    if to_ps:
+        return network_route(client, end, ps, ("host", socket), src_nic=client_nic,
+                             dst_nic=ps_nic)
+    return network_route(ps, ("host", socket), client, end, src_nic=ps_nic, dst_nic=client_nic)
 
 
 def serve(job: Job, costs: Mapping[tuple[int, int], OpCost],

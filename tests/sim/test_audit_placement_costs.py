@@ -110,7 +110,7 @@ def test_the_remote_lookup_client_copies_each_reply_on_a_core_of_its_own() -> No
                 iterations=3, warmup=1)
     plan = batch_plan(job, Layout(tuple(job.trainers), 8), 0)
     reply = 2 * 1600 * 64 * 4
-    assert plan.remote_out == {0: reply, 1: reply}
+    assert plan.remote_replies == {0: reply, 1: reply}
     job.env.process(remote_lookup._copies(job, job.trainers[0], plan))
     job.env.run()
     assert job.env.now == pytest.approx(2 * reply / 12e9, rel=1e-9)

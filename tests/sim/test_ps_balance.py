@@ -150,10 +150,11 @@ def test_a_gpu_trainer_balances_its_sparse_ps_bytes_over_its_nics() -> None:
     client = job.trainers[0]
     assert client.nic_pool(("host", 0)) == (0, 1)
     assert sparse_ps.client_nics(job, client, ("host", 0)) == {0: 0, 1: 1, 2: 1, 3: 0}
-    # The messages take those NICs, out and back.
+    # The messages take those NICs, out and back (each PS's one table sits on its socket 0).
+    shares = ((0, 0), (1, 0), (2, 0), (3, 0))
     for to_ps, wire in ((True, "tx"), (False, "rx")):
-        fan = sparse_ps._fan(job, client, ("host", 0), (0, 1, 2, 3), to_ps)
-        members = {c.name: m for c, m in fan.members}
+        fan = sparse_ps._fan(job, client, ("host", 0), shares, to_ps)
+        members = {c.name: fan.groups[g] for c, g in fan.channels}
         assert members[f"{client.name}.nic0.{wire}"] == (0, 3)
         assert members[f"{client.name}.nic1.{wire}"] == (1, 2)
 
