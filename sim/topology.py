@@ -4,7 +4,8 @@ and routes between any two of its endpoints; servers meet through a non-blocking
 Endpoints are `("host", socket)` and `("gpu", index)`. Routes, by the paths the hardware offers:
 - GPU to GPU over NVLink when the pair has links (capacity = link count x per-link rate);
   otherwise peer-to-peer through their PCIe switch when they share one; otherwise up through
-  both switches and host memory, crossing the inter-socket link when the switches hang off
+  both switches and a buffer in the receiver's host memory (written, then read back out: two
+  bytes of memory traffic per byte), crossing the inter-socket link when the switches hang off
   different sockets. Such staged traffic also crosses a staging channel per switch, shared by
   both directions at a share of the uplink (EfficiencySpec.host_staged_efficiency): measured,
   host-staged GPU traffic does not run full duplex. A server with no GPU-to-GPU links (the
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sim.costs.base import COPY_TRAFFIC_PER_BYTE
 from sim.engine import Channel
 from sim.specs import ServerSpec
 
@@ -31,16 +33,34 @@ GPU_SECONDS_PER_S = 1.0
 
 @dataclass(frozen=True)
 class Route:
-    """The channels a transfer crosses and the sum of their one-way latencies."""
+    """The channels a transfer crosses, the sum of their one-way latencies, and the bytes each
+    channel carries per byte moved (`per_byte`, in the channels' order; empty: one each).
+
+    A channel appears once in a route, as in a flow (the engine refuses one twice): a buffer
+    the bytes are written into and read back out of is one memory channel that carries two
+    bytes per byte. Raises ValueError when `per_byte` is neither empty nor one per channel.
+    """
 
     channels: tuple[Channel, ...]
     latency_s: float = 0.0
+    per_byte: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.per_byte and len(self.per_byte) != len(self.channels):
+            raise ValueError(f"Route: per_byte needs one factor per channel, got "
+                             f"{len(self.per_byte)} for {len(self.channels)}")
+
+    def factors(self) -> tuple[float, ...]:
+        """Bytes each channel carries per byte moved, in the channels' order."""
+        return self.per_byte or (1.0,) * len(self.channels)
 
     def __add__(self, other: Route) -> Route:
-        return Route(self.channels + other.channels, self.latency_s + other.latency_s)
+        per_byte = self.factors() + other.factors() if self.per_byte or other.per_byte else ()
+        return Route(self.channels + other.channels, self.latency_s + other.latency_s, per_byte)
 
     def demands(self, nbytes: float) -> list[tuple[Channel, float]]:
-        return [(c, nbytes) for c in self.channels]
+        # 1.0 x nbytes is nbytes exactly: routes without factors give the same amounts as ever.
+        return [(c, f * nbytes) for c, f in zip(self.channels, self.factors(), strict=True)]
 
 
 @dataclass(eq=False)
@@ -149,7 +169,11 @@ class ServerResources:
         sock_a, up = self._switch_hops(a, toward_gpu=False)
         sock_b, down = self._switch_hops(b, toward_gpu=True)
         staged = Route((self._staging(sa), self._staging(sb)))
-        return up + staged + Route((self.mem[sock_a],)) + self._xsock(sock_a, sock_b) + down
+        # The buffer is the receiver's: NCCL's shared-memory transport allocates it in the
+        # receiving rank's segment (shmRecvSetup in NVIDIA/nccl src/transport/shm.cc; later
+        # releases keep that as the default, NCCL_SHM_LOCALITY=2). The sending GPU writes across
+        # the inter-socket link, the receiving GPU reads it from its own socket's memory.
+        return up + staged + self._xsock(sock_a, sock_b) + self._bounce(sock_b) + down
 
     def _staging(self, switch: int) -> Channel:
         """What a switch's uplink passes of GPU-to-GPU traffic staged through host memory,
@@ -157,6 +181,11 @@ class ServerResources:
         rate = (self.spec.pcie_switches[switch].uplink.bw_bytes_per_s
                 * self.spec.efficiency.host_staged_efficiency)
         return self._link(f"pcie_sw{switch}.staged", rate, "pcie")
+
+    def _bounce(self, socket: int) -> Route:
+        """A buffer in a socket's memory that the bytes are written into and read back out of:
+        a copy's memory traffic per byte (COPY_TRAFFIC_PER_BYTE)."""
+        return Route((self.mem[socket],), per_byte=(COPY_TRAFFIC_PER_BYTE,))
 
     def nic_for(self, endpoint: Endpoint, spread: int = 0) -> int:
         """The NIC that serves an endpoint: the `spread`-th (cyclically) of its nic_pool."""
