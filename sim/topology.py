@@ -6,10 +6,11 @@ Endpoints are `("host", socket)` and `("gpu", index)`. Routes, by the paths the 
   otherwise peer-to-peer through their PCIe switch when they share one; otherwise up through
   both switches and a buffer in the receiver's host memory (written, then read back out: two
   bytes of memory traffic per byte), crossing the inter-socket link when the switches hang off
-  different sockets. Such staged traffic also crosses a staging channel per switch, shared by
-  both directions at a share of the uplink (EfficiencySpec.host_staged_efficiency): measured,
-  host-staged GPU traffic does not run full duplex. A server with no GPU-to-GPU links (the
-  Zion prototype) thus sends all GPU traffic through PCIe and host memory.
+  different sockets. Such staged traffic also crosses a staging channel per switch (kind
+  "host_staged", not a PCIe link of its own), shared by both directions at a share of the
+  uplink (EfficiencySpec.host_staged_efficiency): measured, host-staged GPU traffic does not
+  run full duplex. A server with no GPU-to-GPU links (the Zion prototype) thus sends all GPU
+  traffic through PCIe and host memory.
 - Host to GPU: host memory, the inter-socket link if the GPU's switch is on another socket, the
   switch's uplink and the GPU's downlink.
 - Server to server: the sender's host memory to its NIC, the fabric, the receiver's NIC to its
@@ -177,10 +178,12 @@ class ServerResources:
 
     def _staging(self, switch: int) -> Channel:
         """What a switch's uplink passes of GPU-to-GPU traffic staged through host memory,
-        both directions together (EfficiencySpec.host_staged_efficiency)."""
+        both directions together (EfficiencySpec.host_staged_efficiency). Its own kind: the
+        bytes also cross the uplinks, so averaging it with the PCIe links would count them
+        twice, on a channel that is no link."""
         rate = (self.spec.pcie_switches[switch].uplink.bw_bytes_per_s
                 * self.spec.efficiency.host_staged_efficiency)
-        return self._link(f"pcie_sw{switch}.staged", rate, "pcie")
+        return self._link(f"pcie_sw{switch}.staged", rate, "host_staged")
 
     def _bounce(self, socket: int) -> Route:
         """A buffer in a socket's memory that the bytes are written into and read back out of:
