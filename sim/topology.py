@@ -11,11 +11,13 @@ Endpoints are `("host", socket)` and `("gpu", index)`. Routes, by the paths the 
   uplink (EfficiencySpec.host_staged_efficiency): measured, host-staged GPU traffic does not
   run full duplex. A server with no GPU-to-GPU links (the Zion prototype) thus sends all GPU
   traffic through PCIe and host memory.
-- Host to GPU: host memory, the inter-socket link if the GPU's switch is on another socket, the
-  switch's uplink and the GPU's downlink.
+- Host to GPU: host memory (read once), the inter-socket link if the GPU's switch is on another
+  socket, the switch's uplink and the GPU's downlink; GPU to host the same way back (written
+  once). Host to host: read on one socket's memory, across the link, written on the other's.
 - Server to server: the sender's host memory to its NIC, the fabric, the receiver's NIC to its
-  host memory. The fabric itself never limits (a full-bisection switch, as the paper's setups
-  assume); the NICs do.
+  host memory; a GPU's bytes are staged through a buffer in host memory on the NIC's socket
+  (written and read back out, as between GPUs). The fabric itself never limits (a
+  full-bisection switch, as the paper's setups assume); the NICs do.
 PCIe and NIC channels are per direction, as the links are full duplex.
 """
 
@@ -149,8 +151,9 @@ class ServerResources:
             return Route(())
         if src[0] == "gpu" and dst[0] == "gpu":
             return self._gpu_to_gpu(src[1], dst[1])
-        if src[0] == "host" and dst[0] == "host":
-            return Route((self.mem[src[1]],)) + self._xsock(src[1], dst[1])
+        if src[0] == "host" and dst[0] == "host":  # read on one socket, written on the other
+            return (Route((self.mem[src[1]],)) + self._xsock(src[1], dst[1])
+                    + Route((self.mem[dst[1]],)))
         if src[0] == "host":
             sock, hops = self._switch_hops(dst[1], toward_gpu=True)
             return Route((self.mem[src[1]],)) + self._xsock(src[1], sock) + hops
@@ -212,6 +215,7 @@ class ServerResources:
 
     def to_nic(self, endpoint: Endpoint, nic: int, *, sending: bool) -> Route:
         """Host memory (on the NIC's side of the sockets) to the NIC's wire, or back."""
+        self._check(endpoint)
         spec = self.spec.nics[nic]
         host_socket = endpoint[1] if endpoint[0] == "host" else spec.socket
         wire = self.nic_tx[nic] if sending else self.nic_rx[nic]
@@ -221,8 +225,10 @@ class ServerResources:
                  if sending else
                  self._xsock(spec.socket, host_socket) + Route((self.mem[host_socket],)))
         if endpoint[0] == "gpu":  # staged through host memory (no GPUDirect in the paper's setups)
-            inner = (self.route(endpoint, ("host", spec.socket)) if sending
-                     else self.route(("host", spec.socket), endpoint))
+            sock, hops = self._switch_hops(endpoint[1], toward_gpu=not sending)
+            inner = (hops + self._xsock(sock, spec.socket) + self._bounce(spec.socket)
+                     if sending else
+                     self._bounce(spec.socket) + self._xsock(spec.socket, sock) + hops)
         # A NIC behind a PCIe switch (Big Basin's, Zion's) reaches host memory over the switch's
         # uplink, which it shares with the switch's GPUs.
         inner = (inner + self._nic_switch_hop(nic, sending) if sending

@@ -12,7 +12,7 @@ import simpy
 from sim.engine import FluidNetwork
 from sim.presets import load_platform
 from sim.specs import ServerSpec
-from sim.topology import Endpoint, ServerResources
+from sim.topology import Endpoint, ServerResources, network_route
 
 NBYTES = 64e6
 GEN3_X16_BYTES_PER_S = 15.75e9  # the Zion preset's PCIe switch links (PCI-SIG, per direction)
@@ -99,6 +99,18 @@ def test_staged_traffic_is_written_into_and_read_out_of_the_receivers_memory() -
     assert server.mem[sa].units == 0.0
 
 
+def test_a_gpus_bytes_over_the_network_are_staged_in_host_memory_on_each_side() -> None:
+    # Zion GPU 0 to another Zion's GPU 0, through each one's NIC 0 (on GPU 0's switch): no
+    # GPUDirect, so each side writes the bytes into host memory and reads them back out.
+    spec = _slow_memory("zion")
+    nic_socket = spec.nics[0].socket
+    a, b = (ServerResources.build(n, "trainer", spec) for n in "ab")
+    t = _alone([a, b], lambda x, y: network_route(x, ("gpu", 0), y, ("gpu", 0)))
+    assert t == pytest.approx(2 * NBYTES / SLOW_MEM_BYTES_PER_S)
+    assert a.mem[nic_socket].units == pytest.approx(2 * NBYTES)
+    assert b.mem[nic_socket].units == pytest.approx(2 * NBYTES)
+
+
 def test_host_to_gpu_copies_read_host_memory_once() -> None:
     spec = _slow_memory("zion")
     server = ServerResources.build("s", "trainer", spec)
@@ -107,3 +119,9 @@ def test_host_to_gpu_copies_read_host_memory_once() -> None:
     assert t == pytest.approx(NBYTES / SLOW_MEM_BYTES_PER_S)
     assert server.mem[socket].units == pytest.approx(NBYTES)
 
+
+def test_a_copy_between_sockets_reads_one_memory_and_writes_the_other() -> None:
+    spec = _slow_memory("dual_socket_cpu")
+    server = ServerResources.build("s", "trainer", spec)
+    _alone([server], lambda s: s.route(("host", 0), ("host", 1)))
+    assert [m.units for m in server.mem] == pytest.approx([NBYTES, NBYTES])
