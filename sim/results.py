@@ -11,16 +11,19 @@ from sim.engine import Channel
 from sim.meter import Window, combined_rse, throughput_rse
 
 # Resource classes every role reports, even when it has none of them (then 0); a class that only
-# some servers have (hbm, inter_socket) is reported by every role as soon as one server has it,
-# so that roles can be tabulated side by side.
+# some servers have (hbm, inter_socket, host_staged) is reported by every role as soon as one
+# server has it, so that roles can be tabulated side by side. "pcie" averages the PCIe links
+# only; "host_staged" is the per-switch channel of GPU-to-GPU traffic staged through host
+# memory (sim/topology.py), which those bytes cross besides the links.
 KINDS = ("cpu", "memory_bw", "network", "pcie", "nvlink", "gpu")
-BYTE_KINDS = ("memory_bw", "hbm", "network", "pcie", "nvlink", "inter_socket")
+BYTE_KINDS = ("memory_bw", "hbm", "network", "pcie", "nvlink", "inter_socket", "host_staged")
 
 
 @dataclass(frozen=True)
 class SimResult:
     """Throughput, iteration times, utilization (busy fraction in [0, 1] per resource and per
-    role and resource class), bytes per link, the bottleneck, power and efficiency of one run."""
+    role and resource class, the classes of KINDS and any other a server has), bytes per link,
+    the bottleneck (the busiest resource of any class), power and efficiency of one run."""
 
     job: str
     model: str

@@ -4,16 +4,20 @@ and routes between any two of its endpoints; servers meet through a non-blocking
 Endpoints are `("host", socket)` and `("gpu", index)`. Routes, by the paths the hardware offers:
 - GPU to GPU over NVLink when the pair has links (capacity = link count x per-link rate);
   otherwise peer-to-peer through their PCIe switch when they share one; otherwise up through
-  both switches and host memory, crossing the inter-socket link when the switches hang off
-  different sockets. Such staged traffic also crosses a staging channel per switch, shared by
-  both directions at a share of the uplink (EfficiencySpec.host_staged_efficiency): measured,
-  host-staged GPU traffic does not run full duplex. A server with no GPU-to-GPU links (the
-  Zion prototype) thus sends all GPU traffic through PCIe and host memory.
-- Host to GPU: host memory, the inter-socket link if the GPU's switch is on another socket, the
-  switch's uplink and the GPU's downlink.
+  both switches and a buffer in the receiver's host memory (written, then read back out: two
+  bytes of memory traffic per byte), crossing the inter-socket link when the switches hang off
+  different sockets. Such staged traffic also crosses a staging channel per switch (kind
+  "host_staged", not a PCIe link of its own), shared by both directions at a share of the
+  uplink (EfficiencySpec.host_staged_efficiency): measured, host-staged GPU traffic does not
+  run full duplex. A server with no GPU-to-GPU links (the Zion prototype) thus sends all GPU
+  traffic through PCIe and host memory.
+- Host to GPU: host memory (read once), the inter-socket link if the GPU's switch is on another
+  socket, the switch's uplink and the GPU's downlink; GPU to host the same way back (written
+  once). Host to host: read on one socket's memory, across the link, written on the other's.
 - Server to server: the sender's host memory to its NIC, the fabric, the receiver's NIC to its
-  host memory. The fabric itself never limits (a full-bisection switch, as the paper's setups
-  assume); the NICs do.
+  host memory; a GPU's bytes are staged through a buffer in host memory on the NIC's socket
+  (written and read back out, as between GPUs). The fabric itself never limits (a
+  full-bisection switch, as the paper's setups assume); the NICs do.
 PCIe and NIC channels are per direction, as the links are full duplex.
 """
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sim.costs.base import COPY_TRAFFIC_PER_BYTE
 from sim.engine import Channel
 from sim.specs import ServerSpec
 
@@ -31,16 +36,34 @@ GPU_SECONDS_PER_S = 1.0
 
 @dataclass(frozen=True)
 class Route:
-    """The channels a transfer crosses and the sum of their one-way latencies."""
+    """The channels a transfer crosses, the sum of their one-way latencies, and the bytes each
+    channel carries per byte moved (`per_byte`, in the channels' order; empty: one each).
+
+    A channel appears once in a route, as in a flow (the engine refuses one twice): a buffer
+    the bytes are written into and read back out of is one memory channel that carries two
+    bytes per byte. Raises ValueError when `per_byte` is neither empty nor one per channel.
+    """
 
     channels: tuple[Channel, ...]
     latency_s: float = 0.0
+    per_byte: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.per_byte and len(self.per_byte) != len(self.channels):
+            raise ValueError(f"Route: per_byte needs one factor per channel, got "
+                             f"{len(self.per_byte)} for {len(self.channels)}")
+
+    def factors(self) -> tuple[float, ...]:
+        """Bytes each channel carries per byte moved, in the channels' order."""
+        return self.per_byte or (1.0,) * len(self.channels)
 
     def __add__(self, other: Route) -> Route:
-        return Route(self.channels + other.channels, self.latency_s + other.latency_s)
+        per_byte = self.factors() + other.factors() if self.per_byte or other.per_byte else ()
+        return Route(self.channels + other.channels, self.latency_s + other.latency_s, per_byte)
 
     def demands(self, nbytes: float) -> list[tuple[Channel, float]]:
-        return [(c, nbytes) for c in self.channels]
+        # 1.0 x nbytes is nbytes exactly: routes without factors give the same amounts as ever.
+        return [(c, f * nbytes) for c, f in zip(self.channels, self.factors(), strict=True)]
 
 
 @dataclass(eq=False)
@@ -128,8 +151,9 @@ class ServerResources:
             return Route(())
         if src[0] == "gpu" and dst[0] == "gpu":
             return self._gpu_to_gpu(src[1], dst[1])
-        if src[0] == "host" and dst[0] == "host":
-            return Route((self.mem[src[1]],)) + self._xsock(src[1], dst[1])
+        if src[0] == "host" and dst[0] == "host":  # read on one socket, written on the other
+            return (Route((self.mem[src[1]],)) + self._xsock(src[1], dst[1])
+                    + Route((self.mem[dst[1]],)))
         if src[0] == "host":
             sock, hops = self._switch_hops(dst[1], toward_gpu=True)
             return Route((self.mem[src[1]],)) + self._xsock(src[1], sock) + hops
@@ -149,14 +173,25 @@ class ServerResources:
         sock_a, up = self._switch_hops(a, toward_gpu=False)
         sock_b, down = self._switch_hops(b, toward_gpu=True)
         staged = Route((self._staging(sa), self._staging(sb)))
-        return up + staged + Route((self.mem[sock_a],)) + self._xsock(sock_a, sock_b) + down
+        # The buffer is the receiver's: NCCL's shared-memory transport allocates it in the
+        # receiving rank's segment (shmRecvSetup in NVIDIA/nccl src/transport/shm.cc; later
+        # releases keep that as the default, NCCL_SHM_LOCALITY=2). The sending GPU writes across
+        # the inter-socket link, the receiving GPU reads it from its own socket's memory.
+        return up + staged + self._xsock(sock_a, sock_b) + self._bounce(sock_b) + down
 
     def _staging(self, switch: int) -> Channel:
         """What a switch's uplink passes of GPU-to-GPU traffic staged through host memory,
-        both directions together (EfficiencySpec.host_staged_efficiency)."""
+        both directions together (EfficiencySpec.host_staged_efficiency). Its own kind: the
+        bytes also cross the uplinks, so averaging it with the PCIe links would count them
+        twice, on a channel that is no link."""
         rate = (self.spec.pcie_switches[switch].uplink.bw_bytes_per_s
                 * self.spec.efficiency.host_staged_efficiency)
-        return self._link(f"pcie_sw{switch}.staged", rate, "pcie")
+        return self._link(f"pcie_sw{switch}.staged", rate, "host_staged")
+
+    def _bounce(self, socket: int) -> Route:
+        """A buffer in a socket's memory that the bytes are written into and read back out of:
+        a copy's memory traffic per byte (COPY_TRAFFIC_PER_BYTE)."""
+        return Route((self.mem[socket],), per_byte=(COPY_TRAFFIC_PER_BYTE,))
 
     def nic_for(self, endpoint: Endpoint, spread: int = 0) -> int:
         """The NIC that serves an endpoint: the `spread`-th (cyclically) of its nic_pool."""
@@ -180,6 +215,7 @@ class ServerResources:
 
     def to_nic(self, endpoint: Endpoint, nic: int, *, sending: bool) -> Route:
         """Host memory (on the NIC's side of the sockets) to the NIC's wire, or back."""
+        self._check(endpoint)
         spec = self.spec.nics[nic]
         host_socket = endpoint[1] if endpoint[0] == "host" else spec.socket
         wire = self.nic_tx[nic] if sending else self.nic_rx[nic]
@@ -189,8 +225,10 @@ class ServerResources:
                  if sending else
                  self._xsock(spec.socket, host_socket) + Route((self.mem[host_socket],)))
         if endpoint[0] == "gpu":  # staged through host memory (no GPUDirect in the paper's setups)
-            inner = (self.route(endpoint, ("host", spec.socket)) if sending
-                     else self.route(("host", spec.socket), endpoint))
+            sock, hops = self._switch_hops(endpoint[1], toward_gpu=not sending)
+            inner = (hops + self._xsock(sock, spec.socket) + self._bounce(spec.socket)
+                     if sending else
+                     self._bounce(spec.socket) + self._xsock(spec.socket, sock) + hops)
         # A NIC behind a PCIe switch (Big Basin's, Zion's) reaches host memory over the switch's
         # uplink, which it shares with the switch's GPUs.
         inner = (inner + self._nic_switch_hop(nic, sending) if sending

@@ -16,7 +16,7 @@ class Channel:
     """A shared capacity: `capacity` units per second divided equally among active flows.
 
     `kind` is the resource class used in reports (cpu, memory_bw, network, pcie, nvlink, gpu,
-    inter_socket) and `owner` the server that holds it. A channel serves one `FluidNetwork`.
+    hbm, inter_socket, host_staged) and `owner` the server that holds it. A channel serves one `FluidNetwork`.
     Raises ValueError on capacity <= 0.
     """
 

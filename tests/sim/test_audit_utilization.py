@@ -1,6 +1,7 @@
 """Busy fraction per role and resource class against closed forms: it averages over every link
 of that class the role's servers have, the idle ones too, whether or not any traffic has crossed
-them yet; and a class a server has is reported even when it stayed idle."""
+them yet; a class a server has is reported even when it stayed idle; and the staging bridges of
+GPU traffic through host memory are a class of their own, not PCIe links."""
 
 from __future__ import annotations
 
@@ -60,3 +61,40 @@ def test_every_role_reports_the_inter_socket_class_its_servers_have() -> None:
     for role, kinds in result.utilization.items():
         assert "inter_socket" in kinds, role
         assert 0.0 <= kinds["inter_socket"] <= 1.0
+
+
+def test_staging_bridges_are_not_averaged_with_the_pcie_links() -> None:
+    # Zion GPU 0 -> GPU 2 alone (different switches, no NVLink): it runs at the staging bridge's
+    # rate r = e x C for the whole move, crossing four PCIe links (GPU 0's downlink and switch
+    # 0's uplink up, switch 1's uplink and GPU 2's downlink down) and two bridges (switch 0's and
+    # switch 1's). The PCIe links: an uplink per switch and a downlink per GPU, each direction,
+    # all of rate C, so the PCIe class is 4 x r / (links x C) busy; the bridges, of rate r
+    # each, 2 / switches.
+    spec = load_platform("zion")
+    rate = spec.pcie_switches[0].uplink.bw_bytes_per_s
+    assert {s.uplink.bw_bytes_per_s for s in spec.pcie_switches} == {rate}
+    assert {s.downlink.bw_bytes_per_s for s in spec.pcie_switches} == {rate}
+    links = 2 * len(spec.pcie_switches) + 2 * len(spec.gpus)
+    efficiency = spec.efficiency.host_staged_efficiency
+    busy = _one_move("zion", ("gpu", 0), ("gpu", 2))
+    assert busy["pcie"] == pytest.approx(4 * efficiency / links)
+    assert busy["host_staged"] == pytest.approx(2 / len(spec.pcie_switches))
+
+
+def test_a_runs_pcie_busy_fraction_is_the_mean_over_its_pcie_links() -> None:
+    # M2 with tables in Zion's GPU memory: its all-to-all is staged through host memory. Every
+    # Zion PCIe link has one rate, so the trainer's PCIe class is the plain mean of its links'
+    # busy fractions, the staging bridges left out; the bottleneck is still the busiest resource
+    # of any class, a bridge included.
+    result = simulate("m2_gpu", platform="zion", iterations=4)
+    trainer = {name: busy for name, busy in result.resource_utilization.items()
+               if name.startswith("trainer")}
+    links = {name: busy for name, busy in trainer.items()
+             if ".pcie_" in name and not name.endswith(".staged")}
+    bridges = {name: busy for name, busy in trainer.items() if name.endswith(".staged")}
+    assert links and max(bridges.values()) > 0
+    assert result.utilization["trainer"]["pcie"] == pytest.approx(
+        sum(links.values()) / len(links))
+    assert result.utilization["trainer"]["host_staged"] == pytest.approx(
+        sum(bridges.values()) / len(bridges))
+    assert result.bottleneck_utilization == max(result.resource_utilization.values())
