@@ -138,6 +138,12 @@ def _fan(job: Job, client: ServerResources, end: Endpoint, shares: tuple[Share, 
         nics = client_nics(job, client, end)
         for i, share in enumerate(shares):
             route = _share_route(job, client, end, share, nics[share[0]], to_ps)
+            # A fan sums its shares' bytes per channel, one byte per byte moved: true of routes
+            # between host endpoints. A GPU endpoint's route stages through host memory at 2
+            # bytes per byte (Route.per_byte), which a fan would undercharge.
+            if any(f != 1.0 for f in route.factors()):
+                raise ValueError(f"sparse PS exchange from {end} of {client.name}: only host "
+                                 "endpoints may exchange with sparse PS")
             for channel in route.channels:
                 members.setdefault(id(channel), (channel, []))[1].append(i)
             latency = max(latency, route.latency_s)
