@@ -22,8 +22,9 @@ from sim.placement_costs import KernelCosts, analytic_kernel_costs, socket_proc
 from sim.specs import JobSpec, ModelSpec, ServerSpec, TableSpec
 
 GB = 1e9  # for messages only
-# A device's load given the tables on it (for sockets, their seconds per batch).
-Weigh = Callable[[int, Sequence[TableSpec]], float]
+# A table's load on a device (for a socket, its seconds per batch there); a device's load is
+# the sum over its tables.
+Weigh = Callable[[int, TableSpec], float]
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def place(model: ModelSpec, job: JobSpec, trainer: ServerSpec, ps: ServerSpec,
     if kind == "system":
         servers = sharing_servers(job, trainer)
         capacity = _socket_capacity(trainer) * servers
-        weigh = _socket_weigh(costs, costs.trainer, trainer)
+        weigh = _socket_weigh(costs, costs.trainer, trainer, model.tables, len(capacity))
         host = _spread(model, model.tables, capacity, "host",
                        f"the system memory of {_label(trainer, servers)}", weigh)
         return Placement(kind, job.placement.sharding,
@@ -160,13 +161,13 @@ def _assign(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[in
     """Table name -> device index, or ({}, (the first table that found no room, the most free
     bytes then)). First a greedy balance of load (heaviest first onto the least-loaded device
     with room); where that strands a table, first-fit by size (largest first onto the first
-    device with room), which packs tables the balance cannot. Load is table_load summed, or
-    with `weigh` what it says a device's tables weigh together (their seconds on a socket,
-    which do not add up: the tables share its cache); a table's own weight is on device 0."""
+    device with room), which packs tables the balance cannot. A table's load is `weigh`'s
+    (table_load by default); it is ordered by its load on device 0."""
+    load_of: Weigh = weigh or (lambda _device, table: table_load(table))
+
     def greedy(order: Sequence[TableSpec], pick_least_loaded: bool
                ) -> tuple[dict[str, int], tuple[TableSpec, int] | None]:
         free, load = list(capacity), [0.0] * len(capacity)
-        held: list[list[TableSpec]] = [[] for _ in capacity]
         where: dict[str, int] = {}
         for table in order:
             size = table_bytes(model, table)
@@ -176,14 +177,11 @@ def _assign(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[in
             best = min(fits, key=lambda i: (load[i], i)) if pick_least_loaded else fits[0]
             free[best] -= size
             where[table.name] = best
-            if weigh is None:
-                load[best] += table_load(table)
-            elif pick_least_loaded:
-                held[best].append(table)
-                load[best] = weigh(best, held[best])
+            if pick_least_loaded:
+                load[best] += load_of(best, table)
         return where, None
 
-    own = {t.name: weigh(0, [t]) if weigh else table_load(t) for t in tables}
+    own = {t.name: load_of(0, t) for t in tables}
     balanced, stranded = greedy(sorted(
         tables, key=lambda t: (-own[t.name], -table_bytes(model, t), t.name)), True)
     if not stranded:
@@ -255,11 +253,11 @@ def _ps_sockets(model: ModelSpec, remote: tuple[TablePlacement, ...], ps: Server
     index modulo the sockets left one socket of an M3 PS with 1.8 to 22.6 times the other's
     load; lookups x dimension, the next rule, put an M1 PS's hottest table alone on one socket
     and six cold ones, which cost more in per-call overhead, on the other.)"""
-    weigh = _socket_weigh(costs, costs.ps, ps)
     by_name = {t.name: t for t in model.tables}
     result = {p.table: p for p in remote}
     for server in sorted({p.devices[0] for p in remote}):
         held = [by_name[p.table] for p in remote if p.devices[0] == server]
+        weigh = _socket_weigh(costs, costs.ps, ps, held, len(ps.sockets))
         on_sockets = _spread(model, held, _socket_capacity(ps), "remote",
                              f"the sockets of sparse parameter server {server} ({ps.name})",
                              weigh)
@@ -278,12 +276,14 @@ def _check_total(needed: int, available: int, where: str) -> None:
             "(--gpus, --trainers, --sparse-ps)")
 
 
-def _socket_weigh(costs: KernelCosts, model_costs: CostModel, server: ServerSpec) -> Weigh:
-    """The seconds per batch of the tables on socket `device` (counted over `server`'s sockets
-    server by server, as the system placement numbers them), served on all its cores."""
-    sockets = len(server.sockets)
-    return lambda device, tables: costs.seconds(model_costs,
-                                                socket_proc(server, device % sockets), tables)
+def _socket_weigh(costs: KernelCosts, model_costs: CostModel, server: ServerSpec,
+                  tables: Sequence[TableSpec], devices: int) -> Weigh:
+    """A table's seconds per batch on socket `device` (counted over `server`'s sockets server
+    by server, as the system placement numbers them), served on all its cores, while `tables`
+    are spread over `devices` sockets (KernelCosts.seconds)."""
+    sockets, share = len(server.sockets), costs.even_share(tables, devices)
+    return lambda device, table: costs.seconds(model_costs, socket_proc(server, device % sockets),
+                                               table, share)
 
 
 def _socket_capacity(server: ServerSpec) -> list[int]:
@@ -324,7 +324,7 @@ def _place_hybrid(model: ModelSpec, job: JobSpec, trainer: ServerSpec,
     host_part: tuple[TablePlacement, ...] = ()
     if rest:
         capacity = _socket_capacity(trainer) * servers
-        weigh = _socket_weigh(costs, costs.trainer, trainer)
+        weigh = _socket_weigh(costs, costs.trainer, trainer, rest, len(capacity))
         host_part = _spread(model, rest, capacity, "host",
                             f"the system memory of {_label(trainer, servers)} (for the tables "
                             "the GPUs cannot hold)", weigh)

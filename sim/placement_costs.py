@@ -6,18 +6,23 @@ rows, and the last-level cache the tables on one socket share. A hot table alone
 against six cold ones on the other (an M1 sparse PS, session 9) balanced their bytes but left
 the cold socket twice the other's seconds. So the sockets of a sparse PS, and those of the
 system placement, are weighed by the seconds the run's cost model charges the tables on them
-for one batch: their forward and update run one after another on the socket's cores, as the
-trainers' plans run them (embedding_work.group_costs).
+for one batch: each table's forward and update on the socket's cores, summed over its tables.
+
+A socket's tables share its last-level cache (embedding_work.group_costs), so a table's seconds
+hang on which others join it; recosting a socket's group at each step of the greedy made the
+placement of 1024 tables six times slower than the run. Each table is costed once instead, as
+if every socket held an even share of the tables being spread: that share of the cache, and
+that share of their bytes as the working set its calls cycle through.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sim.costs import AnalyticCosts, CostModel, EmbeddingWork, Processor
 from sim.demand import Demand
-from sim.processes.embedding_work import group_costs
 from sim.specs import ModelSpec, ServerSpec, TableSpec
 
 
@@ -31,14 +36,21 @@ class KernelCosts:
     works: Mapping[str, EmbeddingWork]
     optimizer: str
 
-    def seconds(self, costs: CostModel, proc: Processor, tables: Sequence[TableSpec]) -> float:
-        """Seconds of the forward and update of `tables` for one batch, one after another on
-        `proc` (0 for none)."""
-        if not tables:
-            return 0.0
-        forward, update = group_costs(costs, proc, (self.works[t.name] for t in tables),
-                                      self.optimizer)
-        return forward.seconds + update.seconds
+    def even_share(self, tables: Sequence[TableSpec], sockets: int) -> tuple[float, float]:
+        """(cache share, working-set bytes) of a socket when `tables` are spread evenly over
+        `sockets` sockets."""
+        per_socket = max(1.0, len(tables) / sockets)
+        nbytes = sum(self.works[t.name].table_bytes for t in tables)
+        return 1.0 / per_socket, nbytes / max(1.0, min(sockets, len(tables)))
+
+    def seconds(self, costs: CostModel, proc: Processor, table: TableSpec,
+                share: tuple[float, float]) -> float:
+        """Seconds of `table`'s forward and update for one batch on `proc`, with `share` of
+        the socket's cache and its working set (even_share)."""
+        work = dataclasses.replace(self.works[table.name], cache_share=share[0],
+                                   working_set_bytes=share[1])
+        return (costs.embedding_forward(proc, work).seconds
+                + costs.embedding_update(proc, work, self.optimizer).seconds)
 
 
 def socket_proc(server: ServerSpec, socket: int) -> Processor:
