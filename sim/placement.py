@@ -4,21 +4,27 @@ Four placements (DESIGN.md): GPU memory (table-wise or row-wise; packed on the f
 hold the tables with their optimizer state, or spread over all), the GPU server's system memory,
 remote CPU servers' memory (sparse parameter servers), and hybrid (hottest tables onto the GPUs
 until full, table-wise or row-wise, the rest in system memory as the system placement puts
-them). Table load for balancing is lookups per example times
-dimension: the bytes each table gathers per example. A remote table is balanced twice by it:
-over the sparse PS, then over the sockets of its PS (which serve it on their cores).
+them). Table load for balancing devices and servers is lookups per example times dimension:
+the bytes each table gathers per example. Sockets (a sparse PS's, and those of the system
+placement) are balanced instead by the seconds the cost model charges the tables on each for a
+batch (sim/placement_costs.py), which count what a socket's tables cost beyond their bytes.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sim.costs import CostModel
 from sim.errors import PlacementError
+from sim.placement_costs import KernelCosts, analytic_kernel_costs, socket_proc
 from sim.specs import JobSpec, ModelSpec, ServerSpec, TableSpec
 
 GB = 1e9  # for messages only
+# A table's load on a device (for a socket, its seconds per batch there); a device's load is
+# the sum over its tables.
+Weigh = Callable[[int, TableSpec], float]
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,14 @@ def gpu_capacity_bytes(server: ServerSpec) -> list[int]:
     return [int(g.hbm_capacity_bytes * fraction) for g in server.gpus]
 
 
-def place(model: ModelSpec, job: JobSpec, trainer: ServerSpec, ps: ServerSpec) -> Placement:
-    """Place `model`'s tables for `job`; PlacementError says what does not fit and by how much."""
+def place(model: ModelSpec, job: JobSpec, trainer: ServerSpec, ps: ServerSpec,
+          costs: KernelCosts | None = None) -> Placement:
+    """Place `model`'s tables for `job`; PlacementError says what does not fit and by how much.
+    Sockets are balanced by what `costs` charges their tables (by default the servers'
+    analytic models over the spec's mean lookups; a run gives its own models and demand)."""
+    if costs is None:
+        costs = analytic_kernel_costs(model, trainer, ps,
+                                      job.batch_size * sharing_servers(job, trainer))
     kind = job.placement.kind
     if kind in ("gpu", "hybrid") and not trainer.gpus:
         raise PlacementError(f"placement '{kind}' needs GPUs, and {trainer.name} has none; "
@@ -81,15 +93,17 @@ def place(model: ModelSpec, job: JobSpec, trainer: ServerSpec, ps: ServerSpec) -
     if kind == "system":
         servers = sharing_servers(job, trainer)
         capacity = _socket_capacity(trainer) * servers
+        weigh = _socket_weigh(costs, costs.trainer, trainer, model.tables, len(capacity))
         host = _spread(model, model.tables, capacity, "host",
-                       f"the system memory of {_label(trainer, servers)}")
-        return Placement(kind, job.placement.sharding, _split_hot(host, model.tables, capacity))
+                       f"the system memory of {_label(trainer, servers)}", weigh)
+        return Placement(kind, job.placement.sharding,
+                         _split_hot(host, model.tables, capacity))
     if kind == "remote":
         capacity = [int(ps.mem_capacity_bytes * ps.efficiency.dram_usable_fraction)] * job.sparse_ps
         remote = _spread(model, model.tables, capacity, "remote",
                          f"{job.sparse_ps} sparse parameter server(s) of type {ps.name}")
-        return Placement(kind, job.placement.sharding, _ps_sockets(model, remote, ps))
-    return _place_hybrid(model, job, trainer)
+        return Placement(kind, job.placement.sharding, _ps_sockets(model, remote, ps, costs))
+    return _place_hybrid(model, job, trainer, costs)
 
 
 def sharing_servers(job: JobSpec, trainer: ServerSpec) -> int:
@@ -141,12 +155,16 @@ def _fewest_devices(model: ModelSpec, capacity: Sequence[int], sharding: str) ->
     return len(capacity)
 
 
-def _assign(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[int]
+def _assign(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[int],
+            weigh: Weigh | None = None
             ) -> tuple[dict[str, int], tuple[TableSpec, int] | None]:
     """Table name -> device index, or ({}, (the first table that found no room, the most free
-    bytes then)). First a greedy balance of load (hottest first onto the least-loaded device
+    bytes then)). First a greedy balance of load (heaviest first onto the least-loaded device
     with room); where that strands a table, first-fit by size (largest first onto the first
-    device with room), which packs tables the balance cannot."""
+    device with room), which packs tables the balance cannot. A table's load is `weigh`'s
+    (table_load by default); it is ordered by its load on device 0."""
+    load_of: Weigh = weigh or (lambda _device, table: table_load(table))
+
     def greedy(order: Sequence[TableSpec], pick_least_loaded: bool
                ) -> tuple[dict[str, int], tuple[TableSpec, int] | None]:
         free, load = list(capacity), [0.0] * len(capacity)
@@ -158,23 +176,26 @@ def _assign(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[in
                 return {}, (table, max(free))
             best = min(fits, key=lambda i: (load[i], i)) if pick_least_loaded else fits[0]
             free[best] -= size
-            load[best] += table_load(table)
             where[table.name] = best
+            if pick_least_loaded:
+                load[best] += load_of(best, table)
         return where, None
 
+    own = {t.name: load_of(0, t) for t in tables}
     balanced, stranded = greedy(sorted(
-        tables, key=lambda t: (-table_load(t), -table_bytes(model, t), t.name)), True)
+        tables, key=lambda t: (-own[t.name], -table_bytes(model, t), t.name)), True)
     if not stranded:
         return balanced, None
     return greedy(sorted(tables, key=lambda t: (-table_bytes(model, t), t.name)), False)
 
 
 def _spread(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[int],
-            location: str, where: str) -> tuple[TablePlacement, ...]:
-    """Greedy balance of load (hottest first onto the least-loaded device that has room), or,
+            location: str, where: str, weigh: Weigh | None = None
+            ) -> tuple[TablePlacement, ...]:
+    """Greedy balance of load (heaviest first onto the least-loaded device that has room), or,
     where that strands a table, first-fit by size (see _assign)."""
     _check_total(sum(table_bytes(model, t) for t in tables), sum(capacity), where)
-    assigned, stranded = _assign(model, tables, capacity)
+    assigned, stranded = _assign(model, tables, capacity, weigh)
     if stranded:
         table, most_free = stranded
         size = table_bytes(model, table)
@@ -200,18 +221,21 @@ def _split_hot(placed: tuple[TablePlacement, ...], tables: Sequence[TableSpec],
     share: the sockets then serve its lookups in parallel instead of one socket serving them
     all (on Zion one hot table would otherwise leave seven sockets idle). Hottest first, and
     only where every socket still holds what it is given: a shard moves 1/sockets of the table
-    onto each other socket, which may be full of colder tables; such a table stays whole."""
+    onto each other socket, which may be full of colder tables; such a table stays whole.
+    By bytes gathered, not seconds: a shard repeats the table's per-call overhead on every
+    socket, so a table whose seconds are mostly overhead gains nothing from it."""
     sockets = tuple(range(len(capacity)))
     if len(sockets) < 2:
         return placed
-    total = sum(table_load(t) for t in tables)
+    own = [table_load(t) for t in tables]
+    total = sum(own)
     used = [0] * len(sockets)
     for p in placed:
         for d in p.devices:
             used[d] += p.bytes // len(p.devices)
     result = list(placed)
-    hot = [i for i, t in enumerate(tables) if table_load(t) > total / len(sockets)]
-    for i in sorted(hot, key=lambda i: (-table_load(tables[i]), tables[i].name)):
+    hot = [i for i in range(len(tables)) if own[i] > total / len(sockets)]
+    for i in sorted(hot, key=lambda i: (-own[i], tables[i].name)):
         p = placed[i]
         after = list(used)
         after[p.devices[0]] -= p.bytes
@@ -222,18 +246,21 @@ def _split_hot(placed: tuple[TablePlacement, ...], tables: Sequence[TableSpec],
     return tuple(result)
 
 
-def _ps_sockets(model: ModelSpec, remote: tuple[TablePlacement, ...], ps: ServerSpec
-                ) -> tuple[TablePlacement, ...]:
-    """Each sparse PS's tables balanced over its sockets as _spread balances them over the
-    servers: hottest first onto the least-loaded socket with room in its memory. (A table's
-    index modulo the sockets, the earlier rule, left one socket of an M3 PS with 1.8 to 22.6
-    times the other's load, so results hung on how the tables were numbered.)"""
+def _ps_sockets(model: ModelSpec, remote: tuple[TablePlacement, ...], ps: ServerSpec,
+                costs: KernelCosts) -> tuple[TablePlacement, ...]:
+    """Each sparse PS's tables balanced over its sockets: heaviest first onto the socket whose
+    tables cost it the fewest seconds per batch (`costs`) with room in its memory. (A table's
+    index modulo the sockets left one socket of an M3 PS with 1.8 to 22.6 times the other's
+    load; lookups x dimension, the next rule, put an M1 PS's hottest table alone on one socket
+    and six cold ones, which cost more in per-call overhead, on the other.)"""
     by_name = {t.name: t for t in model.tables}
     result = {p.table: p for p in remote}
     for server in sorted({p.devices[0] for p in remote}):
         held = [by_name[p.table] for p in remote if p.devices[0] == server]
+        weigh = _socket_weigh(costs, costs.ps, ps, held, len(ps.sockets))
         on_sockets = _spread(model, held, _socket_capacity(ps), "remote",
-                             f"the sockets of sparse parameter server {server} ({ps.name})")
+                             f"the sockets of sparse parameter server {server} ({ps.name})",
+                             weigh)
         for p in on_sockets:
             result[p.table] = dataclasses.replace(result[p.table], ps_socket=p.devices[0])
     return tuple(result[p.table] for p in remote)
@@ -249,12 +276,23 @@ def _check_total(needed: int, available: int, where: str) -> None:
             "(--gpus, --trainers, --sparse-ps)")
 
 
+def _socket_weigh(costs: KernelCosts, model_costs: CostModel, server: ServerSpec,
+                  tables: Sequence[TableSpec], devices: int) -> Weigh:
+    """A table's seconds per batch on socket `device` (counted over `server`'s sockets server
+    by server, as the system placement numbers them), served on all its cores, while `tables`
+    are spread over `devices` sockets (KernelCosts.seconds)."""
+    sockets, share = len(server.sockets), costs.even_share(tables, devices)
+    return lambda device, table: costs.seconds(model_costs, socket_proc(server, device % sockets),
+                                               table, share)
+
+
 def _socket_capacity(server: ServerSpec) -> list[int]:
     fraction = server.efficiency.dram_usable_fraction
     return [int(s.mem_capacity_bytes * fraction) for s in server.sockets]
 
 
-def _place_hybrid(model: ModelSpec, job: JobSpec, trainer: ServerSpec) -> Placement:
+def _place_hybrid(model: ModelSpec, job: JobSpec, trainer: ServerSpec,
+                  costs: KernelCosts) -> Placement:
     """The hottest tables that fit onto the GPUs, the rest in system memory. Table-wise, each
     table goes whole onto the GPU with the most room; row-wise, each is sharded over every GPU
     and goes on while every GPU has room for its shard (PlacementSpec refuses `packed`: hybrid
@@ -286,9 +324,10 @@ def _place_hybrid(model: ModelSpec, job: JobSpec, trainer: ServerSpec) -> Placem
     host_part: tuple[TablePlacement, ...] = ()
     if rest:
         capacity = _socket_capacity(trainer) * servers
+        weigh = _socket_weigh(costs, costs.trainer, trainer, rest, len(capacity))
         host_part = _spread(model, rest, capacity, "host",
                             f"the system memory of {_label(trainer, servers)} (for the tables "
-                            "the GPUs cannot hold)")
+                            "the GPUs cannot hold)", weigh)
         host_part = _split_hot(host_part, rest, capacity)
     by_name = {**on_gpu, **{p.table: p for p in host_part}}
     return Placement("hybrid", job.placement.sharding,

@@ -25,6 +25,7 @@ from sim.notes import (
     target_missed,
 )
 from sim.placement import place, sharing_servers
+from sim.placement_costs import KernelCosts, demand_works
 from sim.presets import load_job, load_model, load_platform
 from sim.processes import cpu_trainer, gpu_step
 from sim.results import SimResult, summary_fields
@@ -137,17 +138,21 @@ def build(spec: JobSpec, model: ModelSpec, trainer: ServerSpec, ps: ServerSpec, 
           profile: str | os.PathLike[str] | None, trace: str | None, seed: int,
           iterations: int, warmup: int, record: bool = False,
           target_rse: float | None = None) -> Job:
-    """Place the tables and build the servers, costs, demand and meter of a run."""
-    placement = place(model, spec, trainer, ps)
+    """Place the tables and build the servers, costs, demand and meter of a run. The sockets
+    are balanced by what the run's own cost models charge its demand's mean batch, so that
+    placement weighs tables as the run will."""
+    trainer_costs, ps_costs = cost_model_for(trainer, _path(profile)), cost_model_for(ps, _path(profile))
+    # Servers that share the tables train one global batch: its lookups are drawn together.
+    demand = demand_for(model, spec.batch_size * sharing_servers(spec, trainer), seed=seed,
+                        trace=trace)
+    placement = place(model, spec, trainer, ps, KernelCosts(
+        trainer_costs, ps_costs, demand_works(model, demand), model.optimizer))
     env = simpy.Environment()
     net = FluidNetwork(env)
     gpu_job = bool(trainer.gpus)
     workers = 1 if gpu_job else spec.trainers * spec.hogwild_threads
-    # Servers that share the tables train one global batch: its lookups are drawn together.
-    demand = demand_for(model, spec.batch_size * sharing_servers(spec, trainer), seed=seed,
-                        trace=trace)
     job = Job(env, net, Timeline(enabled=record), model, spec, placement, demand,
-              cost_model_for(trainer, _path(profile)), cost_model_for(ps, _path(profile)),
+              trainer_costs, ps_costs,
               Meter(env, net, workers, iterations, warmup, lambda: job.channels(),
                     target_rse, demand.lookups_rse))
     job.trainers = [ServerResources.build(f"trainer{i}", "trainer", trainer)

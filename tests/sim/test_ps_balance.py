@@ -179,3 +179,37 @@ def test_a_cpu_trainer_with_one_nic_sends_everything_through_it() -> None:
     job = build(_remote("dual_socket_cpu", 4), FOUR_PS, CPU, CPU, profile=None, trace=None,
                 seed=0, iterations=3, warmup=1)
     assert sparse_ps.client_nics(job, job.trainers[0], ("host", 0)) == {0: 0, 1: 0, 2: 0, 3: 0}
+
+
+# One hot table (8 lookups per example) and six cold ones (1 each), dimension 64, 10^7 rows
+# (2.56 GB: never in the 27.5 MB cache), batch 1600, on one socket of dual_socket_cpu served
+# on its 20 cores (analytic defaults: gather 128 GB/s x 0.35 = 44.8 GB/s, stream x 0.75 = 96
+# GB/s, 1.28 TFLOP/s, 10 us per operator; 2 forward + 4 backward + 3 row-wise Adagrad
+# operators per table, and the spec's distinct rows: as many as the lookups). A cold table:
+# forward 409.6 kB / 44.8 GB/s + 20 us + 409.6 kB / 96 GB/s = 33.4 us; update 409.6 kB /
+# 96 GB/s + 70 us + 1600 x 640 B / 44.8 GB/s = 97.1 us; 130.5 us in all. The hot one: 97.4 +
+# 287.0 = 384.5 us. By lookups x dimension (512 against 6 x 64 = 384) the hot table sat alone
+# on socket 0 and the six cold ones on socket 1: 783 us against 384.5. By seconds: hot -> s0;
+# c1, c2 -> s1 (261 < 384.5); c3 -> s1 (391.5); c4 -> s0 (384.5 < 391.5; 515); c5 -> s1
+# (522); c6 -> s0 (515 < 522; 645.5): at most 645.5 us.
+OVERHEAD = _model([("hot", 10**7, 8.0), *((f"c{i}", 10**7, 1.0) for i in range(1, 7))])
+
+
+def test_cold_tables_whose_per_call_overhead_dominates_are_not_all_put_on_one_socket() -> None:
+    placed = place(OVERHEAD, _remote("big_basin", 1), BB, CPU)
+    assert [p.ps_socket for p in placed.tables] == [0, 1, 1, 1, 0, 1, 0]
+
+
+def test_balancing_by_seconds_shortens_the_slowest_socket_of_the_run() -> None:
+    # The run's own charge (its demand, its cost model) of each socket's tables: the slower
+    # socket takes less than the six cold tables together did on one socket.
+    job = build(_remote("big_basin", 1), OVERHEAD, BB, CPU, profile=None, trace=None, seed=0,
+                iterations=3, warmup=1)
+    plan = batch_plan(job, Layout(tuple(job.trainers), 8), 0)
+    slowest = max(plan.remote_fwd[k].seconds + plan.remote_upd[k].seconds
+                  for k in plan.remote_fwd)
+    works = [shard_work(job.model, job.demand, 0, t) for t in range(1, 7)]
+    forward, update = group_costs(job.ps_costs, sparse_ps.ps_socket_proc(job, 0, 1), works,
+                                  job.model.optimizer)
+    assert sorted(plan.remote_fwd) == [(0, 0), (0, 1)]
+    assert slowest < 0.9 * (forward.seconds + update.seconds)

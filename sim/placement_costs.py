@@ -1,0 +1,95 @@
+"""What a socket's tables cost it, for placement to balance sockets by.
+
+Lookups x dimension (placement.table_load) counts the bytes a table gathers, and leaves out what
+does not grow with them: each embedding kernel's per-call dispatch, the update of its unique
+rows, and the last-level cache the tables on one socket share. A hot table alone on one socket
+against six cold ones on the other (an M1 sparse PS, session 9) balanced their bytes but left
+the cold socket twice the other's seconds. So the sockets of a sparse PS, and those of the
+system placement, are weighed by the seconds the run's cost model charges the tables on them
+for one batch: each table's forward and update on the socket's cores, summed over its tables.
+
+A socket's tables share its last-level cache (embedding_work.group_costs), so a table's seconds
+hang on which others join it; recosting a socket's group at each step of the greedy made the
+placement of 1024 tables six times slower than the run. Each table is costed once instead, as
+if every socket held an even share of the tables being spread: that share of the cache, and
+that share of their bytes as the working set its calls cycle through.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sim.costs import AnalyticCosts, CostModel, EmbeddingWork, Processor
+from sim.demand import Demand
+from sim.specs import ModelSpec, ServerSpec, TableSpec
+
+
+@dataclass(frozen=True)
+class KernelCosts:
+    """The cost models of the trainer's and the sparse PS's sockets, and each table's work for
+    one mean batch (by table name), as placement weighs them."""
+
+    trainer: CostModel
+    ps: CostModel
+    works: Mapping[str, EmbeddingWork]
+    optimizer: str
+
+    def even_share(self, tables: Sequence[TableSpec], sockets: int) -> tuple[float, float]:
+        """(cache share, working-set bytes) of a socket when `tables` are spread evenly over
+        `sockets` sockets."""
+        per_socket = max(1.0, len(tables) / sockets)
+        nbytes = sum(self.works[t.name].table_bytes for t in tables)
+        return 1.0 / per_socket, nbytes / max(1.0, min(sockets, len(tables)))
+
+    def seconds(self, costs: CostModel, proc: Processor, table: TableSpec,
+                share: tuple[float, float]) -> float:
+        """Seconds of `table`'s forward and update for one batch on `proc`, with `share` of
+        the socket's cache and its working set (even_share)."""
+        work = dataclasses.replace(self.works[table.name], cache_share=share[0],
+                                   working_set_bytes=share[1])
+        return (costs.embedding_forward(proc, work).seconds
+                + costs.embedding_update(proc, work, self.optimizer).seconds)
+
+
+def socket_proc(server: ServerSpec, socket: int) -> Processor:
+    """A socket serving its tables on all its cores, as a sparse PS's socket does
+    (sparse_ps.ps_socket_proc) and a GPU server's socket for the system placement."""
+    spec = server.sockets[socket]
+    return Processor("cpu", spec, threads=spec.cores)
+
+
+def demand_works(model: ModelSpec, demand: Demand) -> dict[str, EmbeddingWork]:
+    """Each table's work for a batch of the demand's mean lookups and mean distinct rows."""
+    lookups = demand.lookups.mean(axis=0)
+    unique = demand.unique_rows.mean(axis=0)
+    return {t.name: _work(model, t, demand.batch_size, float(lookups[i]), float(unique[i]))
+            for i, t in enumerate(model.tables)}
+
+
+def spec_works(model: ModelSpec, batch: int) -> dict[str, EmbeddingWork]:
+    """Each table's work for a batch of the spec's mean lookups, without a demand: the distinct
+    rows at most the lookups and the rows (an upper bound; a run passes its demand instead)."""
+    works = {}
+    for t in model.tables:
+        lookups = t.pooling.effective_mean_lookups * batch
+        works[t.name] = _work(model, t, batch, lookups, min(float(t.rows), lookups))
+    return works
+
+
+def analytic_kernel_costs(model: ModelSpec, trainer: ServerSpec, ps: ServerSpec,
+                          batch: int) -> KernelCosts:
+    """The servers' analytic cost models over the spec's mean work: what placement weighs by
+    when its caller gives no cost models (the run gives its own and its demand)."""
+    return KernelCosts(AnalyticCosts(trainer.efficiency), AnalyticCosts(ps.efficiency),
+                       spec_works(model, batch), model.optimizer)
+
+
+def _work(model: ModelSpec, table: TableSpec, batch: int, lookups: float,
+          unique: float) -> EmbeddingWork:
+    # As embedding_work.shard_work makes one batch's work from the demand's figures.
+    return EmbeddingWork(batch=batch, rows=table.rows, dim=table.dim, pooling=lookups / batch,
+                         unique_rows=max(1, int(unique)),
+                         zipf_s=float(table.popularity.zipf_s),
+                         bytes_per_element=model.bytes_per_element)
