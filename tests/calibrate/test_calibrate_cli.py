@@ -167,3 +167,12 @@ def test_unusable_budget_scale_or_seed_is_refused_before_measuring(tmp_path, cap
     out = tmp_path / "p.json"
     _fails([*_SMALL_RUN, "--out", str(out), flag, value], capsys, f"{flag} must be")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("ops", [",", " , ", ""])
+def test_ops_that_name_no_op_are_refused(tmp_path, capsys, ops):
+    # "," wrote a profile that measured nothing; "" calibrated every op.
+    out = tmp_path / "p.json"
+    _fails(["--device", "cpu", "--quick", "--ops", ops, "--out", str(out)], capsys,
+           "--ops names no op")
+    assert not out.exists()
