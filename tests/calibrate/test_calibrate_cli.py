@@ -39,7 +39,10 @@ def test_absent_cuda_device(tmp_path, capsys):
 def test_unwritable_output_path(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    _fails(["--device", "cpu", "--out", str(blocker / "p.json")], capsys, "cannot write")
+    _fails(["--device", "cpu", "--out", str(blocker / "p.json")], capsys,
+           f"{blocker} is a file, not a folder")  # errno alone said "File exists"
+    _fails(["--device", "cpu", "--out", str(blocker / "sub" / "p.json")], capsys,
+           f"{blocker} is a file, not a folder")
 
 
 def test_unreachable_peer(tmp_path, capsys):
