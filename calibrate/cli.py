@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
         device=args.device, quick=args.quick, out=args.out, peer=args.peer, seed=args.seed,
         quiet=args.quiet, fbgemm=args.fbgemm, budget_scale=args.budget_scale,
         threads=args.threads, keep_going=args.keep_going, force=args.force,
-        ops=tuple(s.strip() for s in args.ops.split(",") if s.strip()) if args.ops else None)
+        ops=None if args.ops is None else tuple(s.strip() for s in args.ops.split(",")
+                                                if s.strip()))
     path, profile = calibrate(options)
     if not args.quiet or args.json:
         _print_summary(summary(path, profile), args.json)

@@ -90,7 +90,10 @@ def check_writable(path: Path) -> None:
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".probe-", delete=True):
             pass
     except OSError as err:
-        raise CalibrationError(f"cannot write the profile to {path}: {err.strerror or err}") from err
+        # A file where a folder should be: errno says only "File exists" or "Not a directory".
+        blocker = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
+        reason = f"{blocker} is a file, not a folder" if blocker else err.strerror or err
+        raise CalibrationError(f"cannot write the profile to {path}: {reason}") from err
 
 
 def _umask() -> int:

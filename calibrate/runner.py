@@ -111,6 +111,9 @@ def check_options(options: RunOptions) -> None:
     if not 0 <= options.seed <= MAX_SEED:
         raise CalibrationError(f"--seed must be a whole number from 0 to {MAX_SEED}, "
                                f"got {options.seed}")
+    if options.ops is not None and not options.ops:  # else a profile that measured nothing
+        raise CalibrationError("--ops names no op; name at least one (e.g. --ops "
+                               "embedding_forward), or leave --ops out to calibrate them all")
 
 
 def check_not_replacing(out: Path, force: bool) -> None:

@@ -48,7 +48,7 @@ class SweepPoint:
         return self.outcome.ok
 
     def label(self) -> str:
-        return _label(self.settings)
+        return _label(self.settings) or "the job as given"  # a sweep that varies nothing
 
     def figures(self) -> dict[str, Any]:
         out = self.outcome

@@ -55,9 +55,12 @@ def read_file(path: Path, *, allow_list: bool = False) -> Any:
     """Parse a YAML or JSON file into a mapping (or a list, when allowed); PresetError on
     unreadable or malformed text."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise PresetError(f"{path}: cannot read ({err.strerror}); check the path") from err
+    except UnicodeDecodeError as err:  # e.g. a trace or an image given by mistake
+        raise PresetError(f"{path}: not a YAML or JSON text file (byte {err.start} is not UTF-8); "
+                          "give a spec file such as those under presets/") from err
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except json.JSONDecodeError as err:
@@ -180,6 +183,9 @@ def save_spec(spec: Any, path: str | os.PathLike[str], *, kind: str, source: str
     assert isinstance(mapping, dict)
     data.update(mapping)
     target = Path(path)
+    if target.is_dir():  # os.replace would fail only after the text was written
+        raise PresetError(f"{target}: is a folder; give a file name, e.g. "
+                          f"{target / (spec.name + '.yaml')}")
     try:
         handle, tmp = tempfile.mkstemp(dir=target.parent or ".", suffix=".tmp")
     except OSError as err:
@@ -188,8 +194,11 @@ def save_spec(spec: Any, path: str | os.PathLike[str], *, kind: str, source: str
         with os.fdopen(handle, "w") as out:
             yaml.safe_dump(data, out, sort_keys=False)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):  # e.g. a full disk: the user's to fix, not a bug
+            raise PresetError(f"{target}: cannot write ({err.strerror}); check the path and "
+                              "the free space") from err
         raise
 
 

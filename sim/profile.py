@@ -189,13 +189,28 @@ def parse_profile(data: object, where: str) -> Profile:
             mode=str(data.get("mode", "")),
             host=dict(data.get("host", {})),
             cost_functions=functions,
-            bandwidths_bytes_per_s={k: float(v) for k, v in
-                                    data.get("bandwidths_bytes_per_s", {}).items() if v},
-            latencies_s={k: float(v) for k, v in data.get("latencies_s", {}).items() if v},
+            bandwidths_bytes_per_s=_rates("bandwidths_bytes_per_s", data),
+            latencies_s=_rates("latencies_s", data),
             working_sets=_working_set_curves(data.get("working_set_ratios", {})),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ProfileError(f"{where}: malformed profile ({type(err).__name__}: {err})") from err
+
+
+def _rates(section: str, data: Mapping[str, Any]) -> dict[str, float]:
+    """A section of measured rates or times, each finite and > 0; a missing one (0 or null, a
+    measurement the run skipped) is left out. A negative bandwidth would run a channel
+    backwards, without a word."""
+    rates = {}
+    for name, value in data.get(section, {}).items():
+        if not value:
+            continue
+        rate = float(value)
+        if not (math.isfinite(rate) and rate > 0):
+            raise ValueError(f"{section}.{name} = {value} is not a finite number > 0; "
+                             "recalibrate (`dlrmsim calibrate`) or correct the profile")
+        rates[name] = rate
+    return rates
 
 
 def _device(device: object) -> str:

@@ -21,7 +21,9 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="presets_command", metavar="ACTION")
     show = sub.add_parser("show", help="print one preset, resolved, with derived figures")
     show.add_argument("name", help="preset name (see `dlrmsim presets`) or a YAML/JSON file")
-    show.add_argument("--json", action="store_true", help="print JSON instead of text")
+    # No default of its own: `presets --json show NAME` keeps the --json given before `show`.
+    show.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                      help="print JSON instead of text")
     show.set_defaults(func=run_show)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dlrmsim.commands import arguments
-from dlrmsim.output import format_table, print_json
+from dlrmsim.output import counted, format_table, print_json
 from dlrmsim.sweep import METRICS, Sweep, SweepPoint, sweep
 from sim.errors import DlrmsimInputError
 from sim.specs.job import PACKINGS, PLACEMENTS, SHARDINGS
@@ -152,8 +152,9 @@ def summary(done: Sweep, metric: str, top: int | None = None) -> str:
     rows = [(*p.settings.values(), round(p.outcome.throughput), round(p.outcome.examples_per_joule, 1),
              round(p.outcome.power_w), p.outcome.bottleneck, p.outcome.longest_phase)
             for p in shown]
-    lines = [f"sweep of {done.job or 'a model on a platform'}: {len(done.points)} points "
-             f"({'; '.join(varied)}), seed {done.fixed['seed']}",
+    lines = [f"sweep of {done.job or 'a model on a platform'}: "
+             f"{counted(len(done.points), 'point')} ({'; '.join(varied) or 'nothing varied'}), "
+             f"seed {done.fixed['seed']}",
              f"ranked by {metric.replace('_', ' ')}"
              + (f", best {len(shown)} of {len(done.points) - len(done.failed)}" if top else ""),
              format_table(headers, rows), ""]

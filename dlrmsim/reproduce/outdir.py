@@ -59,9 +59,16 @@ def clean_stale(target: Path) -> list[Path]:
 
 
 def _cannot_write(target: Path, err: OSError) -> ReproduceError:
-    reason = err.strerror or type(err).__name__
+    blocker = file_in_the_way(target)  # errno says only "File exists" or "Not a directory"
+    reason = (f"{blocker} is a file, not a folder" if blocker
+              else err.strerror or type(err).__name__)
     return ReproduceError(f"cannot write the report to {target}: {reason}; give a writable "
                           f"folder with --out")
+
+
+def file_in_the_way(path: Path) -> Path | None:
+    """The file that stands where a folder above `path` should be, if any."""
+    return next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
 
 
 def _refuse_to_replace(target: Path) -> None:

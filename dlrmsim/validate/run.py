@@ -111,6 +111,11 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
     group's (phases.py) the median of its rounds' sums of part medians."""
     if rounds < 1:
         raise DlrmsimInputError(f"--rounds {rounds}: give a whole number >= 1")
+    if profile.device != device:  # its costs would time none of the step's processors
+        raise DlrmsimInputError(
+            f"{profile.path}: a {profile.device} profile, but the steps run on {device}; give "
+            f"a {device} profile with --profile (or leave it out), or use --device "
+            f"{profile.device}")
     threads = profile_threads(profile)
     platform = validation_platform(profile, device, gpu)
     predicted = [_predictions(config, profile, platform, seed) for config in configs]

@@ -39,7 +39,10 @@ def test_absent_cuda_device(tmp_path, capsys):
 def test_unwritable_output_path(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    _fails(["--device", "cpu", "--out", str(blocker / "p.json")], capsys, "cannot write")
+    _fails(["--device", "cpu", "--out", str(blocker / "p.json")], capsys,
+           f"{blocker} is a file, not a folder")  # errno alone said "File exists"
+    _fails(["--device", "cpu", "--out", str(blocker / "sub" / "p.json")], capsys,
+           f"{blocker} is a file, not a folder")
 
 
 def test_unreachable_peer(tmp_path, capsys):
@@ -166,4 +169,13 @@ def test_unusable_budget_scale_or_seed_is_refused_before_measuring(tmp_path, cap
                                                                     value):
     out = tmp_path / "p.json"
     _fails([*_SMALL_RUN, "--out", str(out), flag, value], capsys, f"{flag} must be")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("ops", [",", " , ", ""])
+def test_ops_that_name_no_op_are_refused(tmp_path, capsys, ops):
+    # "," wrote a profile that measured nothing; "" calibrated every op.
+    out = tmp_path / "p.json"
+    _fails(["--device", "cpu", "--quick", "--ops", ops, "--out", str(out)], capsys,
+           "--ops names no op")
     assert not out.exists()

@@ -54,6 +54,17 @@ def test_show_gives_derived_figures(capsys: pytest.CaptureFixture[str]) -> None:
         t["rows"] * t["dim"] * 4 for t in model["spec"]["tables"])
 
 
+@pytest.mark.parametrize("argv", [("presets", "--json", "show", "zion"),
+                                  ("presets", "show", "zion", "--json")])
+def test_show_prints_json_wherever_json_is_given(capsys: pytest.CaptureFixture[str],
+                                                 argv: tuple[str, ...]) -> None:
+    # `show`'s own --json default used to overwrite the one given before `show`.
+    code, out, _ = run(capsys, *argv)
+    assert code == 0 and json.loads(out)["spec"]["name"] == "zion"
+    code, out, _ = run(capsys, "presets", "show", "zion")
+    assert code == 0 and out.startswith("platform zion")
+
+
 def test_show_reads_a_users_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "tiny.yaml"
     path.write_text("kind: model\nname: tiny\ndense_features: 4\nbottom_mlp: [8]\ntop_mlp: [4]\n"

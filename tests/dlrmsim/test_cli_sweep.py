@@ -152,6 +152,15 @@ def test_cli_table_ranks_and_lists_failures(capsys: pytest.CaptureFixture[str]) 
     assert "placement=remote: JobSpec.sparse_ps = 0" in out
 
 
+def test_cli_a_sweep_that_varies_nothing_reads_as_one_point(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # It said "1 points ()" and "best throughput:  (...)", an empty label.
+    code, out, err = run(capsys, "--job", "m2_gpu", "--iterations", "4")
+    assert code == 0, err
+    assert "m2_gpu: 1 point (nothing varied)" in out
+    assert "best throughput: the job as given (" in out
+
+
 @pytest.mark.parametrize("argv, words", [
     (("--job", "m2_cpu", "--trainers", "0,1"), "--trainers: 0: give a whole number >= 1"),
     (("--job", "m2_cpu", "--trainers", "1,x"), "'x': give a whole number"),

@@ -78,6 +78,7 @@ def test_unwritable_folder_is_one_line_and_exit_2(tmp_path: Path,
     code = main(["reproduce", "--quick", "--only", "fig9", "--out", str(blocker / "out")])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and "cannot write" in err
+    assert f"{blocker} is a file, not a folder" in err  # errno alone said "File exists"
     code = main(["reproduce", "--quick", "--only", "fig9", "--out", str(blocker)])
     assert code == 2 and "is a file" in capsys.readouterr().err
 

@@ -365,6 +365,18 @@ def test_a_model_larger_than_the_gpu_is_skipped_with_the_reason(tmp_path: Path) 
     assert "Small GPU" in meta["platform"]
 
 
+def test_a_profile_of_the_other_device_is_refused_before_measuring(tmp_path: Path) -> None:
+    # A CUDA profile times no CPU kernel (and a CPU profile no GPU kernel): every "calibrated"
+    # prediction would silently be the analytic one, after minutes of measuring.
+    cpu_path, _ = tiny_files(tmp_path)
+    cases = ((cuda_profile(tmp_path), "cpu"), (load_profile(cpu_path), "cuda"))
+    for profile, device in cases:
+        with pytest.raises(DlrmsimInputError, match=f"a {profile.device} profile.*--device "
+                                                    f"{profile.device}"):
+            validate_all([], profile, device=device, seed=0, min_time_s=0.01,
+                         gpu=GpuFacts("NVIDIA H100 80GB HBM3", 80 * 2**30))
+
+
 def test_cuda_device_without_cuda_is_a_user_error(capsys: pytest.CaptureFixture[str]) -> None:
     import torch
 

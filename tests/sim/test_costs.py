@@ -212,6 +212,23 @@ def test_cost_terms_that_are_not_finite_or_negative_are_refused(
         load_profile(write(tmp_path, data))  # json writes and reads NaN and Infinity
 
 
+@pytest.mark.parametrize("section", ["bandwidths_bytes_per_s", "latencies_s"])
+@pytest.mark.parametrize("value", [-5e9, NAN, INF])
+def test_rates_that_are_not_finite_and_positive_are_refused(
+        tmp_path: Path, section: str, value: float) -> None:
+    # A negative host_copy bandwidth was kept and used as the CPU's memory bandwidth.
+    data = profile_dict()
+    data[section] = {"host_copy": value}
+    with pytest.raises(ProfileError, match=rf"{section}\.host_copy = .* not a finite number > 0"):
+        load_profile(write(tmp_path, data))
+
+
+def test_rates_the_run_did_not_measure_are_left_out() -> None:
+    data = profile_dict()
+    data["bandwidths_bytes_per_s"] = {"host_copy": 5e9, "host_read": None, "host_write": 0}
+    assert parse_profile(data, "x.json").bandwidths_bytes_per_s == {"host_copy": 5e9}
+
+
 def test_a_profile_of_an_unknown_device_is_refused() -> None:
     # Its costs would match no processor: the run would be analytic without saying so.
     with pytest.raises(ProfileError, match="device 'tpu' is not one of cpu, cuda"):

@@ -142,6 +142,27 @@ def test_bad_files_name_the_file_and_the_field(tmp_path: Path, text: str, messag
     assert str(path) in str(err.value)
 
 
+def test_a_binary_file_is_a_preset_error(tmp_path: Path) -> None:
+    path = tmp_path / "trace.yaml"
+    path.write_bytes(b"\xff\xfe\x00\x01")  # not UTF-8: a trace or an image named by mistake
+    with pytest.raises(PresetError, match="not a YAML or JSON text file") as err:
+        load_model(path)
+    assert str(path) in str(err.value)
+
+
+def test_saving_onto_a_folder_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with pytest.raises(PresetError, match="is a folder"):
+        save_model(load_model("test_suite"), folder)
+    assert list(folder.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_saving_into_a_missing_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PresetError, match="cannot write"):
+        save_model(load_model("test_suite"), tmp_path / "no" / "model.yaml")
+
+
 def test_unknown_name_suggests_close_ones() -> None:
     with pytest.raises(PresetError, match="did you mean m2_prod"):
         load_model("m2_prd")
