@@ -61,14 +61,21 @@ def borrowed_timings(costs: CostModel, servers: Iterable[ServerSpec]) -> list[st
     modeled parts' datasheet rates, so an H100 profile makes a V100 platform run at H100 speed."""
     if not isinstance(costs, CalibratedCosts):
         return []
+    # A profile of bandwidths only lends its host's memory bandwidth, not kernel times.
+    if costs.measures_kernels():
+        borrowed, stand = "kernel times come", "they stand"
+    elif costs.measures_memory_bw():
+        borrowed, stand = "memory bandwidth comes", "it stands"
+    else:
+        return []
     kind, host = costs.kind, costs.profile.host
     measured_on = host.get("gpu_name") if kind == "gpu" else host.get("cpu_model")
     parts = sorted({p.name for s in servers
                     for p in (s.gpus if kind == "gpu" else s.sockets)})
     if not parts:
         return []
-    return [f"{kind.upper()} kernel times come from {costs.profile.path}, measured on "
-            f"{measured_on or 'an unrecorded ' + kind}; they stand for the job's "
+    return [f"{kind.upper()} {borrowed} from {costs.profile.path}, measured on "
+            f"{measured_on or 'an unrecorded ' + kind}; {stand} for the job's "
             f"{', '.join(parts)} as measured, not scaled to those parts' datasheet rates"]
 
 
@@ -78,7 +85,7 @@ def analytic_interaction(costs: CostModel, model: ModelSpec, trainer: ServerSpec
     (CalibratedCosts.concat), not from the profile like the trainers' other kernels."""
     if not isinstance(costs, CalibratedCosts) or model.interaction != "cat":
         return []
-    if costs.kind != ("gpu" if trainer.gpus else "cpu"):
+    if costs.kind != ("gpu" if trainer.gpus else "cpu") or not costs.measures_kernels():
         return []  # the trainers' kernels are all analytic, as the costs line says
     return [f"the model's cat interaction is charged by the analytic model (one concatenation "
             f"of {model.interaction_width} features per example forward, one split backward): "

@@ -75,21 +75,28 @@ def read_file(path: Path, *, allow_list: bool = False) -> Any:
     return data
 
 
-def _locate(kind: str, name_or_path: str | os.PathLike[str]) -> Path:
+def _locate(kind: str, name_or_path: str | os.PathLike[str], field: str = "") -> Path:
+    """The file of a preset name or a path; PresetError when there is none. `field` names the
+    job field that gave the name, so that the message says which of the job's entries is bad."""
     text = os.fspath(name_or_path)
+    what = f"{field} '{text}'" if field else text
     if text.endswith(_SUFFIXES) or os.sep in text:
         path = Path(text)
+        if path.is_dir():  # e.g. a folder named x.yaml, where "no such file" would be untrue
+            raise PresetError(f"{what}: is a folder; a spec file (.yaml, .yml or .json) or a "
+                              "preset name is expected")
         if not path.is_file():
-            raise PresetError(f"{path}: no such file; give a preset name or the path of a YAML file")
+            raise PresetError(f"{what}: no such file; give a preset name or the path of a YAML file")
         return path
     names = _registry(preset_root())[kind]
     if text in names:
         return names[text]
     close = difflib.get_close_matches(text, list(names), n=3)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    unknown = (f"{what} is not a {kind[:-1]} preset or a file" if field
+               else f"unknown {kind[:-1]} preset '{text}'")
     raise PresetError(
-        f"unknown {kind[:-1]} preset '{text}'{hint}. Known: {', '.join(sorted(names))} "
-        "(or give a path to a YAML file)"
+        f"{unknown}{hint}. Known: {', '.join(sorted(names))} (or give a path to a YAML file)"
     )
 
 
@@ -155,6 +162,21 @@ def load_platform(name_or_path: str | os.PathLike[str]) -> ServerSpec:
 
 def load_job(name_or_path: str | os.PathLike[str]) -> JobSpec:
     return _load("jobs", name_or_path)
+
+
+def load_job_part(job: str | os.PathLike[str] | None, field: str, name_or_path: str) -> Any:
+    """The model or platform that the job's `field` (model, trainer_platform, ps_platform)
+    names. `job` is the preset name or file the job came from (None for a job built in code):
+    a name there that resolves to nothing is that file's error, so the message names the job
+    file and the field, since the user gave only --job."""
+    kind = "models" if field == "model" else "platforms"
+    if job is None:
+        return _load(kind, name_or_path)
+    try:
+        path = _locate(kind, name_or_path, field)
+    except PresetError as err:
+        raise PresetError(f"job file {_locate('jobs', job)}: {err}") from err
+    return _load(kind, path)
 
 
 def load_any(name_or_path: str) -> tuple[str, Any]:

@@ -26,7 +26,7 @@ from sim.notes import (
 )
 from sim.placement import place, sharing_servers
 from sim.placement_costs import KernelCosts, demand_works
-from sim.presets import load_job, load_model, load_platform
+from sim.presets import load_job, load_job_part, load_model, load_platform
 from sim.processes import cpu_trainer, gpu_step
 from sim.results import SimResult, summary_fields
 from sim.specs import JobSpec, ModelSpec, PlacementSpec, ServerSpec
@@ -73,10 +73,8 @@ def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None 
         raise DlrmsimInputError(f"target_rse = {target_rse!r}: give a fraction in (0, 1)")
     if not isinstance(warm, int) or not 1 <= warm < iterations:
         raise DlrmsimInputError(f"warmup = {warmup!r}: give a whole number in [1, iterations)")
-    if chrome_trace is not None and not Path(chrome_trace).resolve().parent.is_dir():
-        # Said before the run rather than after it, when the timeline could not be written.
-        raise DlrmsimInputError(f"{chrome_trace}: its folder does not exist; create it or give "
-                                "another path for the Chrome trace")
+    if chrome_trace is not None:
+        _check_trace_path(chrome_trace)
     sim_job = build(spec, model_spec, trainer_spec, ps_spec, profile=profile, trace=trace,
                     seed=seed, iterations=iterations, warmup=warm,
                     record=chrome_trace is not None, target_rse=target_rse)
@@ -120,10 +118,31 @@ def resolve(job: JobSpec | str | None, model: ModelSpec | str | None,
     if trainer_spec is not None:
         changes["trainer_platform"] = trainer_spec.name
     spec = dataclasses.replace(base, **changes) if changes else base
-    model_spec = model_spec or load_model(spec.model)
-    trainer_spec = trainer_spec or load_platform(spec.trainer_platform)
-    ps_spec = _spec(ps_platform, load_platform) if ps_platform else load_platform(spec.ps_platform)
+    named_by = job if isinstance(job, str) else None  # the file the names are in
+    model_spec = model_spec or load_job_part(named_by, "model", spec.model)
+    trainer_spec = trainer_spec or load_job_part(named_by, "trainer_platform",
+                                                 spec.trainer_platform)
+    ps_spec = (_spec(ps_platform, load_platform) if ps_platform
+               else load_job_part(named_by, "ps_platform", spec.ps_platform))
     return model_spec, trainer_spec, ps_spec, spec
+
+
+def _check_trace_path(chrome_trace: str | os.PathLike[str]) -> None:
+    """DlrmsimInputError when the Chrome trace could not be written there: said before the run
+    rather than after it. A path through a regular file (`notes.txt/x.json`) is named as that,
+    since "its folder does not exist" sends the user looking for a folder that is a file."""
+    path = Path(chrome_trace)  # as given, so that a message names what the user wrote
+    if path.is_dir():
+        raise DlrmsimInputError(f"{chrome_trace}: is a folder; give a file name for the Chrome "
+                                f"trace, e.g. {path / 'timeline.json'}")
+    if path.parent.is_dir():
+        return
+    blocker = next((p for p in path.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise DlrmsimInputError(f"{chrome_trace}: {blocker} is a file, not a folder; choose "
+                                "another path for the Chrome trace")
+    raise DlrmsimInputError(f"{chrome_trace}: its folder does not exist; create it or give "
+                            "another path for the Chrome trace")
 
 
 def _path(value: str | os.PathLike[str] | None) -> str | None:

@@ -33,6 +33,18 @@ def describe_costs(model: CostModel, servers: Iterable[ServerSpec]) -> str:
     if model.kind not in kinds:
         return (f"{measured}, which times no processor of this job: every cost is analytic "
                 f"(datasheet rates times efficiency factors)")
+    if not model.measures_kernels() and not model.measures_memory_bw():
+        return (f"{measured}, which has no kernel cost models and no {model.kind} memory "
+                "bandwidth: every cost is analytic (datasheet rates times efficiency factors)")
     others = sorted(kinds - {model.kind})
     rest = "".join(f"; {k} work analytic (the profile has no {k} kernels)" for k in others)
-    return f"{measured}: {model.kind} work measured{rest}"
+    return f"{measured}: {_measured_part(model)}{rest}"
+
+
+def _measured_part(model: CalibratedCosts) -> str:
+    """What the profile supplies for the processors of its kind: kernel times, or (a profile of
+    bandwidths only) the memory bandwidth alone, with every kernel analytic."""
+    if model.measures_kernels():
+        return f"{model.kind} work measured"
+    return (f"{model.kind} memory bandwidth measured, {model.kind} kernels analytic (the profile "
+            "has no kernel cost models)")

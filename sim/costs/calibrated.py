@@ -13,6 +13,7 @@ from sim.costs.base import COPY_TRAFFIC_PER_BYTE, EmbeddingWork, OpCost, Process
 from sim.profile import Profile
 
 _DEVICE_KIND = {"cpu": "cpu", "cuda": "gpu"}
+_COPY_KEY = {"cpu": "host_copy", "gpu": "device_copy"}  # profile bandwidth of each kind's memory
 _UPDATE_OPS = {
     "sgd": "embedding_backward_sgd",
     "rowwise_adagrad": "embedding_backward_rowwise_adagrad",
@@ -46,12 +47,20 @@ class CalibratedCosts:
         seconds = self._scaled(proc, self.profile.seconds(op, **params))
         return OpCost(seconds, analytic.mem_bytes, analytic.flops)
 
+    def measures_kernels(self) -> bool:
+        """Whether the profile times any op; a bandwidth-only profile leaves every kernel
+        analytic, which the result must say."""
+        return bool(self.profile.cost_functions)
+
+    def measures_memory_bw(self) -> bool:
+        """Whether the profile has the copy rate that memory_bw_bytes_per_s takes for its kind."""
+        return bool(self.profile.bandwidths_bytes_per_s.get(_COPY_KEY.get(self.kind, "")))
+
     def memory_bw_bytes_per_s(self, proc: Processor) -> float:
         # The profile's copy headline is bytes copied per second; a copy reads and writes each
         # byte, so the memory traffic it sustains (what every user of this rate divides bytes
         # read + written by, as the analytic model's datasheet rate is) is twice that.
-        key = "host_copy" if proc.kind == "cpu" else "device_copy"
-        measured = self.profile.bandwidths_bytes_per_s.get(key)
+        measured = self.profile.bandwidths_bytes_per_s.get(_COPY_KEY[proc.kind])
         if proc.kind == self.kind and measured:
             return COPY_TRAFFIC_PER_BYTE * measured
         return self.fallback.memory_bw_bytes_per_s(proc)

@@ -8,9 +8,10 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dlrmsim.cli import main
-from sim.presets import list_presets
+from sim.presets import list_presets, preset_root
 
 ITERATIONS = "4"
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
@@ -190,3 +191,105 @@ def test_the_readmes_speed_command_reaches_the_precision_it_claims(
     for job in jobs.groups():
         code, out, err = run(capsys, "--job", job, *flags.split(), "--json")
         assert code == 0 and json.loads(out)["throughput_rse"] < 0.01, (job, err)
+
+
+def one_line_error(code: int, out: str, err: str) -> str:
+    """The error of a run refused for bad input: exit 2, nothing on stdout, one line."""
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("dlrmsim simulate: error:")
+    return err
+
+
+def test_a_chrome_trace_under_a_file_says_the_file_is_not_a_folder(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # "its folder does not exist" sent users looking for a folder that was a regular file.
+    some_file = tmp_path / "some_file"
+    some_file.write_text("notes\n")
+    err = one_line_error(*run(capsys, "--job", "m1_gpu", "--iterations", ITERATIONS,
+                              "--chrome-trace", str(some_file / "x.json")))
+    assert f"{some_file} is a file, not a folder" in err and "does not exist" not in err
+    assert some_file.read_text() == "notes\n"
+
+
+def test_a_chrome_trace_onto_a_folder_is_refused_before_the_run(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    err = one_line_error(*run(capsys, "--job", "m1_gpu", "--iterations", ITERATIONS,
+                              "--chrome-trace", str(tmp_path)))
+    assert f"{tmp_path}: is a folder" in err and "cannot write" not in err
+
+
+@pytest.mark.parametrize("flag", ["--model", "--platform", "--job"])
+def test_a_folder_given_as_a_spec_file_is_called_a_folder(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, flag: str) -> None:
+    folder = tmp_path / "x.yaml"
+    folder.mkdir()
+    base = () if flag == "--job" else ("--job", "m1_gpu")
+    err = one_line_error(*run(capsys, *base, flag, str(folder), "--iterations", ITERATIONS))
+    assert f"{folder}: is a folder; a spec file" in err and "no such file" not in err
+
+
+@pytest.mark.parametrize(("field", "bad", "close"), [
+    ("model", "m1_prd", "m1_prod"),
+    ("trainer_platform", "big_basn", "big_basin"),
+    ("ps_platform", "dual_socket_cp", "dual_socket_cpu"),
+])
+def test_a_job_file_naming_an_unknown_part_names_the_job_file_and_field(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, field: str, bad: str,
+        close: str) -> None:
+    # The user gave only --job: an unknown name inside it is that file's error.
+    data = yaml.safe_load((preset_root() / "jobs" / "m1_gpu.yaml").read_text())
+    data[field] = bad
+    job = tmp_path / "j.yaml"
+    job.write_text(yaml.safe_dump(data))
+    err = one_line_error(*run(capsys, "--job", str(job), "--iterations", ITERATIONS))
+    assert f"job file {job}: {field} '{bad}' is not a" in err
+    assert f"did you mean {close}" in err
+
+
+def test_a_job_file_naming_a_missing_model_file_names_the_job_file(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = yaml.safe_load((preset_root() / "jobs" / "m1_gpu.yaml").read_text())
+    data["model"] = str(tmp_path / "gone.yaml")
+    job = tmp_path / "j.yaml"
+    job.write_text(yaml.safe_dump(data))
+    err = one_line_error(*run(capsys, "--job", str(job), "--iterations", ITERATIONS))
+    assert f"job file {job}: model '{tmp_path / 'gone.yaml'}': no such file" in err
+
+
+def bandwidth_only_profile(tmp_path: Path, *, keep_copy: bool = True) -> Path:
+    """A real CPU profile with its kernel cost models removed: only bandwidths (and latencies)
+    remain, the copy rate too unless `keep_copy` is False."""
+    data = json.loads((PROFILES / "cpu-vm-full.json").read_text())
+    data["cost_models"] = {}
+    if not keep_copy:
+        data["bandwidths_bytes_per_s"].pop("host_copy")
+    path = tmp_path / "bandwidths.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("job", ["m2_cpu", "m1_gpu"])
+def test_a_profile_of_bandwidths_only_is_not_called_measured_work(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, job: str) -> None:
+    profile = bandwidth_only_profile(tmp_path)
+    flags = ("--job", job, "--iterations", ITERATIONS, "--profile", str(profile))
+    code, out, err = run(capsys, *flags)
+    assert code == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("costs"))
+    assert "cpu memory bandwidth measured, cpu kernels analytic" in line
+    assert "work measured" not in line and "kernel times" not in err
+    assert "CPU memory bandwidth comes from" in err
+    code, out, err = run(capsys, *flags, "--json")
+    assert code == 0, err
+    assert json.loads(out)["costs"] == line.removeprefix("costs").strip()
+
+
+def test_a_profile_with_nothing_this_job_uses_says_every_cost_is_analytic(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    profile = bandwidth_only_profile(tmp_path, keep_copy=False)
+    code, out, err = run(capsys, "--job", "m2_cpu", "--iterations", ITERATIONS, "--profile",
+                         str(profile))
+    assert code == 0, err
+    line = next(x for x in out.splitlines() if x.startswith("costs"))
+    assert "every cost is analytic" in line and "measured" not in line
+    assert "note: CPU" not in err

@@ -200,3 +200,13 @@ def test_quantities(field: str, text: object, expected: float) -> None:
 def test_bad_quantities_say_what_is_expected(field: str, text: str) -> None:
     with pytest.raises(ValueError, match=field):
         parse_quantity(field, text)
+
+
+@pytest.mark.parametrize("loader", [load_model, load_platform, load_job, load_any])
+def test_a_folder_named_like_a_spec_file_is_called_a_folder(tmp_path: Path, loader: object) -> None:
+    # "no such file" for a folder that is there sends the user looking for a missing file.
+    folder = tmp_path / "x.yaml"
+    folder.mkdir()
+    with pytest.raises(PresetError, match="is a folder; a spec file") as err:
+        loader(str(folder))  # type: ignore[operator]
+    assert str(folder) in str(err.value) and "no such file" not in str(err.value)
