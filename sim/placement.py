@@ -7,7 +7,8 @@ until full, table-wise or row-wise, the rest in system memory as the system plac
 them). Table load for balancing devices and servers is lookups per example times dimension:
 the bytes each table gathers per example. Sockets (a sparse PS's, and those of the system
 placement) are balanced instead by the seconds the cost model charges the tables on each for a
-batch (sim/placement_costs.py), which count what a socket's tables cost beyond their bytes.
+batch (sim/placement_costs.py), which count what a socket's tables cost beyond their bytes; a
+table in system memory is sharded over the sockets where that shortens the slowest one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sim.costs import CostModel
 from sim.errors import PlacementError
@@ -25,6 +27,12 @@ GB = 1e9  # for messages only
 # A table's load on a device (for a socket, its seconds per batch there); a device's load is
 # the sum over its tables.
 Weigh = Callable[[int, TableSpec], float]
+
+
+class ShardWeigh(Protocol):
+    """A table's seconds per batch on a socket, whole or as one of `shards` row-wise shards."""
+
+    def __call__(self, device: int, table: TableSpec, shards: int = 1) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -97,7 +105,7 @@ def place(model: ModelSpec, job: JobSpec, trainer: ServerSpec, ps: ServerSpec,
         host = _spread(model, model.tables, capacity, "host",
                        f"the system memory of {_label(trainer, servers)}", weigh)
         return Placement(kind, job.placement.sharding,
-                         _split_hot(host, model.tables, capacity))
+                         _split_hot(host, model.tables, capacity, weigh))
     if kind == "remote":
         capacity = [int(ps.mem_capacity_bytes * ps.efficiency.dram_usable_fraction)] * job.sparse_ps
         remote = _spread(model, model.tables, capacity, "remote",
@@ -216,33 +224,44 @@ def _spread(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[in
 
 
 def _split_hot(placed: tuple[TablePlacement, ...], tables: Sequence[TableSpec],
-               capacity: Sequence[int]) -> tuple[TablePlacement, ...]:
-    """Shard row-wise over every socket each table that alone gathers more than a socket's fair
-    share: the sockets then serve its lookups in parallel instead of one socket serving them
-    all (on Zion one hot table would otherwise leave seven sockets idle). Hottest first, and
-    only where every socket still holds what it is given: a shard moves 1/sockets of the table
-    onto each other socket, which may be full of colder tables; such a table stays whole.
-    By bytes gathered, not seconds: a shard repeats the table's per-call overhead on every
-    socket, so a table whose seconds are mostly overhead gains nothing from it."""
+               capacity: Sequence[int], weigh: ShardWeigh) -> tuple[TablePlacement, ...]:
+    """Shard a table row-wise over every socket where that shortens the slowest socket's
+    seconds per batch (`weigh`): the sockets then serve its lookups in parallel instead of one
+    socket serving them all (on Zion one hot table would otherwise leave seven sockets idle).
+    A shard costs what the cost model charges its share of the lookups, per-call overhead in
+    full, so a table whose seconds are mostly overhead, repeated on every socket, stays whole.
+    One pass, most seconds first, each table weighed against the sockets as the tables before
+    it left them (only a table on the one slowest socket can shorten it), and only where
+    every socket still holds what it is given (a shard moves 1/sockets of the table onto
+    each other socket, which may be full of colder tables)."""
     sockets = tuple(range(len(capacity)))
     if len(sockets) < 2:
         return placed
-    own = [table_load(t) for t in tables]
-    total = sum(own)
     used = [0] * len(sockets)
     for p in placed:
         for d in p.devices:
             used[d] += p.bytes // len(p.devices)
+    whole = [weigh(p.devices[0], t, 1) for t, p in zip(tables, placed, strict=True)]
+    load = [0.0] * len(sockets)
+    for i, p in enumerate(placed):
+        load[p.devices[0]] += whole[i]
     result = list(placed)
-    hot = [i for i in range(len(tables)) if own[i] > total / len(sockets)]
-    for i in sorted(hot, key=lambda i: (-own[i], tables[i].name)):
+    for i in sorted(range(len(tables)), key=lambda i: (-whole[i], tables[i].name)):
         p = placed[i]
-        after = list(used)
-        after[p.devices[0]] -= p.bytes
+        slowest = max(load)
+        # Sharding adds seconds to every socket but its own: it can only shorten the slowest
+        # socket if that is its own and no other is as slow.
+        if load[p.devices[0]] < slowest or load.count(slowest) > 1:
+            continue
+        seconds = list(load)
+        seconds[p.devices[0]] -= whole[i]
+        nbytes = list(used)
+        nbytes[p.devices[0]] -= p.bytes
         for d in sockets:
-            after[d] += p.bytes // len(sockets)
-        if all(u <= c for u, c in zip(after, capacity, strict=True)):
-            used, result[i] = after, dataclasses.replace(p, devices=sockets)
+            seconds[d] += weigh(d, tables[i], len(sockets))
+            nbytes[d] += p.bytes // len(sockets)
+        if max(seconds) < slowest and all(u <= c for u, c in zip(nbytes, capacity, strict=True)):
+            load, used, result[i] = seconds, nbytes, dataclasses.replace(p, devices=sockets)
     return tuple(result)
 
 
@@ -277,13 +296,16 @@ def _check_total(needed: int, available: int, where: str) -> None:
 
 
 def _socket_weigh(costs: KernelCosts, model_costs: CostModel, server: ServerSpec,
-                  tables: Sequence[TableSpec], devices: int) -> Weigh:
+                  tables: Sequence[TableSpec], devices: int) -> ShardWeigh:
     """A table's seconds per batch on socket `device` (counted over `server`'s sockets server
     by server, as the system placement numbers them), served on all its cores, while `tables`
-    are spread over `devices` sockets (KernelCosts.seconds)."""
+    are spread over `devices` sockets (KernelCosts.seconds); whole unless `shards` is given."""
     sockets, share = len(server.sockets), costs.even_share(tables, devices)
-    return lambda device, table: costs.seconds(model_costs, socket_proc(server, device % sockets),
-                                               table, share)
+
+    def weigh(device: int, table: TableSpec, shards: int = 1) -> float:
+        return costs.seconds(model_costs, socket_proc(server, device % sockets), table, share,
+                             shards)
+    return weigh
 
 
 def _socket_capacity(server: ServerSpec) -> list[int]:
@@ -328,7 +350,7 @@ def _place_hybrid(model: ModelSpec, job: JobSpec, trainer: ServerSpec,
         host_part = _spread(model, rest, capacity, "host",
                             f"the system memory of {_label(trainer, servers)} (for the tables "
                             "the GPUs cannot hold)", weigh)
-        host_part = _split_hot(host_part, rest, capacity)
+        host_part = _split_hot(host_part, rest, capacity, weigh)
     by_name = {**on_gpu, **{p.table: p for p in host_part}}
     return Placement("hybrid", job.placement.sharding,
                      tuple(by_name[t.name] for t in model.tables))

@@ -44,11 +44,16 @@ class KernelCosts:
         return 1.0 / per_socket, nbytes / max(1.0, min(sockets, len(tables)))
 
     def seconds(self, costs: CostModel, proc: Processor, table: TableSpec,
-                share: tuple[float, float]) -> float:
+                share: tuple[float, float], shards: int = 1) -> float:
         """Seconds of `table`'s forward and update for one batch on `proc`, with `share` of
-        the socket's cache and its working set (even_share)."""
-        work = dataclasses.replace(self.works[table.name], cache_share=share[0],
-                                   working_set_bytes=share[1])
+        the socket's cache and its working set (even_share); with `shards`, of one of its
+        row-wise shards: its share of the rows, lookups and distinct rows, as
+        embedding_work.shard_work divides them, and the kernels' full per-call cost."""
+        whole = self.works[table.name]
+        work = dataclasses.replace(whole, cache_share=share[0], working_set_bytes=share[1],
+                                   rows=max(1, whole.rows // shards),
+                                   pooling=whole.pooling / shards,
+                                   unique_rows=max(1, whole.unique_rows // shards))
         return (costs.embedding_forward(proc, work).seconds
                 + costs.embedding_update(proc, work, self.optimizer).seconds)
 

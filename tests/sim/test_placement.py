@@ -96,12 +96,53 @@ def test_gpu_placement_needs_gpus() -> None:
         place(model([10]), too_many, BB, CPU)
 
 
-def test_system_memory_shards_a_table_hotter_than_a_sockets_share_over_all_sockets() -> None:
-    zion = load_platform("zion")
-    # pooling 1, 2, 3, 30: the last gathers 30/36 of the bytes, above a socket's 1/8 share
-    hot = model([1000, 1000, 1000, 1000])
-    hot = dataclasses.replace(hot, tables=(*hot.tables[:3], dataclasses.replace(
-        hot.tables[3], pooling=PoolingSpec(30.0))))
-    placed = place(hot, dataclasses.replace(job("system"), trainer_platform="zion"), zion, CPU)
+# Zion's sockets under the analytic defaults (20 cores: gather 128 GB/s x 0.35 = 44.8 GB/s,
+# stream x 0.75 = 96 GB/s, 20 x 128 GFLOP/s x 0.5 = 1.28 TFLOP/s, 10 us per operator, 27.5 MB
+# of cache), batch 100, dimension 64, fp32, SGD: 2 forward operators, 4 backward + 1 SGD.
+# A table of 1000 rows (256 kB) stays in its cache share: only its dispatch, its pooled output
+# (100 x 256 B / 96 GB/s = 0.27 us) and its gradient (L x 256 B / 96 GB/s) cost it. With L
+# lookups a batch: 20.3 us + 50 us + L x 2.67 ns, e.g. 71.1 us for L = 300, 97.4 us for 10^4.
+# A table of 10^7 rows with 20,000 lookups: gather 5.12 MB / 44.8 GB/s = 114.3 us + 20.3 us;
+# gradient 5.12 MB / 96 GB/s = 53.3 us + 50 us, and its 20,000 distinct rows read and written,
+# 10.24 MB / 44.8 GB/s = 228.6 us: 466.5 us. One of its 8 shards (1.25 M rows, 2,500 lookups):
+# 14.3 + 20.3 + 6.7 + 50 + 28.6 = 119.8 us: a shard pays the whole per-call overhead.
+ZION_SYSTEM = dataclasses.replace(job("system"), trainer_platform="zion")
+
+
+def _tables(specs: list[tuple[int, float]]) -> ModelSpec:
+    """Tables (rows, mean lookups per example) of dimension 64 with SGD."""
+    return ModelSpec("m", 13, tuple(TableSpec(f"t{i}", rows, 64, PoolingSpec(lookups))
+                                    for i, (rows, lookups) in enumerate(specs)),
+                     (64,), (32,), optimizer="sgd")
+
+
+def test_system_memory_keeps_whole_a_hot_table_whose_seconds_are_per_call_overhead() -> None:
+    # Lookups 1, 2, 3, 30: the last gathers 30/36 of the bytes, above a socket's 1/8 share, and
+    # each table has a socket of its own. Whole, the hot table costs 78.4 us (20.3 + 58.0:
+    # 3000 lookups' gradient 768 kB / 96 GB/s = 8 us); sharded, t2's socket would add a shard
+    # of 375 lookups (71.3 us) to its own 71.1 us: 142 us, slower than 78.4.
+    placed = place(_tables([(1000, 1.0), (1000, 2.0), (1000, 3.0), (1000, 30.0)]),
+                   ZION_SYSTEM, load_platform("zion"), CPU)
+    assert all(len(t.devices) == 1 for t in placed.tables)
+
+
+def test_system_memory_shards_a_hot_table_whose_seconds_are_bytes() -> None:
+    # The 10^7-row table of 200 lookups (466.5 us) alone on a socket; sharded, each other
+    # socket holds at most a cold table (at most 71.1 us) and a shard (119.8 us): 190.9 us.
+    placed = place(_tables([(1000, 1.0), (1000, 2.0), (1000, 3.0), (10**7, 200.0)]),
+                   ZION_SYSTEM, load_platform("zion"), CPU)
     assert placed.tables[3].devices == tuple(range(8))
     assert all(len(t.devices) == 1 for t in placed.tables[:3])
+
+
+def test_system_memory_shards_a_table_below_a_sockets_share_of_bytes_that_is_slowest() -> None:
+    # The 10^7-row table gathers 200 of 1740 lookups, under a socket's 1/8 share of the bytes,
+    # but its 466.5 us dwarf the 14 cached tables of 110 lookups (20.8 + 50 + 29.3 = 100.1 us
+    # each). Hottest first onto the least-loaded socket: it alone on socket 0, two cold tables
+    # on each other socket (200.3 us). Sharded, those hold 200.3 + 119.8 = 320.1 us: the
+    # slowest socket drops from 466.5 us to 320.1 us. Then seven sockets tie at the slowest,
+    # and sharding a cold table would add to the other six: they stay whole.
+    placed = place(_tables([(10**7, 200.0), *[(1000, 110.0)] * 14]),
+                   ZION_SYSTEM, load_platform("zion"), CPU)
+    assert placed.tables[0].devices == tuple(range(8))
+    assert all(len(t.devices) == 1 for t in placed.tables[1:])
