@@ -23,39 +23,45 @@ from dataclasses import dataclass
 
 from sim.costs import AnalyticCosts, CostModel, EmbeddingWork, Processor
 from sim.demand import Demand
+from sim.processes.embedding_work import table_work
 from sim.specs import ModelSpec, ServerSpec, TableSpec
 
 
 @dataclass(frozen=True)
 class KernelCosts:
-    """The cost models of the trainer's and the sparse PS's sockets, and each table's work for
-    one mean batch (by table name), as placement weighs them."""
+    """The cost models of the trainer's and the sparse PS's sockets, and each table's mean
+    lookups and distinct rows per batch of `batch` examples (by table name), as placement
+    weighs them."""
 
     trainer: CostModel
     ps: CostModel
-    works: Mapping[str, EmbeddingWork]
-    optimizer: str
+    model: ModelSpec
+    batch: int
+    per_batch: Mapping[str, tuple[float, float]]  # table name -> (lookups, distinct rows)
+
+    def work(self, table: TableSpec, shards: int = 1) -> EmbeddingWork:
+        """The table's (or one of its `shards` row-wise shards') work for a mean batch, as the
+        run builds it from a batch of its demand (embedding_work.table_work)."""
+        lookups, unique = self.per_batch[table.name]
+        return table_work(self.model, table, self.batch, lookups, unique, shards)
 
     def even_share(self, tables: Sequence[TableSpec], sockets: int) -> tuple[float, float]:
         """(cache share, working-set bytes) of a socket when `tables` are spread evenly over
         `sockets` sockets."""
         per_socket = max(1.0, len(tables) / sockets)
-        nbytes = sum(self.works[t.name].table_bytes for t in tables)
+        nbytes = sum(self.work(t).table_bytes for t in tables)
         return 1.0 / per_socket, nbytes / max(1.0, min(sockets, len(tables)))
 
     def seconds(self, costs: CostModel, proc: Processor, table: TableSpec,
                 share: tuple[float, float], shards: int = 1) -> float:
         """Seconds of `table`'s forward and update for one batch on `proc`, with `share` of
         the socket's cache and its working set (even_share); with `shards`, of one of its
-        row-wise shards: its share of the rows, lookups and distinct rows, as
-        embedding_work.shard_work divides them, and the kernels' full per-call cost."""
-        whole = self.works[table.name]
-        work = dataclasses.replace(whole, cache_share=share[0], working_set_bytes=share[1],
-                                   rows=max(1, whole.rows // shards),
-                                   pooling=whole.pooling / shards,
-                                   unique_rows=max(1, whole.unique_rows // shards))
+        row-wise shards (its share of the rows, lookups and distinct rows, and the kernels'
+        full per-call cost)."""
+        work = dataclasses.replace(self.work(table, shards), cache_share=share[0],
+                                   working_set_bytes=share[1])
         return (costs.embedding_forward(proc, work).seconds
-                + costs.embedding_update(proc, work, self.optimizer).seconds)
+                + costs.embedding_update(proc, work, self.model.optimizer).seconds)
 
 
 def socket_proc(server: ServerSpec, socket: int) -> Processor:
@@ -65,36 +71,26 @@ def socket_proc(server: ServerSpec, socket: int) -> Processor:
     return Processor("cpu", spec, threads=spec.cores)
 
 
-def demand_works(model: ModelSpec, demand: Demand) -> dict[str, EmbeddingWork]:
-    """Each table's work for a batch of the demand's mean lookups and mean distinct rows."""
+def demand_per_batch(model: ModelSpec, demand: Demand) -> dict[str, tuple[float, float]]:
+    """Each table's mean lookups and mean distinct rows per batch of the demand."""
     lookups = demand.lookups.mean(axis=0)
     unique = demand.unique_rows.mean(axis=0)
-    return {t.name: _work(model, t, demand.batch_size, float(lookups[i]), float(unique[i]))
-            for i, t in enumerate(model.tables)}
+    return {t.name: (float(lookups[i]), float(unique[i])) for i, t in enumerate(model.tables)}
 
 
-def spec_works(model: ModelSpec, batch: int) -> dict[str, EmbeddingWork]:
-    """Each table's work for a batch of the spec's mean lookups, without a demand: the distinct
+def spec_per_batch(model: ModelSpec, batch: int) -> dict[str, tuple[float, float]]:
+    """Each table's lookups per batch of the spec's mean pooling, without a demand; the distinct
     rows at most the lookups and the rows (an upper bound; a run passes its demand instead)."""
-    works = {}
+    per_batch = {}
     for t in model.tables:
         lookups = t.pooling.effective_mean_lookups * batch
-        works[t.name] = _work(model, t, batch, lookups, min(float(t.rows), lookups))
-    return works
+        per_batch[t.name] = (lookups, min(float(t.rows), lookups))
+    return per_batch
 
 
 def analytic_kernel_costs(model: ModelSpec, trainer: ServerSpec, ps: ServerSpec,
                           batch: int) -> KernelCosts:
     """The servers' analytic cost models over the spec's mean work: what placement weighs by
     when its caller gives no cost models (the run gives its own and its demand)."""
-    return KernelCosts(AnalyticCosts(trainer.efficiency), AnalyticCosts(ps.efficiency),
-                       spec_works(model, batch), model.optimizer)
-
-
-def _work(model: ModelSpec, table: TableSpec, batch: int, lookups: float,
-          unique: float) -> EmbeddingWork:
-    # As embedding_work.shard_work makes one batch's work from the demand's figures.
-    return EmbeddingWork(batch=batch, rows=table.rows, dim=table.dim, pooling=lookups / batch,
-                         unique_rows=max(1, int(unique)),
-                         zipf_s=float(table.popularity.zipf_s),
-                         bytes_per_element=model.bytes_per_element)
+    return KernelCosts(AnalyticCosts(trainer.efficiency), AnalyticCosts(ps.efficiency), model,
+                       batch, spec_per_batch(model, batch))

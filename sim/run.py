@@ -25,7 +25,7 @@ from sim.notes import (
     target_missed,
 )
 from sim.placement import place, sharing_servers
-from sim.placement_costs import KernelCosts, demand_works
+from sim.placement_costs import KernelCosts, demand_per_batch
 from sim.presets import load_job, load_job_part, load_model, load_platform
 from sim.processes import cpu_trainer, gpu_step
 from sim.results import SimResult, summary_fields
@@ -165,7 +165,7 @@ def build(spec: JobSpec, model: ModelSpec, trainer: ServerSpec, ps: ServerSpec, 
     demand = demand_for(model, spec.batch_size * sharing_servers(spec, trainer), seed=seed,
                         trace=trace)
     placement = place(model, spec, trainer, ps, KernelCosts(
-        trainer_costs, ps_costs, demand_works(model, demand), model.optimizer))
+        trainer_costs, ps_costs, model, demand.batch_size, demand_per_batch(model, demand)))
     env = simpy.Environment()
     net = FluidNetwork(env)
     gpu_job = bool(trainer.gpus)

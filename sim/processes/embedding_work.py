@@ -8,19 +8,26 @@ from collections.abc import Iterable
 
 from sim.costs import CostModel, EmbeddingWork, OpCost, Processor
 from sim.demand import Demand
-from sim.specs import ModelSpec
+from sim.specs import ModelSpec, TableSpec
 
 
 def shard_work(model: ModelSpec, demand: Demand, batch_index: int, table: int,
                shards: int = 1) -> EmbeddingWork:
     """One table's (or one of its `shards` row-wise shards') work for one batch of the demand."""
-    spec = model.tables[table]
     row = batch_index % demand.num_batches
-    lookups = float(demand.lookups[row, table]) / shards
-    unique = max(1, int(demand.unique_rows[row, table]) // shards)
-    return EmbeddingWork(batch=demand.batch_size, rows=max(1, spec.rows // shards), dim=spec.dim,
-                         pooling=lookups / demand.batch_size, unique_rows=unique,
-                         zipf_s=float(spec.popularity.zipf_s),
+    return table_work(model, model.tables[table], demand.batch_size,
+                      float(demand.lookups[row, table]), int(demand.unique_rows[row, table]),
+                      shards)
+
+
+def table_work(model: ModelSpec, table: TableSpec, batch: int, lookups: float,
+               unique_rows: float, shards: int = 1) -> EmbeddingWork:
+    """A table's work for a batch of `lookups` lookups over `unique_rows` distinct rows, or one
+    of its `shards` row-wise shards' work: its share of the rows, lookups and distinct rows."""
+    return EmbeddingWork(batch=batch, rows=max(1, table.rows // shards), dim=table.dim,
+                         pooling=lookups / shards / batch,
+                         unique_rows=max(1, int(unique_rows) // shards),
+                         zipf_s=float(table.popularity.zipf_s),
                          bytes_per_element=model.bytes_per_element)
 
 
