@@ -69,19 +69,36 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def summary(path: Path, profile: dict[str, Any]) -> dict[str, Any]:
-    """A short account of a finished run: where it went, how long, and each op's fit error."""
+    """A short account of a finished run: where it went, how long, each op's fit error, and the
+    points each op lost to the deadline (a host slower than the plan's estimate)."""
     flagged: dict[str, int] = {}
     for m in profile["measurements"]:
         flagged[m["op"]] = flagged.get(m["op"], 0) + int(m["flagged"])
+    late = deadline_skips(profile)
     return {
         "profile": str(path),
         "wall_s": profile["run"]["wall_s"],
+        "estimated_s": profile["run"].get("estimated_s"),
         "ops": {name: {"points": model["fit_error"]["n_fit"] + model["fit_error"]["n_holdout"],
                        "flagged": flagged.get(name, 0),
+                       "skipped_at_deadline": late.get(name, 0),
                        "holdout_median_abs_rel": model["fit_error"]["holdout_median_abs_rel"],
                        "pieces": len(model["pieces"])}
                 for name, model in profile["cost_models"].items()},
+        "skipped_at_deadline": late,
     }
+
+
+def deadline_skips(profile: dict[str, Any]) -> dict[str, int]:
+    """Points per op (those with any) that were planned but not measured because the op ran
+    past its deadline. The plan's own trims (duplicates, the op's budget) are by design and
+    not counted."""
+    counts: dict[str, int] = {}
+    for op, record in profile.get("grid", {}).get("ops", {}).items():
+        late = sum(1 for s in record.get("skipped", []) if s.get("reason") == "deadline")
+        if late:
+            counts[op] = late
+    return counts
 
 
 def _print_summary(info: dict[str, Any], as_json: bool) -> None:
@@ -89,12 +106,22 @@ def _print_summary(info: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(info, indent=1))
         return
     print(f"profile {info['profile']} written in {info['wall_s']:.0f} s")
-    print(f"{'op':42} {'points':>6} {'flagged':>7} {'holdout err':>11} {'pieces':>6}")
+    print(f"{'op':42} {'points':>6} {'flagged':>7} {'late':>4} {'holdout err':>11} "
+          f"{'pieces':>6}")
     for name, row in info["ops"].items():
         err = row["holdout_median_abs_rel"]
         err_text = "-" if err is None else f"{100 * err:.1f}%"
-        print(f"{name:42} {row['points']:6d} {row['flagged']:7d} {err_text:>11} "
-              f"{row['pieces']:6d}")
+        print(f"{name:42} {row['points']:6d} {row['flagged']:7d} "
+              f"{row['skipped_at_deadline']:4d} {err_text:>11} {row['pieces']:6d}")
+    late = info["skipped_at_deadline"]
+    if late:
+        estimate = info["estimated_s"]
+        pace = "" if not estimate else (f" (it took {info['wall_s']:.0f} s against the plan's "
+                                        f"{estimate:.0f} s)")
+        print(f"calibrate: warning: {sum(late.values())} planned point(s) were not measured "
+              f"because their op ran past its deadline ({', '.join(sorted(late))}): this host "
+              f"ran slower than planned{pace}; their fits rest on fewer points. Run again with "
+              "--budget-scale 2 (or more) to measure the whole grid.", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:

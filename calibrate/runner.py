@@ -226,6 +226,16 @@ def calibrate(
     return out, profile
 
 
+def op_deadline(now_s: float, estimated_s: float, budget_scale: float,
+                total_deadline_s: float) -> float:
+    """When an op stops starting new points: DEADLINE_FACTOR times its plan's estimate (at least
+    1 s) from now, stretched by a budget scale above 1 (a user who gives a slow host more time
+    gives every op more, not only the run's total), and never past the run's total deadline.
+    A scale below 1 already shrank the plan, so it does not shorten the deadline again."""
+    stretch = max(budget_scale, 1.0)
+    return min(total_deadline_s, now_s + DEADLINE_FACTOR * stretch * max(estimated_s, 1.0))
+
+
 def _measure_all(registry: Registry, plans: dict[str, Plan], ctx: Context, clock: Clock,
                  now: Callable[[], float], options: RunOptions) -> dict[str, Any]:
     bar = ProgressBar(sum(len(p.points) for p in plans.values()), enabled=not options.quiet)
@@ -236,7 +246,7 @@ def _measure_all(registry: Registry, plans: dict[str, Plan], ctx: Context, clock
     try:
         for spec in registry:
             plan = plans[spec.name]
-            deadline = min(total_deadline, now() + DEADLINE_FACTOR * max(plan.est_total_s, 1.0))
+            deadline = op_deadline(now(), plan.est_total_s, options.budget_scale, total_deadline)
             try:
                 results[spec.name] = run_sweep(spec, plan, clock, ctx.settings.policy, ctx.seed,
                                                deadline, progress=bar.advance, now=now)

@@ -179,3 +179,44 @@ def test_ops_that_name_no_op_are_refused(tmp_path, capsys, ops):
     _fails(["--device", "cpu", "--quick", "--ops", ops, "--out", str(out)], capsys,
            "--ops names no op")
     assert not out.exists()
+
+
+def _profile_with_skips() -> dict:
+    fit_error = {"n_fit": 3, "n_holdout": 1, "holdout_median_abs_rel": 0.1}
+    return {
+        "measurements": [{"op": "embedding_forward", "flagged": True},
+                         {"op": "embedding_forward", "flagged": False}],
+        "run": {"wall_s": 762.0, "estimated_s": 373.0},
+        "cost_models": {"embedding_forward": {"fit_error": fit_error, "pieces": [{}]},
+                        "loss": {"fit_error": fit_error, "pieces": [{}]}},
+        "grid": {"ops": {
+            "embedding_forward": {"skipped": [{"params": {}, "reason": "deadline"}] * 3
+                                  + [{"params": {}, "reason": "op time budget"}]},
+            "loss": {"skipped": [{"params": {}, "reason": "duplicate after shrinking"}]},
+            "embedding_forward_cold": {"skipped": [{"params": {}, "reason": "deadline"}]}}},
+    }
+
+
+def test_the_summary_counts_points_lost_to_the_deadline_and_warns(capsys):
+    from calibrate.cli import _print_summary, summary
+
+    info = summary(Path("p.json"), _profile_with_skips())
+    # Only "deadline" skips count: the plan's own trims are by design.
+    assert info["skipped_at_deadline"] == {"embedding_forward": 3, "embedding_forward_cold": 1}
+    assert info["ops"]["embedding_forward"]["skipped_at_deadline"] == 3
+    assert info["ops"]["loss"]["skipped_at_deadline"] == 0
+    assert info["ops"]["embedding_forward"]["flagged"] == 1
+    _print_summary(info, as_json=False)
+    out, err = capsys.readouterr()
+    assert "late" in out.splitlines()[1]
+    assert "4 planned point(s)" in err and "--budget-scale 2" in err
+    assert "762 s against the plan's 373 s" in err
+
+
+def test_the_summary_of_a_run_that_kept_its_plan_says_nothing_of_deadlines(capsys):
+    from calibrate.cli import _print_summary, summary
+
+    profile = _profile_with_skips()
+    profile["grid"]["ops"] = {}
+    _print_summary(summary(Path("p.json"), profile), as_json=False)
+    assert "deadline" not in capsys.readouterr().err

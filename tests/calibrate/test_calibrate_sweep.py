@@ -103,3 +103,16 @@ def test_observed_params_are_recorded_beside_the_planned_ones():
     result = run_sweep(observing, plan, clock, POLICY, seed=0, deadline_s=1e9,
                        now=lambda: clock.now_s)
     assert result.measurements[0].params == {"bytes": 1000.0, "unique_rows": 7.0}
+
+
+def test_an_op_deadline_is_its_estimate_times_the_factor_stretched_by_a_larger_budget():
+    from calibrate.runner import DEADLINE_FACTOR, op_deadline
+
+    # 40 s estimated from t = 100 s: 2.5 x 40 = 100 s later at scale 1, 200 s later at scale 2.
+    assert op_deadline(100.0, 40.0, 1.0, 1e9) == pytest.approx(100.0 + DEADLINE_FACTOR * 40.0)
+    assert op_deadline(100.0, 40.0, 2.0, 1e9) == pytest.approx(100.0 + 2 * DEADLINE_FACTOR * 40.0)
+    # A smaller budget already trimmed the plan; the deadline is not shortened again.
+    assert op_deadline(100.0, 40.0, 0.5, 1e9) == op_deadline(100.0, 40.0, 1.0, 1e9)
+    # An estimate under a second counts as one; the run's total deadline caps them all.
+    assert op_deadline(0.0, 0.01, 1.0, 1e9) == pytest.approx(DEADLINE_FACTOR)
+    assert op_deadline(100.0, 40.0, 2.0, 150.0) == 150.0
