@@ -126,10 +126,11 @@ def check_fit(model: ModelSpec, job: JobSpec, trainer: ServerSpec, ps: ServerSpe
     """Raise the PlacementError `place` raises where the tables' bytes (with optimizer state)
     exceed all the memory the placement puts them in, or where it needs GPUs the trainer lacks;
     from table sizes and capacities alone, without a cost model or a demand, so that a run says
-    it before drawing its demand (about 1.4 s for M3). Quiet where only the arrangement could
-    fail (a table larger than any one device, tables that do not pack table-wise, a sparse
-    PS's sockets): `place` says those. Never refuses what `place` accepts: every total checked
-    here is one `place` checks with the same bytes, capacity and words."""
+    it before drawing its demand (most of the time to the error for M3). Quiet where only the
+    arrangement could fail (a table larger than any one device, tables that do not pack
+    table-wise, a sparse PS's sockets): `place` says those. Never refuses what `place`
+    accepts: every total checked here is one `place` checks with the same bytes, capacity and
+    words."""
     kind = job.placement.kind
     _check_has_gpus(kind, trainer)
     if kind == "gpu":
