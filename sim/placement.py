@@ -24,6 +24,7 @@ from sim.placement_costs import KernelCosts, analytic_kernel_costs, socket_proc
 from sim.specs import JobSpec, ModelSpec, ServerSpec, TableSpec
 
 GB = 1e9  # for messages only
+_HYBRID_HOST = " (for the tables the GPUs cannot hold)"  # what a hybrid's system memory holds
 # A table's load on a device (for a socket, its seconds per batch there); a device's load is
 # the sum over its tables.
 Weigh = Callable[[int, TableSpec], float]
@@ -93,9 +94,7 @@ def place(model: ModelSpec, job: JobSpec, trainer: ServerSpec, ps: ServerSpec,
         costs = analytic_kernel_costs(model, trainer, ps,
                                       job.batch_size * sharing_servers(job, trainer))
     kind = job.placement.kind
-    if kind in ("gpu", "hybrid") and not trainer.gpus:
-        raise PlacementError(f"placement '{kind}' needs GPUs, and {trainer.name} has none; "
-                             "use placement remote or system")
+    _check_has_gpus(kind, trainer)
     if kind == "gpu":
         return _place_gpu(model, job, trainer)
     if kind == "system":
@@ -123,6 +122,42 @@ def sharing_servers(job: JobSpec, trainer: ServerSpec) -> int:
     return job.trainers if trainer.gpus and job.placement.kind != "remote" else 1
 
 
+def check_fit(model: ModelSpec, job: JobSpec, trainer: ServerSpec, ps: ServerSpec) -> None:
+    """Raise the PlacementError `place` raises where the tables' bytes (with optimizer state)
+    exceed all the memory the placement puts them in, or where it needs GPUs the trainer lacks;
+    from table sizes and capacities alone, without a cost model or a demand, so that a run says
+    it before drawing its demand (most of the time to the error for M3). Quiet where only the
+    arrangement could fail (a table larger than any one device, tables that do not pack
+    table-wise, a sparse PS's sockets): `place` says those. Never refuses what `place`
+    accepts: every total checked here is one `place` checks with the same bytes, capacity and
+    words."""
+    kind = job.placement.kind
+    _check_has_gpus(kind, trainer)
+    if kind == "gpu":
+        capacity, where = _gpu_room(job, trainer)
+        _check_total(_total_bytes(model, model.tables), sum(capacity), where)
+    elif kind == "remote":
+        # as place's remote branch words and counts it (test_placement_fit checks they agree)
+        one_ps = int(ps.mem_capacity_bytes * ps.efficiency.dram_usable_fraction)
+        _check_total(_total_bytes(model, model.tables), one_ps * job.sparse_ps,
+                     f"{job.sparse_ps} sparse parameter server(s) of type {ps.name}")
+    else:  # system (as place's system branch words it), or hybrid's tables the GPUs leave
+        on_host = (model.tables if kind == "system"
+                   else _hybrid_gpu_part(model, job, trainer)[1])
+        capacity, where = _host_room(job, trainer, "" if kind == "system" else _HYBRID_HOST)
+        _check_total(_total_bytes(model, on_host), sum(capacity), where)
+
+
+def _total_bytes(model: ModelSpec, tables: Sequence[TableSpec]) -> int:
+    return sum(table_bytes(model, t) for t in tables)
+
+
+def _check_has_gpus(kind: str, trainer: ServerSpec) -> None:
+    if kind in ("gpu", "hybrid") and not trainer.gpus:
+        raise PlacementError(f"placement '{kind}' needs GPUs, and {trainer.name} has none; "
+                             "use placement remote or system")
+
+
 def _label(trainer: ServerSpec, servers: int) -> str:
     return trainer.name if servers == 1 else f"{servers} x {trainer.name}"
 
@@ -135,13 +170,17 @@ def _gpus_for_job(job: JobSpec, trainer: ServerSpec) -> int:
     return count
 
 
-def _place_gpu(model: ModelSpec, job: JobSpec, trainer: ServerSpec) -> Placement:
+def _gpu_room(job: JobSpec, trainer: ServerSpec) -> tuple[list[int], str]:
+    """The usable bytes of each GPU the job's tables may go on, and how messages name them."""
     servers = sharing_servers(job, trainer)
     capacity = gpu_capacity_bytes(trainer)[: _gpus_for_job(job, trainer)] * servers
-    where = (f"the GPU memory of {_label(trainer, servers)} ({len(capacity)} x "
-             f"{capacity[0] / GB:.1f} GB usable)")
-    total = sum(table_bytes(model, t) for t in model.tables)
-    _check_total(total, sum(capacity), where)
+    return capacity, (f"the GPU memory of {_label(trainer, servers)} ({len(capacity)} x "
+                      f"{capacity[0] / GB:.1f} GB usable)")
+
+
+def _place_gpu(model: ModelSpec, job: JobSpec, trainer: ServerSpec) -> Placement:
+    capacity, where = _gpu_room(job, trainer)
+    _check_total(_total_bytes(model, model.tables), sum(capacity), where)
     if job.placement.packing == "packed":
         capacity = capacity[: _fewest_devices(model, capacity, job.placement.sharding)]
     if job.placement.sharding == "row_wise":
@@ -320,8 +359,31 @@ def _place_hybrid(model: ModelSpec, job: JobSpec, trainer: ServerSpec,
     and goes on while every GPU has room for its shard (PlacementSpec refuses `packed`: hybrid
     fills the GPUs). The host part is spread over the sockets as the system placement's is,
     hot tables sharded over them (_split_hot)."""
+    on_gpu, rest = _hybrid_gpu_part(model, job, trainer)
+    host_part: tuple[TablePlacement, ...] = ()
+    if rest:
+        capacity, where = _host_room(job, trainer, _HYBRID_HOST)
+        weigh = _socket_weigh(costs, costs.trainer, trainer, rest, len(capacity))
+        host_part = _spread(model, rest, capacity, "host", where, weigh)
+        host_part = _split_hot(host_part, rest, capacity, weigh)
+    by_name = {**on_gpu, **{p.table: p for p in host_part}}
+    return Placement("hybrid", job.placement.sharding,
+                     tuple(by_name[t.name] for t in model.tables))
+
+
+def _host_room(job: JobSpec, trainer: ServerSpec, note: str = "") -> tuple[list[int], str]:
+    """The usable bytes of each socket of the servers sharing the tables, and how messages
+    name them (with `note` after)."""
     servers = sharing_servers(job, trainer)
-    free = gpu_capacity_bytes(trainer)[: _gpus_for_job(job, trainer)] * servers
+    return (_socket_capacity(trainer) * servers,
+            f"the system memory of {_label(trainer, servers)}{note}")
+
+
+def _hybrid_gpu_part(model: ModelSpec, job: JobSpec, trainer: ServerSpec
+                     ) -> tuple[dict[str, TablePlacement], list[TableSpec]]:
+    """The hybrid placement's tables on the GPUs (by name), and the rest, left for system
+    memory: from sizes and table loads only, so that check_fit can tell what is left."""
+    free = gpu_capacity_bytes(trainer)[: _gpus_for_job(job, trainer)] * sharing_servers(job, trainer)
     row_wise = job.placement.sharding == "row_wise"
     on_gpu: dict[str, TablePlacement] = {}
     rest: list[TableSpec] = []
@@ -343,14 +405,4 @@ def _place_hybrid(model: ModelSpec, job: JobSpec, trainer: ServerSpec,
             on_gpu[table.name] = TablePlacement(table.name, "gpu", (slot,), size)
         else:
             rest.append(table)
-    host_part: tuple[TablePlacement, ...] = ()
-    if rest:
-        capacity = _socket_capacity(trainer) * servers
-        weigh = _socket_weigh(costs, costs.trainer, trainer, rest, len(capacity))
-        host_part = _spread(model, rest, capacity, "host",
-                            f"the system memory of {_label(trainer, servers)} (for the tables "
-                            "the GPUs cannot hold)", weigh)
-        host_part = _split_hot(host_part, rest, capacity, weigh)
-    by_name = {**on_gpu, **{p.table: p for p in host_part}}
-    return Placement("hybrid", job.placement.sharding,
-                     tuple(by_name[t.name] for t in model.tables))
+    return on_gpu, rest

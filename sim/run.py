@@ -24,7 +24,7 @@ from sim.notes import (
     idle_servers,
     target_missed,
 )
-from sim.placement import place, sharing_servers
+from sim.placement import check_fit, place, sharing_servers
 from sim.placement_costs import KernelCosts, demand_per_batch
 from sim.presets import load_job, load_job_part, load_model, load_platform
 from sim.processes import cpu_trainer, gpu_step
@@ -161,6 +161,7 @@ def build(spec: JobSpec, model: ModelSpec, trainer: ServerSpec, ps: ServerSpec, 
     are balanced by what the run's own cost models charge its demand's mean batch, so that
     placement weighs tables as the run will."""
     trainer_costs, ps_costs = cost_model_for(trainer, _path(profile)), cost_model_for(ps, _path(profile))
+    check_fit(model, spec, trainer, ps)  # tables too large for the memory: said before drawing
     # Servers that share the tables train one global batch: its lookups are drawn together.
     demand = demand_for(model, spec.batch_size * sharing_servers(spec, trainer), seed=seed,
                         trace=trace)

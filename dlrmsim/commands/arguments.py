@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 
 
 def at_least(minimum: int) -> Callable[[str], int]:
@@ -25,6 +26,81 @@ def at_least(minimum: int) -> Callable[[str], int]:
 
 
 seed = at_least(0)  # numpy's seed sequences take no negative seed
+
+# A range of whole numbers: START..END, then optionally +STEP (arithmetic) or *FACTOR
+# (geometric; `x` for `*`, which needs no quotes in a shell). The parts are checked one by
+# one below, so that a bad one is named.
+_RANGE = re.compile(r"(?P<start>[^.]*)\.\.(?P<end>[^.+*x]*)(?:(?P<op>[+*x])(?P<step>.*))?")
+RANGE_HELP = ("whole-number settings also take ranges: A..B counts from A to B by 1, A..B+S by S "
+              "(1..16+4 is 1,5,9,13), A..B*F or A..BxF multiplies by F (256..4096*2 is "
+              "256,512,1024,2048,4096; quote the * in a shell); B is included when the count "
+              "lands on it, and ranges mix with single values (1,2,4..16+4)")
+
+
+def whole_numbers(minimum: int, most: int) -> Callable[[str], tuple[int, ...]]:
+    """An argparse type: comma-separated whole numbers >= `minimum` and ranges of them
+    (RANGE_HELP), repeats dropped, in the order given; a range of more than `most` values is
+    refused before it is counted out."""
+    one = at_least(minimum)
+
+    def parse(text: str) -> tuple[int, ...]:
+        values: list[int] = []
+        for part in (p.strip() for p in text.split(",")):
+            values.extend(_range(part, one, most) if ".." in part else [one(part)])
+        return tuple(dict.fromkeys(values))
+
+    parse.__name__ = f"whole numbers >= {minimum}"
+    return parse
+
+
+def _range(text: str, one: Callable[[str], int], most: int) -> Iterable[int]:
+    """The values of one range START..END[+STEP|*FACTOR]; ArgumentTypeError names what is wrong
+    with it and how to write it."""
+    match = _RANGE.fullmatch(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: write a range as A..B, A..B+STEP or "
+                                         "A..B*FACTOR, e.g. 1..16+4 or 256..4096*2")
+    start, end = one(match["start"]), one(match["end"])
+    if end < start:
+        raise argparse.ArgumentTypeError(f"{text}: the range ends before it starts; ranges "
+                                         f"count up, e.g. {end}..{start}")
+    geometric = match["op"] in ("*", "x")
+    step = _step(text, match["step"] if match["op"] else "1", geometric)
+    if geometric and start < 1:
+        raise argparse.ArgumentTypeError(f"{text}: a range that multiplies never leaves "
+                                         f"{start}; start it at 1 or more, e.g. 1..{end}*{step}")
+    count = _count(start, end, step, geometric)
+    if count > most:
+        raise argparse.ArgumentTypeError(
+            f"{text}: {count:,} values, more than a sweep runs ({most:,}); give a larger "
+            f"{'factor' if geometric else 'step'} or a shorter range")
+    if not geometric:
+        return range(start, end + 1, step)
+    return [start * step**i for i in range(count)]
+
+
+def _step(text: str, step_text: str, geometric: bool) -> int:
+    name, least = ("factor", 2) if geometric else ("step", 1)
+    try:
+        step = int(step_text)
+    except ValueError:
+        step = least - 1  # refused below, with the same advice
+    if step < least:
+        example = "256..4096*2" if geometric else "1..16+4"
+        raise argparse.ArgumentTypeError(f"{text}: the {name} must be a whole number >= "
+                                         f"{least}, e.g. {example}")
+    return step
+
+
+def _count(start: int, end: int, step: int, geometric: bool) -> int:
+    """How many values the range has, counted without listing them (1..10**12 is refused
+    rather than counted out)."""
+    if not geometric:
+        return (end - start) // step + 1
+    count, value = 1, start
+    while value * step <= end:
+        count, value = count + 1, value * step
+    return count
 
 
 def seconds(text: str) -> float:

@@ -1,5 +1,5 @@
-"""`dlrmsim sweep`: a job simulated at every combination of comma-separated settings, ranked,
-with the best by throughput and by examples per joule."""
+"""`dlrmsim sweep`: a job simulated at every combination of comma-separated settings (ranges for
+whole numbers), ranked, with the best by throughput and by examples per joule."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from typing import Any
 
 from dlrmsim.commands import arguments
 from dlrmsim.output import counted, format_table, print_json
-from dlrmsim.sweep import METRICS, Sweep, SweepPoint, sweep
+from dlrmsim.sweep import MAX_POINTS, METRICS, Sweep, SweepPoint, sweep
 from sim.errors import DlrmsimInputError
 from sim.specs.job import PACKINGS, PLACEMENTS, SHARDINGS
 
 # (flag, what it names, choices or smallest value): each takes one value or a comma-separated
-# list. Parameter servers and readers may be 0 (GPU jobs need none), as in `simulate`.
+# list, the whole numbers ranges too. Parameter servers and readers may be 0 (GPU jobs need
+# none), as in `simulate`.
 _TEXT_FLAGS = (("--model", "model presets or YAML files", None),
                ("--platform", "trainer platform presets or YAML files", None),
                ("--ps-platform", "platforms of parameter servers and readers", None),
@@ -40,12 +41,13 @@ def register(subparsers: Any) -> None:
                     "combination of the settings given as comma-separated lists (--trainers "
                     "4,8,16 --sparse-ps 4,8 runs 6 points), and rank the points by throughput "
                     "or examples per joule. A point whose tables do not fit is listed as failed; "
-                    "the others still run.")
+                    f"the others still run. The {arguments.RANGE_HELP}.")
     parser.add_argument("--job", help="job preset name or YAML file")
     for flag, what, choices in _TEXT_FLAGS:
         parser.add_argument(flag, type=_names(choices), metavar="A[,B...]", help=what)
     for flag, what, minimum in _COUNT_FLAGS:
-        parser.add_argument(flag, type=_counts(minimum), metavar="N[,M...]", help=what)
+        parser.add_argument(flag, type=arguments.whole_numbers(minimum, MAX_POINTS),
+                            metavar="N[,A..B[+S|*F]...]", help=what)
     arguments.add_simulation_options(parser, each=" and point")
     parser.add_argument("--jobs", type=arguments.at_least(1), default=1,
                         help="points simulated in parallel processes (default 1)")
@@ -99,22 +101,15 @@ def _names(choices: tuple[str, ...] | None) -> Callable[[str], tuple[str, ...]]:
             raise argparse.ArgumentTypeError(f"{text!r}: give names separated by commas, "
                                              "without empty ones")
         wrong = [v for v in values if choices is not None and v not in choices]
+        if wrong and ".." in wrong[0]:
+            raise argparse.ArgumentTypeError(f"{wrong[0]!r}: ranges (A..B) are for whole-number "
+                                             "settings such as --trainers; list these by name, "
+                                             f"separated by commas: {','.join(choices or ())}")
         if wrong:
             raise argparse.ArgumentTypeError(f"{wrong[0]!r}: give one of {', '.join(choices or ())}")
         return values
 
     parse.__name__ = "comma-separated names"
-    return parse
-
-
-def _counts(minimum: int) -> Callable[[str], tuple[int, ...]]:
-    """An argparse type: comma-separated whole numbers >= `minimum`, repeats dropped."""
-    one = arguments.at_least(minimum)
-
-    def parse(text: str) -> tuple[int, ...]:
-        return tuple(dict.fromkeys(one(part.strip()) for part in text.split(",")))
-
-    parse.__name__ = f"comma-separated whole numbers >= {minimum}"
     return parse
 
 
