@@ -50,6 +50,7 @@ UNIQUE_TERMS: tuple[dict[str, float], ...] = (
     {"unique_rows": 1},  # per distinct row
     {"unique_rows": 1, "dim": 1},  # per element of a distinct row
 )
+EMBEDDING_SPLIT_PARAMS = ("rows", "zipf_s")  # pieces of the embedding fits: cache regimes, skew
 
 
 def _embedding_axes(ctx: Context) -> tuple[Axis, ...]:
@@ -142,7 +143,7 @@ def embedding_specs(ctx: Context) -> list[OpSpec]:
             name=op, backend="torch",
             params=("batch", "rows", "dim", "pooling", "zipf_s", "unique_rows"),
             design=_embedding_design(ctx), terms=EMBEDDING_TERMS + UNIQUE_TERMS,
-            split_params=("rows", "zipf_s"),
+            split_params=EMBEDDING_SPLIT_PARAMS,
             estimate_s=estimate_s, prepare_s=prepare_s, setup_s=setup_s,
             memory_bytes=memory_bytes, shrink_for_memory=("rows", "batch"),
             shrink_for_time=("batch", "pooling"),
@@ -208,7 +209,7 @@ def fbgemm_specs(ctx: Context) -> list[OpSpec]:
         specs.append(OpSpec(
             name=op, backend="fbgemm",
             params=("batch", "rows", "dim", "pooling", "zipf_s", "tables"),
-            design=design, terms=terms, split_params=("rows", "zipf_s"),
+            design=design, terms=terms, split_params=EMBEDDING_SPLIT_PARAMS,
             estimate_s=estimate_s, prepare_s=prepare_s, setup_s=setup_s,
             memory_bytes=memory_bytes, shrink_for_memory=("rows", "tables", "batch"),
             shrink_for_time=("batch", "pooling", "tables"),
