@@ -190,10 +190,11 @@ def _rescaled(trace: str, traced: int, wanted: int) -> str:
     """A note: the trace's counts were scaled to the job's batch, distinct rows linearly,
     which errs in the direction the note says (they grow more slowly than the batch)."""
     errs = "overstates" if wanted > traced else "understates"
-    return (f"trace {trace} has batches of {traced} examples and the job {wanted}: lookups and "
-            f"distinct rows are scaled by {wanted / traced:.3g}, which {errs} the distinct rows "
-            f"(they grow more slowly than the batch); for exact counts give a trace of the "
-            f"job's batch (dlrmsim trace generate --batch-size {wanted})")
+    return (f"trace {trace} has batches of {traced} examples and the run {wanted} (all the "
+            f"servers that share the tables together): lookups and distinct rows are scaled by "
+            f"{wanted / traced:.3g}, which {errs} the distinct rows (they grow more slowly than "
+            f"the batch); for exact counts give a trace of {wanted}-example batches (dlrmsim "
+            f"trace generate --batch-size {wanted})")
 
 
 @lru_cache(maxsize=32)

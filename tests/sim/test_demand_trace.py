@@ -91,5 +91,5 @@ def test_a_trace_of_another_batch_size_is_rescaled_with_a_note(tmp_path: Path,
     assert not same.notes
     assert np.array_equal(double.lookups, 2 * same.lookups)
     (note,) = double.notes
-    assert f"trace {trace} has batches of {BATCH} examples and the job {2 * BATCH}" in note
+    assert f"trace {trace} has batches of {BATCH} examples and the run {2 * BATCH}" in note
     assert "overstates" in note and f"--batch-size {2 * BATCH}" in note
