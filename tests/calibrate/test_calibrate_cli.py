@@ -179,3 +179,10 @@ def test_ops_that_name_no_op_are_refused(tmp_path, capsys, ops):
     _fails(["--device", "cpu", "--quick", "--ops", ops, "--out", str(out)], capsys,
            "--ops names no op")
     assert not out.exists()
+
+
+def test_an_unknown_op_lists_every_op_network_tcp_included(tmp_path, capsys):
+    # --ops without network_tcp opens no peer link, so the listing left network_tcp out, though
+    # `--ops network_tcp` measures it.
+    _fails(["--device", "cpu", "--ops", "warp_drive", "--out", str(tmp_path / "p.json")], capsys,
+           "'network_tcp'")
