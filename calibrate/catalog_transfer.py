@@ -18,6 +18,7 @@ from calibrate.types import Kernel, Params
 KIB = 1024  # bytes
 MIB = 1024 * KIB  # bytes
 GIB = 1024 * MIB  # bytes
+NETWORK_OP = "network_tcp"  # the op that times TCP to a peer (or loopback)
 LINEAR_TERMS: tuple[dict[str, float], ...] = ({}, {"bytes": 1})  # latency + bytes / bandwidth
 
 
@@ -117,7 +118,7 @@ def network_spec(ctx: Context, sender: Callable[[], TcpSender]) -> OpSpec:
         return 60e-6 + p["bytes"] / ctx.priors.network_bytes_per_s  # 60 us loopback RTT guess
 
     return OpSpec(
-        name="network_tcp", backend="tcp", params=("bytes",), design=design, terms=LINEAR_TERMS,
+        name=NETWORK_OP, backend="tcp", params=("bytes",), design=design, terms=LINEAR_TERMS,
         split_params=("bytes",), estimate_s=estimate_s, memory_bytes=lambda p: 2 * p["bytes"],
         shrink_for_time=("bytes",),
         make=lambda p, seed: TcpKernel(p, sender(), arena_bytes=int(max(p["bytes"], 4 * MIB))))

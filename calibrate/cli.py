@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-fbgemm", dest="fbgemm", action="store_false",
                         help="skip FBGEMM kernels even when fbgemm_gpu is installed")
     parser.add_argument("--ops", default=None, metavar="OP[,OP...]",
-                        help="calibrate only these ops (default: all)")
+                        help="calibrate only these ops (e.g. embedding_forward,mlp_forward; "
+                             "an unknown name lists those of this host and mode); default: all")
     parser.add_argument("--budget-scale", type=float, default=1.0, metavar="X",
                         help="multiply the mode's time budget by X (default 1)")
     parser.add_argument("--threads", type=int, default=None, metavar="N",

@@ -25,7 +25,7 @@ from calibrate.catalog_compute import (
     step_glue_specs,
     working_set_specs,
 )
-from calibrate.catalog_transfer import collective_specs, memory_specs, network_spec
+from calibrate.catalog_transfer import NETWORK_OP, collective_specs, memory_specs, network_spec
 from calibrate.clock import Clock, CudaEventClock, WallClock
 from calibrate.context import Context
 from calibrate.device import resolve_device
@@ -142,9 +142,11 @@ def build_registry(ctx: Context, link: PeerLink | None, only: Sequence[str] | No
     specs += memory_specs(ctx) + collective_specs(ctx)
     if link is not None:
         specs.append(network_spec(ctx, link.connect))
-    unknown = sorted(set(only or ()) - {s.name for s in specs})
+    # Without a link (--ops without it opens none) network_tcp is still an op of every host.
+    known = [s.name for s in specs] + ([NETWORK_OP] if link is None else [])
+    unknown = sorted(set(only or ()) - set(known))
     if unknown:
-        raise CalibrationError(f"unknown op(s) {unknown}; known: {[s.name for s in specs]}")
+        raise CalibrationError(f"unknown op(s) {unknown}; known: {known}")
     registry = Registry()
     for spec in specs:
         if only is None or spec.name in only:
@@ -211,7 +213,7 @@ def calibrate(
     check_not_replacing(out, options.force)
     check_writable(out)
     only = options.ops
-    link = open_peer(options.peer) if only is None or "network_tcp" in only else None
+    link = open_peer(options.peer) if only is None or NETWORK_OP in only else None
     try:
         ctx = make_context(options, device)
         registry = build_registry(ctx, link, only)

@@ -181,7 +181,20 @@ def _traced(model: ModelSpec, batch_size: int, trace: str, summary: BatchDemand,
     rows = np.array([t.rows for t in model.tables], dtype=np.int64)
     lookups = np.rint(summary.lookups * scale).astype(np.int64)
     unique = np.minimum(np.rint(summary.unique_rows * scale).astype(np.int64), rows[None, :])
+    if summary.batch_size != batch_size:
+        notes = (*notes, _rescaled(trace, summary.batch_size, batch_size))
     return Demand(batch_size, lookups, np.minimum(unique, lookups), tuple(notes))
+
+
+def _rescaled(trace: str, traced: int, wanted: int) -> str:
+    """A note: the trace's counts were scaled to the job's batch, distinct rows linearly,
+    which errs in the direction the note says (they grow more slowly than the batch)."""
+    errs = "overstates" if wanted > traced else "understates"
+    return (f"trace {trace} has batches of {traced} examples and the run {wanted} (all the "
+            f"servers that share the tables together): lookups and distinct rows are scaled by "
+            f"{wanted / traced:.3g}, which {errs} the distinct rows (they grow more slowly than "
+            f"the batch); for exact counts give a trace of {wanted}-example batches (dlrmsim "
+            f"trace generate --batch-size {wanted})")
 
 
 @lru_cache(maxsize=32)

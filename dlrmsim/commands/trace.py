@@ -24,9 +24,10 @@ def register(subparsers: Any) -> None:
 def _add_generate(sub: Any) -> None:
     p = sub.add_parser("generate", help="write a synthetic trace of a model (native format)")
     p.add_argument("--model", required=True, help="model preset name or YAML file")
-    p.add_argument("--batches", type=_positive, required=True)
-    p.add_argument("--batch-size", type=_positive, required=True)
-    p.add_argument("--seed", type=arguments.seed, default=0)
+    p.add_argument("--batches", type=_positive, required=True, help="batches to write")
+    p.add_argument("--batch-size", type=_positive, required=True, help="examples per batch")
+    p.add_argument("--seed", type=arguments.seed, default=0,
+                   help="seed of the generated lookups (default 0)")
     p.add_argument("--out", required=True, help="trace file to write")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_generate)
@@ -60,7 +61,8 @@ def _add_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--length", type=_positive, default=100_000, help="ids drawn from a dlrm dist file")
     p.add_argument("--seed", type=arguments.seed, default=0,
                    help="seed of the ids drawn from a dlrm dist file")
-    p.add_argument("--binary-dtype", default="int32", choices=("int32", "int64", "uint64"))
+    p.add_argument("--binary-dtype", default="int32", choices=("int32", "int64", "uint64"),
+                   help="integer type of a dlrm binary trace (default int32)")
     p.add_argument("--missing", default="zero", choices=("zero", "empty"),
                    help="Criteo empty feature: row 0 (dlrm) or an empty bag")
 
@@ -154,7 +156,7 @@ def _is_locality_file(path: str) -> bool:
 def _add_convert(sub: Any) -> None:
     p = sub.add_parser("convert", help="convert any readable trace to the native format")
     p.add_argument("source", metavar="FILE")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="native trace file to write")
     _add_read_options(p)
     p.set_defaults(func=_convert)
 

@@ -24,14 +24,15 @@ def register(subparsers: Any) -> None:
                         help="calibration profile (default: the committed one for this host)")
     parser.add_argument("--configs", type=Path, default=None,
                         help="YAML/JSON list of {model: NAME|PATH|mapping, batch_size: N, name?}"
-                             " (default: the built-in grid of 27)")
+                             ", every table with fixed pooling (default: the built-in grid of 27)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="where to run the real steps (default cpu)")
     parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of indices and weights")
     parser.add_argument("--min-time", type=arguments.seconds, default=1.0, metavar="S",
                         help="measure each configuration for at least S seconds (default 1)")
     parser.add_argument("--plot", type=Path, default=Path("validate_out/validate.png"),
-                        help="where to write the predicted-vs-measured plot")
+                        help="where to write the predicted-vs-measured plot (default "
+                             "validate_out/validate.png)")
     parser.add_argument("--rounds", type=int, default=2, metavar="N",
                         help="measure every configuration N times, round-robin, and take the "
                              "median (default 2: a shared host's slow minutes then spread over "

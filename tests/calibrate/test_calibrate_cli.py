@@ -220,3 +220,10 @@ def test_the_summary_of_a_run_that_kept_its_plan_says_nothing_of_deadlines(capsy
     profile["grid"]["ops"] = {}
     _print_summary(summary(Path("p.json"), profile), as_json=False)
     assert "deadline" not in capsys.readouterr().err
+
+
+def test_an_unknown_op_lists_every_op_network_tcp_included(tmp_path, capsys):
+    # --ops without network_tcp opens no peer link, so the listing left network_tcp out, though
+    # `--ops network_tcp` measures it.
+    _fails(["--device", "cpu", "--ops", "warp_drive", "--out", str(tmp_path / "p.json")], capsys,
+           "'network_tcp'")

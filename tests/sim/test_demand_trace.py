@@ -79,3 +79,17 @@ def test_tables_named_otherwise_are_noted_and_replayed(tmp_path: Path, model: Mo
     assert np.array_equal(demand.lookups, demand_for(model, BATCH, seed=0, trace=same).lookups)
     (note,) = demand.notes
     assert f"{model.num_tables} of trace {renamed}'s {model.num_tables} tables are named" in note
+
+
+def test_a_trace_of_another_batch_size_is_rescaled_with_a_note(tmp_path: Path,
+                                                               model: ModelSpec) -> None:
+    """The job's batch is twice the trace's: every batch's lookups double (a whole factor, so
+    exactly), and a note says that distinct rows were scaled linearly, which overstates them."""
+    trace = write_trace(tmp_path / "half.trace", model, [BATCH] * 2)
+    same = demand_for(model, BATCH, seed=0, trace=trace)
+    double = demand_for(model, 2 * BATCH, seed=0, trace=trace)
+    assert not same.notes
+    assert np.array_equal(double.lookups, 2 * same.lookups)
+    (note,) = double.notes
+    assert f"trace {trace} has batches of {BATCH} examples and the run {2 * BATCH}" in note
+    assert "overstates" in note and f"--batch-size {2 * BATCH}" in note
