@@ -95,4 +95,16 @@ def run(args: argparse.Namespace) -> int:
     write_plot(rows, args.plot)
     if not args.json:
         print(f"plot: {args.plot}")
-    return 0
+    return _nothing_compared(rows)
+
+
+def _nothing_compared(rows: list[Any]) -> int:
+    """Exit status 2, with a line that says so, when no configuration could run: a run that
+    compared nothing has not validated anything, and a script must not read it as a pass."""
+    if any(r.skipped is None for r in rows):
+        return 0
+    print(f"dlrmsim validate: none of the {len(rows)} configuration(s) could be measured and "
+          "predicted (the reasons are in the table); nothing was compared. Give configurations "
+          "the host can run: every table with `distribution: fixed` pooling, within memory",
+          file=sys.stderr)
+    return 2

@@ -447,3 +447,24 @@ def test_default_profile_is_the_newest_full_one_of_this_host(tmp_path: Path) -> 
     assert default_profile(facts(), "cpu", tmp_path).name == "a-full.json"
     (tmp_path / "a-full.json").unlink()
     assert default_profile(facts(), "cpu", tmp_path).name == "c-quick.json"
+
+
+def test_a_validation_that_could_run_no_configuration_exits_2_after_its_table(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    # Every configuration skipped used to exit 0, so a script read "nothing compared" as a pass.
+    import torch
+
+    import dlrmsim.validate.measure as measure
+
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(measure, "_time_steps", out_of_memory)
+    profile, configs = tiny_files(tmp_path)
+    code = main(["validate", "--profile", str(profile), "--configs", str(configs),
+                 "--min-time", "0.01", "--plot", str(tmp_path / "plot.png")])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "tiny" in out and "out of cpu memory" in out  # the table with the reason still prints
+    assert "none of the 1 configuration(s)" in err and "nothing was compared" in err
