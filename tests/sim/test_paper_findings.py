@@ -30,8 +30,10 @@ NOT_REPRODUCED = {
         "makes the MLPs a smaller share of the step. See docs/paper_findings.md"),
     "V-A.3": (
         "Big Basin comes out 26x (4 sparse features) to 45x (128) faster than the 3-server CPU "
-        "setup, 10.7x to 18.4x more examples per joule; per watt it loses only below 7.3 x 350 W / "
-        "1050 W = 2.43x throughput. No defensible change closes an order of magnitude. See "
+        "setup in the full `dlrmsim reproduce` (22x to 39x in the quick run this test uses), "
+        "10.7x to 18.4x more examples per joule (9.1x to 16x); per watt it loses only below "
+        "7.3 x 350 W / 1050 W = 2.43x throughput. No defensible change closes an order of "
+        "magnitude. See "
         "docs/paper_findings.md"),
     "V-C.2": (
         "packed on the fewest GPUs, small tables crowd one GPU, so throughput rises with the "
