@@ -4,11 +4,12 @@ Four placements (DESIGN.md): GPU memory (table-wise or row-wise; packed on the f
 hold the tables with their optimizer state, or spread over all), the GPU server's system memory,
 remote CPU servers' memory (sparse parameter servers), and hybrid (hottest tables onto the GPUs
 until full, table-wise or row-wise, the rest in system memory as the system placement puts
-them). Table load for balancing devices and servers is lookups per example times dimension:
-the bytes each table gathers per example. Sockets (a sparse PS's, and those of the system
-placement) are balanced instead by the seconds the cost model charges the tables on each for a
-batch (sim/placement_costs.py), which count what a socket's tables cost beyond their bytes; a
-table in system memory is sharded over the sockets where that shortens the slowest one.
+them). Table load for balancing GPUs is lookups per example times dimension: the bytes each
+table gathers per example. Sockets (a sparse PS's, and those of the system placement) are
+balanced instead by the seconds the cost model charges the tables on each for a batch
+(sim/placement_costs.py), which count what a socket's tables cost beyond their bytes; a table
+in system memory is sharded over the sockets where that shortens the slowest one. Sparse PS
+servers are balanced by their NICs' and sockets' seconds together (sim/placement_ps.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Protocol
 from sim.costs import CostModel
 from sim.errors import PlacementError
 from sim.placement_costs import KernelCosts, analytic_kernel_costs, socket_proc
+from sim.placement_ps import PsCharge, exchange_bytes, network_and_sockets, ps_nic_bw
 from sim.specs import JobSpec, ModelSpec, ServerSpec, TableSpec
 
 GB = 1e9  # for messages only
@@ -28,6 +30,11 @@ _HYBRID_HOST = " (for the tables the GPUs cannot hold)"  # what a hybrid's syste
 # A table's load on a device (for a socket, its seconds per batch there); a device's load is
 # the sum over its tables.
 Weigh = Callable[[int, TableSpec], float]
+# A balance rule of _assign: given the tables and the number of devices, the order to place
+# the tables in and a chooser, which picks a table's device among those with room for it
+# (called once per table, in that order, it keeps the load so far).
+Choose = Callable[[TableSpec, Sequence[int]], int]
+Balance = Callable[[Sequence[TableSpec], int], tuple[list[TableSpec], Choose]]
 
 
 class ShardWeigh(Protocol):
@@ -108,7 +115,8 @@ def place(model: ModelSpec, job: JobSpec, trainer: ServerSpec, ps: ServerSpec,
     if kind == "remote":
         capacity = [int(ps.mem_capacity_bytes * ps.efficiency.dram_usable_fraction)] * job.sparse_ps
         remote = _spread(model, model.tables, capacity, "remote",
-                         f"{job.sparse_ps} sparse parameter server(s) of type {ps.name}")
+                         f"{job.sparse_ps} sparse parameter server(s) of type {ps.name}",
+                         balance=_ps_balance(model, job, ps, costs))
         return Placement(kind, job.placement.sharding, _ps_sockets(model, remote, ps, costs))
     return _place_hybrid(model, job, trainer, costs)
 
@@ -203,46 +211,60 @@ def _fewest_devices(model: ModelSpec, capacity: Sequence[int], sharding: str) ->
 
 
 def _assign(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[int],
-            weigh: Weigh | None = None
+            weigh: Weigh | None = None, balance: Balance | None = None
             ) -> tuple[dict[str, int], tuple[TableSpec, int] | None]:
     """Table name -> device index, or ({}, (the first table that found no room, the most free
-    bytes then)). First a greedy balance of load (heaviest first onto the least-loaded device
-    with room); where that strands a table, first-fit by size (largest first onto the first
-    device with room), which packs tables the balance cannot. A table's load is `weigh`'s
-    (table_load by default); it is ordered by its load on device 0."""
-    load_of: Weigh = weigh or (lambda _device, table: table_load(table))
+    bytes then)). First a greedy balance (`balance`; by default of load, heaviest first onto
+    the least-loaded device with room); where that strands a table, first-fit by size (largest
+    first onto the first device with room), which packs tables the balance cannot. By default
+    a table's load is `weigh`'s (table_load by default), ordered by its load on device 0."""
 
-    def greedy(order: Sequence[TableSpec], pick_least_loaded: bool
+    def greedy(order: Sequence[TableSpec], choose: Choose
                ) -> tuple[dict[str, int], tuple[TableSpec, int] | None]:
-        free, load = list(capacity), [0.0] * len(capacity)
+        free = list(capacity)
         where: dict[str, int] = {}
         for table in order:
             size = table_bytes(model, table)
             fits = [i for i in range(len(free)) if free[i] >= size]
             if not fits:
                 return {}, (table, max(free))
-            best = min(fits, key=lambda i: (load[i], i)) if pick_least_loaded else fits[0]
+            best = choose(table, fits)
             free[best] -= size
             where[table.name] = best
-            if pick_least_loaded:
-                load[best] += load_of(best, table)
         return where, None
 
-    own = {t.name: load_of(0, t) for t in tables}
-    balanced, stranded = greedy(sorted(
-        tables, key=lambda t: (-own[t.name], -table_bytes(model, t), t.name)), True)
+    order, choose = (balance or _by_load(model, weigh))(tables, len(capacity))
+    balanced, stranded = greedy(order, choose)
     if not stranded:
         return balanced, None
-    return greedy(sorted(tables, key=lambda t: (-table_bytes(model, t), t.name)), False)
+    return greedy(sorted(tables, key=lambda t: (-table_bytes(model, t), t.name)),
+                  lambda _table, fits: fits[0])
+
+
+def _by_load(model: ModelSpec, weigh: Weigh | None) -> Balance:
+    """Heaviest first (by load on device 0, then size) onto the least-loaded device with room,
+    a device's load the sum of `weigh` (table_load by default) over its tables."""
+    load_of: Weigh = weigh or (lambda _device, table: table_load(table))
+
+    def balance(tables: Sequence[TableSpec], devices: int) -> tuple[list[TableSpec], Choose]:
+        own = {t.name: load_of(0, t) for t in tables}
+        load = [0.0] * devices
+
+        def choose(table: TableSpec, fits: Sequence[int]) -> int:
+            best = min(fits, key=lambda i: (load[i], i))
+            load[best] += load_of(best, table)
+            return best
+        return sorted(tables, key=lambda t: (-own[t.name], -table_bytes(model, t), t.name)), choose
+    return balance
 
 
 def _spread(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[int],
-            location: str, where: str, weigh: Weigh | None = None
-            ) -> tuple[TablePlacement, ...]:
-    """Greedy balance of load (heaviest first onto the least-loaded device that has room), or,
-    where that strands a table, first-fit by size (see _assign)."""
+            location: str, where: str, weigh: Weigh | None = None,
+            balance: Balance | None = None) -> tuple[TablePlacement, ...]:
+    """Greedy balance (by default of load: heaviest first onto the least-loaded device that has
+    room), or, where that strands a table, first-fit by size (see _assign)."""
     _check_total(sum(table_bytes(model, t) for t in tables), sum(capacity), where)
-    assigned, stranded = _assign(model, tables, capacity, weigh)
+    assigned, stranded = _assign(model, tables, capacity, weigh, balance)
     if stranded:
         table, most_free = stranded
         size = table_bytes(model, table)
@@ -322,6 +344,25 @@ def _ps_sockets(model: ModelSpec, remote: tuple[TablePlacement, ...], ps: Server
         for p in on_sockets:
             result[p.table] = dataclasses.replace(result[p.table], ps_socket=p.devices[0])
     return tuple(result[p.table] for p in remote)
+
+
+def _ps_balance(model: ModelSpec, job: JobSpec, ps: ServerSpec, costs: KernelCosts) -> Balance:
+    """Tables over the sparse PS by their NICs' and sockets' seconds per batch together
+    (sim/placement_ps.py); a table's forward and update on a socket as if every socket of every
+    PS held an even share of the tables (KernelCosts.even_share), as _socket_weigh costs them."""
+    sockets = range(len(ps.sockets))
+    share = costs.even_share(model.tables, job.sparse_ps * len(sockets))
+    # Every PS is of type `ps`: a table's seconds on a socket are the same on each, costed once.
+    steps = {t.name: [costs.steps(costs.ps, socket_proc(ps, s), t, share) for s in sockets]
+             for t in model.tables}
+
+    def charge(server: int, table: TableSpec) -> PsCharge:
+        lookups, _ = costs.per_batch[table.name]
+        indices, rows = exchange_bytes(table, costs.batch, lookups, model.bytes_per_element)
+        bw = ps_nic_bw(ps, server)
+        forward, update = zip(*steps[table.name], strict=True)
+        return PsCharge(indices / bw, rows / bw, forward, update)
+    return network_and_sockets(charge, len(sockets))
 
 
 def _check_total(needed: int, available: int, where: str) -> None:

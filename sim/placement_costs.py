@@ -58,10 +58,17 @@ class KernelCosts:
         the socket's cache and its working set (even_share); with `shards`, of one of its
         row-wise shards (its share of the rows, lookups and distinct rows, and the kernels'
         full per-call cost)."""
+        forward, update = self.steps(costs, proc, table, share, shards)
+        return forward + update
+
+    def steps(self, costs: CostModel, proc: Processor, table: TableSpec,
+              share: tuple[float, float], shards: int = 1) -> tuple[float, float]:
+        """(forward, update) seconds of what `seconds` sums: a sparse PS runs them in
+        different steps of a trainer's iteration."""
         work = dataclasses.replace(self.work(table, shards), cache_share=share[0],
                                    working_set_bytes=share[1])
-        return (costs.embedding_forward(proc, work).seconds
-                + costs.embedding_update(proc, work, self.model.optimizer).seconds)
+        return (costs.embedding_forward(proc, work).seconds,
+                costs.embedding_update(proc, work, self.model.optimizer).seconds)
 
 
 def socket_proc(server: ServerSpec, socket: int) -> Processor:

@@ -210,8 +210,7 @@ class ServerResources:
             socket = self.spec.pcie_switches[self.spec.gpu_switch(endpoint[1])].socket
         else:
             socket = endpoint[1]
-        local = tuple(k for k, nic in enumerate(self.spec.nics) if nic.socket == socket)
-        return local or tuple(range(len(self.spec.nics)))
+        return self.spec.socket_nics(socket)
 
     def to_nic(self, endpoint: Endpoint, nic: int, *, sending: bool) -> Route:
         """Host memory (on the NIC's side of the sockets) to the NIC's wire, or back."""

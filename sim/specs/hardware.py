@@ -211,6 +211,12 @@ class ServerSpec:
     def has_gpu_links(self) -> bool:
         return any(any(row) for row in self.nvlink_links)
 
+    def socket_nics(self, socket: int) -> tuple[int, ...]:
+        """The NICs that may carry a socket's messages: those on it, else all (none without
+        NICs)."""
+        local = tuple(k for k, nic in enumerate(self.nics) if nic.socket == socket)
+        return local or tuple(range(len(self.nics)))
+
     def gpu_switch(self, gpu: int) -> int:
         """Index of the PCIe switch that serves `gpu`."""
         for s, switch in enumerate(self.pcie_switches):
