@@ -105,17 +105,14 @@ def place(model: ModelSpec, job: JobSpec, trainer: ServerSpec, ps: ServerSpec,
     if kind == "gpu":
         return _place_gpu(model, job, trainer)
     if kind == "system":
-        servers = sharing_servers(job, trainer)
-        capacity = _socket_capacity(trainer) * servers
+        capacity, where = _host_room(job, trainer)
         weigh = _socket_weigh(costs, costs.trainer, trainer, model.tables, len(capacity))
-        host = _spread(model, model.tables, capacity, "host",
-                       f"the system memory of {_label(trainer, servers)}", weigh)
+        host = _spread(model, model.tables, capacity, "host", where, weigh)
         return Placement(kind, job.placement.sharding,
                          _split_hot(host, model.tables, capacity, weigh))
     if kind == "remote":
-        capacity = [int(ps.mem_capacity_bytes * ps.efficiency.dram_usable_fraction)] * job.sparse_ps
-        remote = _spread(model, model.tables, capacity, "remote",
-                         f"{job.sparse_ps} sparse parameter server(s) of type {ps.name}",
+        capacity, where = _ps_room(job, ps)
+        remote = _spread(model, model.tables, capacity, "remote", where,
                          balance=_ps_balance(model, job, ps, costs))
         return Placement(kind, job.placement.sharding, _ps_sockets(model, remote, ps, costs))
     return _place_hybrid(model, job, trainer, costs)
@@ -145,15 +142,19 @@ def check_fit(model: ModelSpec, job: JobSpec, trainer: ServerSpec, ps: ServerSpe
         capacity, where = _gpu_room(job, trainer)
         _check_total(_total_bytes(model, model.tables), sum(capacity), where)
     elif kind == "remote":
-        # as place's remote branch words and counts it (test_placement_fit checks they agree)
-        one_ps = int(ps.mem_capacity_bytes * ps.efficiency.dram_usable_fraction)
-        _check_total(_total_bytes(model, model.tables), one_ps * job.sparse_ps,
-                     f"{job.sparse_ps} sparse parameter server(s) of type {ps.name}")
-    else:  # system (as place's system branch words it), or hybrid's tables the GPUs leave
+        capacity, where = _ps_room(job, ps)
+        _check_total(_total_bytes(model, model.tables), sum(capacity), where)
+    else:  # system, or the hybrid's tables the GPUs leave
         on_host = (model.tables if kind == "system"
                    else _hybrid_gpu_part(model, job, trainer)[1])
         capacity, where = _host_room(job, trainer, "" if kind == "system" else _HYBRID_HOST)
         _check_total(_total_bytes(model, on_host), sum(capacity), where)
+
+
+def _ps_room(job: JobSpec, ps: ServerSpec) -> tuple[list[int], str]:
+    """The usable bytes of each sparse PS, and how messages name them."""
+    one_ps = int(ps.mem_capacity_bytes * ps.efficiency.dram_usable_fraction)
+    return [one_ps] * job.sparse_ps, f"{job.sparse_ps} sparse parameter server(s) of type {ps.name}"
 
 
 def _total_bytes(model: ModelSpec, tables: Sequence[TableSpec]) -> int:
