@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +34,9 @@ from calibrate.catalog_compute import (
     UNIQUE_TERMS,
 )
 from calibrate.crossval import cross_validated_errors, fold_labels, piecewise_monomial_fitter
+from calibrate.errors import CalibrationError
 from calibrate.fit import Powers, error_summary
+from calibrate.profile import load_profile
 
 DEFAULT_PROFILES = (  # the committed full profiles (profiles/README.md), CPU then GPU
     "profiles/cpu-vm-full.json", "profiles/cpu-vm-amd-epyc-full.json",
@@ -82,12 +83,10 @@ def load_points(path: Path, op: str) -> Loaded:
     each with `table_bytes` (rows x dim x 4, for the forms that split on it) added.
     Raises SystemExit naming the file when it is not a calibration profile or lacks the op."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise SystemExit(f"{path}: cannot read a JSON profile ({err})") from err
-    if not isinstance(data, dict) or data.get("schema") != "dlrmsim.profile":
-        raise SystemExit(f"{path}: not a calibration profile (no \"schema\": \"dlrmsim.profile\"); "
-                         "give a profile written by `dlrmsim calibrate`, not a validation file")
+        data = load_profile(path)
+    except CalibrationError as err:
+        raise SystemExit(f"{err}; give a profile written by `dlrmsim calibrate`, not a "
+                         "validation file") from err
     points = [m for m in data["measurements"] if m["op"] == op and m["median_s"] > 0]
     if len(points) < 2:
         raise SystemExit(f"{path}: {len(points)} measured points of {op}; need at least 2")

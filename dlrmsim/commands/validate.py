@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dlrmsim.commands import arguments
 from sim.errors import DlrmsimInputError
+
+if TYPE_CHECKING:
+    from dlrmsim.validate.report import ValidationRow
 
 # The validation machinery imports torch (about 1 s): imported in `run`, so that other commands
 # and `dlrmsim --help` do not wait for it.
@@ -98,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     return _nothing_compared(rows)
 
 
-def _nothing_compared(rows: list[Any]) -> int:
+def _nothing_compared(rows: Sequence[ValidationRow]) -> int:
     """Exit status 2, with a line that says so, when no configuration could run: a run that
     compared nothing has not validated anything, and a script must not read it as a pass."""
     if any(r.skipped is None for r in rows):
