@@ -7,6 +7,7 @@ Unknown keys and missing fields are errors that name the path of the offending k
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -25,7 +26,7 @@ def from_mapping(cls: type[T], data: object, path: str = "") -> T:
     where = path or "top level"
     if not isinstance(data, dict):
         raise PresetError(f"{where}: expected a mapping of {cls.__name__} fields, got {data!r}")
-    hints = get_type_hints(cls)
+    hints = _type_hints(cls)  # type: ignore[arg-type]
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields) - DOC_KEYS)
     if unknown:
@@ -43,6 +44,13 @@ def from_mapping(cls: type[T], data: object, path: str = "") -> T:
         return cls(**kwargs)
     except SpecError as err:
         raise PresetError(f"{where}: {err}") from err
+
+
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    """The field types of a spec class. Cached: get_type_hints evaluates the string annotations
+    on every call (about 0.25 ms a class), and a model with 127 tables builds 382 specs."""
+    return get_type_hints(cls)
 
 
 def _is_required(spec_field: dataclasses.Field[Any]) -> bool:

@@ -51,6 +51,11 @@ def list_presets() -> dict[str, list[str]]:
     return {kind: sorted(names) for kind, names in _registry(preset_root()).items()}
 
 
+# libyaml's loader where PyYAML was built with it (its wheels are): the same safe subset of
+# YAML, parsed in C; m3_prod's 127 tables take 0.26 s in the pure-Python loader on the EPYC host.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_file(path: Path, *, allow_list: bool = False) -> Any:
     """Parse a YAML or JSON file into a mapping (or a list, when allowed); PresetError on
     unreadable or malformed text."""
@@ -62,7 +67,7 @@ def read_file(path: Path, *, allow_list: bool = False) -> Any:
         raise PresetError(f"{path}: not a YAML or JSON text file (byte {err.start} is not UTF-8); "
                           "give a spec file such as those under presets/") from err
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_YAML_LOADER)
     except json.JSONDecodeError as err:
         raise PresetError(f"{path}: not valid JSON: {err.msg} at line {err.lineno}") from err
     except yaml.YAMLError as err:
