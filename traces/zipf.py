@@ -34,8 +34,10 @@ _DIRECT_SUM_RANKS = 1_000_000
 # Proposals drawn per vectorized pass; 16K float64 (128 KB) stays in L2. Unit: draws. Source:
 # measured on the 2-core Xeon of the dev machine (20 ns/draw at 100K vs 9 ns at 16K).
 _CHUNK = 16_384
-# Cells of the head guide. 2^16 int32 ranks = 256 KB, which stays in L2 (512 KB a core on the
-# EPYC development host). Unit: cells. Source: measured on that host (bench_zipf_sampler.py).
+# Cells of the head guide. 2^16 int32 ranks = 256 KB, half the L2 a core has on the EPYC
+# development host (lscpu: 1 MiB in 2 instances); 4x the cells would add only about 8% of the
+# draws at s = 1.05 (the head grows with the cells to the power 1/s, the share like its log).
+# Unit: cells. Source: that cache size; the share measured by benchmarks/bench_zipf_sampler.py.
 _GUIDE_CELLS = 1 << 16
 # A cell may be at most this fraction of the u-width its rank is accepted on: each guided rank
 # loses at most about 3 cells (its two edges and the neighbour a rounded index may reach) of its
