@@ -41,6 +41,11 @@ def register(subparsers: Any) -> None:
                         help="measure every configuration N times, round-robin, and take the "
                              "median (default 2: a shared host's slow minutes then spread over "
                              "all configurations)")
+    parser.add_argument("--no-drift-check", dest="drift_check", action="store_false",
+                        help="do not time the profile's probe points (a memory copy, an MLP "
+                             "layer, an embedding bag) again before and after the steps; by "
+                             "default their ratios to the profile's times show whether the "
+                             "host's speed has moved since calibration (a few seconds)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run)
 
@@ -82,11 +87,12 @@ def run(args: argparse.Namespace) -> int:
     def progress(name: str, round_: int, outcome: float | str) -> None:
         # On stderr also with --json: stdout holds only the JSON, and a long run shows life.
         status = outcome if isinstance(outcome, str) else f"{outcome:.2f} ms measured"
-        print(f"  [round {round_}/{args.rounds}] {name}: {status}", file=sys.stderr, flush=True)
+        where = f"[round {round_}/{args.rounds}] " if round_ else ""  # 0: not a round's step
+        print(f"  {where}{name}: {status}", file=sys.stderr, flush=True)
 
     rows, meta = validate_all(configs, profile, device=args.device, seed=args.seed,
                               min_time_s=args.min_time, rounds=args.rounds, progress=progress,
-                              gpu=gpu)
+                              gpu=gpu, drift_check=args.drift_check)
     data = to_json(rows, meta)
     data["plot"] = str(args.plot)
     # The results first: a plot that still cannot be written (disk full) must not lose them.

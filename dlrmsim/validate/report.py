@@ -12,6 +12,7 @@ import numpy as np
 
 from calibrate.fit import error_summary
 from dlrmsim.output import format_table
+from dlrmsim.validate.drift import drift_text
 from sim.errors import DlrmsimInputError
 from traces.atomic import atomic_output
 from traces.errors import TraceError
@@ -104,6 +105,9 @@ def summary_text(data: dict[str, Any]) -> str:
         return (f"{label}: median |error| {stats['median_abs_error']:.1%}, "
                 f"p90 {stats['p90_abs_error']:.1%}, max {stats['max_abs_error']:.1%}")
     lines = [line("calibrated (profile)", data), line("analytic (nominal rates)", data["analytic"])]
+    drift = drift_text(data.get("drift") or {})
+    if drift:
+        lines.append(drift)
     phases = data.get("phases") or {}
     if phases:
         rows = [(phase, f"{s['median_share']:.0%}", _pct(s["median_error"]),

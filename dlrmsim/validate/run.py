@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from dlrmsim.validate.configs import ValidationConfig
+from dlrmsim.validate.drift import ProbeResult, drift_record, profile_probe_points, run_probes
 from dlrmsim.validate.host import (
     GpuFacts,
     HostFacts,
@@ -61,7 +62,8 @@ def _descending(text: str) -> tuple[int, ...]:
     return (*(-ord(c) for c in text), 1)
 
 
-Progress = Callable[[str, int, "float | str"], None]  # (config name, round, ms or reason)
+# (config name, round, ms or reason); round 0 for what is not a round's step (the drift probes)
+Progress = Callable[[str, int, "float | str"], None]
 
 
 def validation_platform(profile: Profile, device: str, gpu: GpuFacts | None = None
@@ -103,12 +105,14 @@ def _row(config: ValidationConfig, predicted: tuple[Prediction, Prediction] | st
 def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, device: str,
                  seed: int, min_time_s: float, rounds: int = 1,
                  progress: Progress = lambda name, round_, outcome: None,
-                 gpu: GpuFacts | None = None,
+                 gpu: GpuFacts | None = None, drift_check: bool = True,
                  ) -> tuple[list[ValidationRow], dict[str, Any]]:
     """Predict every configuration, then measure them all `rounds` times, round-robin, so that
     a slow minute of a shared host spreads over all configurations instead of biasing a few;
     a configuration's measured time is the median of its rounds' medians, and each phase
-    group's (phases.py) the median of its rounds' sums of part medians."""
+    group's (phases.py) the median of its rounds' sums of part medians. With `drift_check`,
+    a few of the profile's own microbenchmark points are timed again before the steps and after
+    (drift.py), and meta["drift"] holds their ratios to the profile's times."""
     if rounds < 1:
         raise DlrmsimInputError(f"--rounds {rounds}: give a whole number >= 1")
     if profile.device != device:  # its costs would time none of the step's processors
@@ -121,6 +125,9 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
     predicted = [_predictions(config, profile, platform, seed) for config in configs]
     measured: list[list[StepTiming]] = [[] for _ in configs]
     skipped: list[str | None] = [None] * len(configs)
+    probe = _drift_probe(profile, device, threads, seed, progress, enabled=drift_check and any(
+        not isinstance(p, str) for p in predicted))
+    before = probe("before")
     for round_ in range(1, rounds + 1):
         for i, config in enumerate(configs):
             if isinstance(predicted[i], str) or skipped[i] is not None:
@@ -138,5 +145,23 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
     rows = [_row(c, p, m, s, kind) for c, p, m, s in zip(configs, predicted, measured, skipped,
                                                          strict=True)]
     meta = {"profile": profile.path, "device": device, "threads": threads,
-            "host": dict(profile.host), "rounds": rounds, "platform": platform.description}
+            "host": dict(profile.host), "rounds": rounds, "platform": platform.description,
+            "drift": drift_record(before, probe("after"))}
     return rows, meta
+
+
+def _drift_probe(profile: Profile, device: str, threads: int, seed: int, progress: Progress,
+                 *, enabled: bool) -> Callable[[str], list[ProbeResult]]:
+    """A function that times the profile's probe points (none when not `enabled` or the
+    profile kept no measurements) and reports each ratio through `progress`."""
+    points = profile_probe_points(profile.path) if enabled else []
+
+    def probe(when: str) -> list[ProbeResult]:
+        results = run_probes(points, device=device, threads=threads, seed=seed)
+        for result in results:
+            outcome = (result.skipped or "skipped") if result.ratio is None else (
+                f"{result.ratio:.2f}x its time at calibration")
+            progress(f"host speed check ({when} the steps), {result.op}", 0, outcome)
+        return results
+
+    return probe

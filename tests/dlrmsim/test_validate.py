@@ -468,3 +468,24 @@ def test_a_validation_that_could_run_no_configuration_exits_2_after_its_table(
     assert code == 2
     assert "tiny" in out and "out of cpu memory" in out  # the table with the reason still prints
     assert "none of the 1 configuration(s)" in err and "nothing was compared" in err
+
+
+def test_validate_reports_the_host_speed_check_and_can_skip_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The profile says its one host_copy point took 1 ns: the check must find this host far
+    # slower, in the JSON and on stderr, and --no-drift-check must leave it out.
+    profile, configs = tiny_files(tmp_path)
+    data = fake_profile("Other CPU", 64)
+    data["measurements"] = [{"op": "host_copy", "backend": "torch", "params": {"bytes": 4.0 * 2**20},
+                             "median_s": 1e-9, "flagged": False}]
+    profile.write_text(json.dumps(data))
+    args = ["validate", "--profile", str(profile), "--configs", str(configs), "--json",
+            "--min-time", "0.02", "--rounds", "1", "--plot", str(tmp_path / "p.png")]
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    drift = json.loads(out)["drift"]
+    assert [p["op"] for p in drift["before"]] == ["host_copy"] == [p["op"] for p in drift["after"]]
+    assert drift["before"][0]["ratio"] > 100 and "host speed check" in err
+    assert main([*args, "--no-drift-check"]) == 0
+    out, _ = capsys.readouterr()
+    assert json.loads(out)["drift"] == {"before": [], "after": []}
