@@ -16,7 +16,8 @@ the exact path as before. Every draw is therefore the rank the exact path alone 
 bit: the margin, 1e-9 (1 + |u|) in u, is over 1e4 times the float64 error of the exact path seen
 in u (a few ulps of log x from log1p and exp, and half an ulp of u from t = u (1 - s); at most
 about 1e-13 (1 + |u|) over the guided ranks of any s), so no guided draw lies where rounding
-could change its rank or its acceptance. The rejected proposals, and so the random stream, are the same too.
+could change its rank or its acceptance. The rejected proposals, and so the random stream, are
+the same too.
 """
 
 from __future__ import annotations

@@ -136,6 +136,7 @@ def drift_text(record: Mapping[str, Any]) -> str:
         lines.append(f"  {when} the steps: " + (", ".join(parts) or "none"))
     if far:
         lines.append(f"  the host's speed has moved since calibration ({', '.join(far)}): "
-                     "errors of that size may be the host's, not the model's; calibrate again "
-                     "(dlrmsim calibrate) and validate right after")
+                     "errors of that size may be the host's, not the model's. On a shared host "
+                     "this happens even minutes after calibrating; validate again, or calibrate "
+                     "again (dlrmsim calibrate) and validate right after")
     return "\n".join(lines)
