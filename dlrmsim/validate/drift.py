@@ -35,7 +35,6 @@ class ProbePoint:
     """One point of the profile to time again."""
 
     op: str
-    backend: str
     params: Mapping[str, float]
     calibrated_s: float
 
@@ -64,8 +63,7 @@ def probe_points(measurements: Sequence[Mapping[str, Any]]) -> list[ProbePoint]:
         if not points:
             continue
         best = min(points, key=lambda m: abs(math.log(float(m["median_s"]) / TARGET_CALL_S)))
-        chosen.append(ProbePoint(op, str(best["backend"]), dict(best["params"]),
-                                 float(best["median_s"])))
+        chosen.append(ProbePoint(op, dict(best["params"]), float(best["median_s"])))
     return chosen
 
 
@@ -112,7 +110,7 @@ def _time_point(point: ProbePoint, spec: Any, policy: Any, clock: Any, seed: int
 def drift_record(before: Sequence[ProbeResult], after: Sequence[ProbeResult]) -> dict[str, Any]:
     """The JSON form: each probe's point, its time at calibration and now, before and after."""
     def one(result: ProbeResult) -> dict[str, Any]:
-        return {**asdict(result), "params": dict(result.params), "ratio": result.ratio}
+        return {**asdict(result), "ratio": result.ratio}
     return {"before": [one(r) for r in before], "after": [one(r) for r in after]}
 
 
