@@ -65,29 +65,36 @@ def lookups_rse(lookups: np.ndarray) -> float:
     return float(totals.std(ddof=1) / totals.mean() / math.sqrt(totals.size))
 
 
-def batches_needed(pilot: np.ndarray) -> int:
-    """Batches whose mean lookups would meet DEMAND_RSE_TARGET, judged from a pilot sample's
-    spread; a multiple of DEFAULT_BATCHES between the pilot's size and MAX_BATCHES."""
+def sample_target(target_rse: float | None) -> float:
+    """The relative standard error the replayed sample is drawn to: DEMAND_RSE_TARGET, or half
+    a tighter precision target of the run, for the same reason (at most a quarter of its
+    variance)."""
+    return DEMAND_RSE_TARGET if target_rse is None else min(DEMAND_RSE_TARGET, target_rse / 2)
+
+
+def batches_needed(pilot: np.ndarray, target: float = DEMAND_RSE_TARGET) -> int:
+    """Batches whose mean lookups would meet `target`, judged from a pilot sample's spread; a
+    multiple of DEFAULT_BATCHES between the pilot's size and MAX_BATCHES."""
     count = pilot.shape[0]
     error = lookups_rse(pilot)
-    if error <= DEMAND_RSE_TARGET:
+    if error <= target:
         return count
-    wanted = count * (error / DEMAND_RSE_TARGET) ** 2
+    wanted = count * (error / target) ** 2
     rounded = math.ceil(wanted / DEFAULT_BATCHES) * DEFAULT_BATCHES
     return max(count, min(MAX_BATCHES, rounded))
 
 
 def demand_for(model: ModelSpec, batch_size: int, *, seed: int, trace: str | None = None,
-               batches: int | None = None) -> Demand:
+               batches: int | None = None, target: float = DEMAND_RSE_TARGET) -> Demand:
     """The demand of `trace` (rescaled to `batch_size`) or generated from `model`: `batches`
-    batches, or by default as many as DEMAND_RSE_TARGET asks (see `batches_needed`), up to
-    MAX_BATCHES and what the trace holds.
+    batches, or by default as many as a relative standard error of `target` asks (see
+    `batches_needed`), up to MAX_BATCHES and what the trace holds.
 
     Raises DlrmsimInputError when the trace's tables do not match the model's (count, rows),
     or its batches differ in size other than by a shorter last batch, which is left out.
     """
     if trace is None:
-        return _generated(model, batch_size, seed, batches)
+        return _generated(model, batch_size, seed, batches, target)
     from traces.summary import TraceSummary  # traces/ is optional at import time of sim/
 
     # One reader for all rounds of the sample: a round reads only the batches it adds.
@@ -99,7 +106,7 @@ def demand_for(model: ModelSpec, batch_size: int, *, seed: int, trace: str | Non
         summary = source.first(min(count, usable))
         return _traced(model, batch_size, trace, summary, (*notes, *left_out))
 
-    return sampled(first) if batches is None else first(batches)
+    return sampled(first, target) if batches is None else first(batches)
 
 
 def _matched_tables(model: ModelSpec, trace: str, tables: Sequence[TraceTable]) -> list[str]:
@@ -109,7 +116,7 @@ def _matched_tables(model: ModelSpec, trace: str, tables: Sequence[TraceTable]) 
         raise DlrmsimInputError(
             f"trace {trace} has {len(tables)} tables but model {model.name} has "
             f"{model.num_tables}; give a trace generated for this model (dlrmsim trace generate "
-            f"--model {model.name}) or the model the trace was made for")
+            f"--model {_model_argument(model)}) or the model the trace was made for")
     pairs = list(zip(tables, model.tables, strict=True))
     rows_differ = [(i, t, m) for i, (t, m) in enumerate(pairs) if t.rows != m.rows]
     if rows_differ:
@@ -118,8 +125,8 @@ def _matched_tables(model: ModelSpec, trace: str, tables: Sequence[TraceTable]) 
             f"trace {trace}: table #{i} {t.name!r} has {t.rows:,} rows but model {model.name}'s "
             f"table {m.name!r} has {m.rows:,} ({len(rows_differ)} of {len(pairs)} tables differ "
             f"in rows); give a trace generated for this model (dlrmsim trace generate --model "
-            f"{model.name}) or a model fitted to the trace (dlrmsim trace fit {trace} --out "
-            f"MODEL.yaml)")
+            f"{_model_argument(model)}) or a model fitted to the trace (dlrmsim trace fit "
+            f"{trace} --out MODEL.yaml)")
     renamed = [(t, m) for t, m in pairs if t.name != m.name]
     if not renamed:
         return []
@@ -127,6 +134,17 @@ def _matched_tables(model: ModelSpec, trace: str, tables: Sequence[TraceTable]) 
     return [f"{len(renamed)} of trace {trace}'s {len(pairs)} tables are named differently from "
             f"model {model.name}'s (e.g. {t.name!r} for {m.name!r}); their rows agree, and "
             f"tables are matched by position"]
+
+
+def _model_argument(model: ModelSpec) -> str:
+    """What `dlrmsim trace generate --model` takes for this model: its preset's name when it
+    is that preset unchanged, else its YAML file (a model of one's own, or a preset edited
+    under the same name, which the preset's name would not give)."""
+    from sim.presets import list_presets, load_model
+
+    if model.name in list_presets().get("models", []) and load_model(model.name) == model:
+        return model.name
+    return f"MODEL.yaml, the file that defines model {model.name}"
 
 
 def _equal_batches(trace: str, sizes: np.ndarray) -> tuple[int, list[str]]:
@@ -145,12 +163,12 @@ def _equal_batches(trace: str, sizes: np.ndarray) -> tuple[int, list[str]]:
         f"batches are all one size but the last")
 
 
-def sampled(first: Callable[[int], Demand]) -> Demand:
+def sampled(first: Callable[[int], Demand], target: float = DEMAND_RSE_TARGET) -> Demand:
     """A sample sized by its own spread: `first(n)` gives the first n batches of a source (fewer
     if it holds fewer). A pilot's spread sets the count; the larger sample's own spread may ask
     for more (a pilot of 8 misjudges it easily). Each round asks for more, up to MAX_BATCHES."""
     demand = first(DEFAULT_BATCHES)
-    while (count := batches_needed(demand.lookups)) > demand.num_batches:
+    while (count := batches_needed(demand.lookups, target)) > demand.num_batches:
         more = first(count)
         if more.num_batches <= demand.num_batches:  # a trace that holds no more
             return more
@@ -183,7 +201,17 @@ def _traced(model: ModelSpec, batch_size: int, trace: str, summary: BatchDemand,
     unique = np.minimum(np.rint(summary.unique_rows * scale).astype(np.int64), rows[None, :])
     if summary.batch_size != batch_size:
         notes = (*notes, _rescaled(trace, summary.batch_size, batch_size))
+    if summary.num_batches == 1:
+        notes = (*notes, _one_batch(trace))
     return Demand(batch_size, lookups, np.minimum(unique, lookups), tuple(notes))
+
+
+def _one_batch(trace: str) -> str:
+    """A note: a single batch shows no batch-to-batch spread, so the error stated for the
+    sample (0) is unknown rather than none."""
+    return (f"trace {trace} holds one usable batch, so how much batches vary is unknown: the "
+            f"run replays that batch alone and its stated error leaves the variation between "
+            f"batches out; give a trace of more batches (dlrmsim trace generate --batches N)")
 
 
 def _rescaled(trace: str, traced: int, wanted: int) -> str:
@@ -198,7 +226,8 @@ def _rescaled(trace: str, traced: int, wanted: int) -> str:
 
 
 @lru_cache(maxsize=32)
-def _generated(model: ModelSpec, batch_size: int, seed: int, batches: int | None) -> Demand:
+def _generated(model: ModelSpec, batch_size: int, seed: int, batches: int | None,
+               target: float) -> Demand:
     from traces.summary import ModelSummary
     from traces.summary_processes import available_cpus
 
@@ -212,7 +241,7 @@ def _generated(model: ModelSpec, batch_size: int, seed: int, batches: int | None
             summary = source.first(count)
             return Demand(batch_size, summary.lookups, summary.unique_rows)
 
-        demand = first(batches) if batches is not None else sampled(first)
+        demand = first(batches) if batches is not None else sampled(first, target)
     demand.lookups.setflags(write=False)
     demand.unique_rows.setflags(write=False)
     return demand

@@ -8,11 +8,13 @@ class DlrmsimInputError(ValueError):
 
 
 class SpecError(DlrmsimInputError):
-    """A spec field has a bad value. The message names the spec, the field, the value and the rule."""
+    """A spec field has a bad value. The message names the spec, the field, the value and the
+    rule, unless `message` words it otherwise (e.g. by the command-line flag that set it)."""
 
-    def __init__(self, spec: str, field: str, value: object, allowed: str) -> None:
+    def __init__(self, spec: str, field: str, value: object, allowed: str,
+                 message: str | None = None) -> None:
         self.spec, self.field, self.value, self.allowed = spec, field, value, allowed
-        super().__init__(f"{spec}.{field} = {value!r} is not allowed: {allowed}")
+        super().__init__(message or f"{spec}.{field} = {value!r} is not allowed: {allowed}")
 
 
 class PresetError(DlrmsimInputError):

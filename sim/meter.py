@@ -67,11 +67,11 @@ class Meter:
     """Watches `workers` workers run `iterations` each, the first `warmup` of them unmeasured.
 
     With `target_rse`, the window closes at the first round of worker iterations (at least
-    MIN_ROUNDS of them) whose throughput has a relative standard error below it, counting the
-    batch means and `demand_rse`, the error of the replayed sample of batches (`combined_rse`);
-    `iterations` is then a cap: a run cannot shrink the sample's share by going on. When that
-    share alone is at or above the target, the window closes once the batch means alone are
-    below it.
+    `min_rounds` of them) whose throughput has a relative standard error below it, counting
+    the batch means and `demand_rse`, the error of the replayed sample of batches
+    (`combined_rse`); `iterations` is then a cap: a run cannot shrink the sample's share by
+    going on. When that share alone is at or above the target, the window closes once the
+    batch means alone are below it.
     Raises ValueError when warmup >= iterations, a count is < 1 or
     target_rse is not in (0, 1).
     """
@@ -84,6 +84,9 @@ class Meter:
     channels: Callable[[], list[Channel]]
     target_rse: float | None = None
     demand_rse: float = 0.0
+    # A precision stop waits for this many rounds: more than MIN_ROUNDS where a periodic event
+    # (a CPU trainer's EASGD sync) must fall in the window, or the run looks steady without it.
+    min_rounds: int = MIN_ROUNDS
     done_event: simpy.Event = field(init=False)
     _counts: list[int] = field(init=False)
     _start: dict[str, tuple[float, float]] | None = field(default=None, init=False)
@@ -94,9 +97,11 @@ class Meter:
     window: Window | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        if self.workers < 1 or self.iterations < 2 or not 1 <= self.warmup < self.iterations:
-            raise ValueError(f"Meter: need workers >= 1 and 1 <= warmup < iterations, got "
-                             f"{self.workers}, {self.warmup}, {self.iterations}")
+        if (self.workers < 1 or self.iterations < 2 or self.min_rounds < 1
+                or not 1 <= self.warmup < self.iterations):
+            raise ValueError(f"Meter: need workers >= 1, min_rounds >= 1 and 1 <= warmup < "
+                             f"iterations, got {self.workers}, {self.min_rounds}, "
+                             f"{self.warmup}, {self.iterations}")
         if self.target_rse is not None and not 0 < self.target_rse < 1:
             raise ValueError(f"Meter: target_rse must be in (0, 1), got {self.target_rse!r}")
         self.done_event = self.env.event()
@@ -126,7 +131,7 @@ class Meter:
         """Whether a precision stop may close the window now: checked once per round."""
         n = len(self._records)
         if (self.target_rse is None or n % self.workers
-                or n < max(MIN_ROUNDS * self.workers, self._next_check)):
+                or n < max(self.min_rounds * self.workers, self._next_check)):
             return False
         self._next_check = int(n * CHECK_GROWTH)
         ends = [r[0] for r in self._records]

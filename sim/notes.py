@@ -41,9 +41,24 @@ def copied_tables(spec: JobSpec, gpu_trainers: bool) -> list[str]:
             f"remote)"]
 
 
+def unused_settings(spec: JobSpec, gpu_trainers: bool) -> list[str]:
+    """A note for each setting of the job that its trainers do not use: GPUs per trainer on
+    CPU trainers, Hogwild threads on GPU trainers (the run would otherwise go on as if they
+    were not set, silently)."""
+    unused = []
+    if not gpu_trainers and spec.gpus_per_trainer:
+        unused.append(f"GPUs per trainer = {spec.gpus_per_trainer} (--gpus): the trainer "
+                      f"platform {spec.trainer_platform} has no GPUs")
+    if gpu_trainers and spec.hogwild_threads > 1:
+        unused.append(f"Hogwild threads = {spec.hogwild_threads} (--hogwild): GPU trainers "
+                      f"run one step at a time; only CPU trainers run Hogwild threads")
+    return [f"{what}; the setting is not used" for what in unused]
+
+
 def target_missed(target_rse: float | None, throughput_rse: float, demand_rse: float,
-                  demand_batches: int, measured_iterations: int) -> list[str]:
-    """A note when a run with a precision target stopped above it, with what would help."""
+                  demand_batches: int, measured_iterations: int, iterations: int) -> list[str]:
+    """A note when a run with a precision target stopped above it, with what would help
+    (`iterations`: the cap per worker, which --iterations sets)."""
     if target_rse is None or throughput_rse < target_rse:
         return []
     head = (f"target relative standard error {target_rse:g} not met: "
@@ -52,7 +67,22 @@ def target_missed(target_rse: float | None, throughput_rse: float, demand_rse: f
         return [f"{head}; the {demand_batches} replayed batches alone give {demand_rse:.2%} "
                 f"(the most drawn are {MAX_BATCHES}), and more iterations do not shrink that: "
                 f"a larger batch size varies less"]
-    return [f"{head} after {measured_iterations} measured iterations; allow more iterations"]
+    return [f"{head} after {measured_iterations} measured iterations of all workers together; "
+            f"allow more iterations per worker (--iterations, now {iterations})"]
+
+
+def unsampled_syncs(sync_rounds: int, measured_per_worker: float, enough: int) -> list[str]:
+    """A note when the measured window holds fewer than two EASGD periods of each worker
+    (`sync_rounds` iterations of a Hogwild thread between its trainer's syncs): how many syncs
+    fall in it is then chance (none, with one trainer), and the batch means cannot see what
+    the window left out, so the stated error understates. `enough`: the iterations per worker
+    that would give a window of two periods."""
+    if not sync_rounds or measured_per_worker >= 2 * sync_rounds:
+        return []
+    return [f"the measured window holds {measured_per_worker:.3g} iterations per worker, fewer "
+            f"than two EASGD periods ({sync_rounds} iterations of each Hogwild thread between "
+            f"its trainer's syncs): the syncs in it are too few to average, and the stated "
+            f"error leaves that out; give at least {enough} iterations (--iterations)"]
 
 
 def borrowed_timings(costs: CostModel, servers: Iterable[ServerSpec]) -> list[str]:

@@ -13,16 +13,18 @@ import simpy
 
 from sim.cluster import Job
 from sim.costs import cost_model_for, describe_costs
-from sim.demand import demand_for
+from sim.demand import demand_for, sample_target
 from sim.engine import FluidNetwork, Timeline
-from sim.errors import DlrmsimInputError
-from sim.meter import Meter
+from sim.errors import DlrmsimInputError, SpecError
+from sim.meter import MIN_ROUNDS, Meter
 from sim.notes import (
     analytic_interaction,
     borrowed_timings,
     copied_tables,
     idle_servers,
     target_missed,
+    unsampled_syncs,
+    unused_settings,
 )
 from sim.placement import check_fit, place, sharing_servers
 from sim.placement_costs import KernelCosts, demand_per_batch
@@ -38,6 +40,11 @@ DEFAULT_GPU_BATCH, DEFAULT_CPU_BATCH = 1600, 200
 _OVERRIDES = {"batch_size": "batch_size", "trainers": "trainers", "sparse_ps": "sparse_ps",
               "dense_ps": "dense_ps", "readers": "readers", "hogwild": "hogwild_threads",
               "gpus": "gpus_per_trainer"}
+# The command-line flag that sets each spec field a run can override, for error messages.
+_FLAGS = {"batch_size": "--batch-size", "trainers": "--trainers", "sparse_ps": "--sparse-ps",
+          "dense_ps": "--dense-ps", "readers": "--readers", "hogwild_threads": "--hogwild",
+          "gpus_per_trainer": "--gpus", "kind": "--placement", "sharding": "--sharding",
+          "packing": "--packing"}
 
 
 def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None = None,
@@ -67,8 +74,7 @@ def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None 
                                                       packing=packing)
     if not isinstance(iterations, int) or iterations < 3:
         raise DlrmsimInputError(f"iterations = {iterations!r}: give a whole number >= 3")
-    cap = iterations if target_rse is None else min(iterations, DEFAULT_ITERATIONS)
-    warm = warmup if warmup is not None else max(1, cap // 5)
+    warm = warmup if warmup is not None else default_warmup(iterations, target_rse)
     if target_rse is not None and not (isinstance(target_rse, float) and 0 < target_rse < 1):
         raise DlrmsimInputError(f"target_rse = {target_rse!r}: give a fraction in (0, 1)")
     if not isinstance(warm, int) or not 1 <= warm < iterations:
@@ -84,6 +90,22 @@ def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None 
     return result
 
 
+def default_warmup(iterations: int, target_rse: float | None) -> int:
+    """Unmeasured iterations per worker: a fifth of the run, or with a precision target (when
+    `iterations` is only a cap) a fifth of a default run's."""
+    cap = iterations if target_rse is None else min(iterations, DEFAULT_ITERATIONS)
+    return max(1, cap // 5)
+
+
+def iterations_for_window(rounds: int, target_rse: float | None) -> int:
+    """The fewest iterations per worker whose measured window, after the default warm-up,
+    holds `rounds` of them."""
+    iterations = rounds + 1
+    while iterations - default_warmup(iterations, target_rse) < rounds:
+        iterations += 1
+    return iterations
+
+
 def resolve(job: JobSpec | str | None, model: ModelSpec | str | None,
             platform: ServerSpec | str | None, ps_platform: ServerSpec | str | None,
             placement: PlacementSpec | str | None, overrides: dict[str, int | None], *,
@@ -91,7 +113,7 @@ def resolve(job: JobSpec | str | None, model: ModelSpec | str | None,
             ) -> tuple[ModelSpec, ServerSpec, ServerSpec, JobSpec]:
     """The specs of a run after overrides (`placement` a kind or a whole PlacementSpec;
     `sharding` and `packing` override its GPU sharding and packing); SpecError names a bad
-    override's field."""
+    override's flag and field."""
     base = load_job(job) if isinstance(job, str) else job
     model_spec = _spec(model, load_model) if model is not None else None
     trainer_spec = _spec(platform, load_platform) if platform is not None else None
@@ -105,19 +127,23 @@ def resolve(job: JobSpec | str | None, model: ModelSpec | str | None,
                        trainer_platform=trainer_spec.name, batch_size=batch,
                        placement=PlacementSpec(kind=kind))
     changes: dict[str, Any] = {_OVERRIDES[k]: v for k, v in overrides.items() if v is not None}
-    if isinstance(placement, str):
-        changes["placement"] = dataclasses.replace(base.placement, kind=placement)
-    elif placement is not None:
-        changes["placement"] = placement
     layout = {k: v for k, v in (("sharding", sharding), ("packing", packing)) if v is not None}
-    if layout:
-        changes["placement"] = dataclasses.replace(changes.get("placement", base.placement),
-                                                   **layout)
-    if model_spec is not None:
-        changes["model"] = model_spec.name
-    if trainer_spec is not None:
-        changes["trainer_platform"] = trainer_spec.name
-    spec = dataclasses.replace(base, **changes) if changes else base
+    given = {**changes, **layout, **({"kind": placement} if isinstance(placement, str) else {})}
+    try:
+        if isinstance(placement, str):
+            changes["placement"] = dataclasses.replace(base.placement, kind=placement)
+        elif placement is not None:
+            changes["placement"] = placement
+        if layout:
+            changes["placement"] = dataclasses.replace(
+                changes.get("placement", base.placement), **layout)
+        if model_spec is not None:
+            changes["model"] = model_spec.name
+        if trainer_spec is not None:
+            changes["trainer_platform"] = trainer_spec.name
+        spec = dataclasses.replace(base, **changes) if changes else base
+    except SpecError as error:
+        raise _by_flag(error, given) from None
     named_by = job if isinstance(job, str) else None  # the file the names are in
     model_spec = model_spec or load_job_part(named_by, "model", spec.model)
     trainer_spec = trainer_spec or load_job_part(named_by, "trainer_platform",
@@ -127,10 +153,29 @@ def resolve(job: JobSpec | str | None, model: ModelSpec | str | None,
     return model_spec, trainer_spec, ps_spec, spec
 
 
+def _by_flag(error: SpecError, given: dict[str, Any]) -> SpecError:
+    """The error of an overridden job, worded by the flag that set the bad field, or that
+    would fix it when the rule broken involves another field (--placement remote without
+    sparse PS)."""
+    flag = _FLAGS.get(error.field)
+    if flag is None:
+        return error
+    if error.field in given:
+        message = (f"{flag} {error.value}: not allowed; {error.allowed} "
+                   f"({error.spec}.{error.field})")
+    else:
+        message = f"{error}; set it with {flag} N" if isinstance(error.value, int) else (
+            f"{error}; set it with {flag}")
+    return SpecError(error.spec, error.field, error.value, error.allowed, message)
+
+
 def _check_trace_path(chrome_trace: str | os.PathLike[str]) -> None:
     """DlrmsimInputError when the Chrome trace could not be written there: said before the run
     rather than after it. A path through a regular file (`notes.txt/x.json`) is named as that,
     since "its folder does not exist" sends the user looking for a folder that is a file."""
+    if not os.fspath(chrome_trace):
+        raise DlrmsimInputError("the Chrome trace's file name is empty; give one, e.g. "
+                                "--chrome-trace timeline.json")
     path = Path(chrome_trace)  # as given, so that a message names what the user wrote
     if path.is_dir():
         raise DlrmsimInputError(f"{chrome_trace}: is a folder; give a file name for the Chrome "
@@ -164,7 +209,7 @@ def build(spec: JobSpec, model: ModelSpec, trainer: ServerSpec, ps: ServerSpec, 
     check_fit(model, spec, trainer, ps)  # tables too large for the memory: said before drawing
     # Servers that share the tables train one global batch: its lookups are drawn together.
     demand = demand_for(model, spec.batch_size * sharing_servers(spec, trainer), seed=seed,
-                        trace=trace)
+                        trace=trace, target=sample_target(target_rse))
     placement = place(model, spec, trainer, ps, KernelCosts(
         trainer_costs, ps_costs, model, demand.batch_size, demand_per_batch(model, demand)))
     env = simpy.Environment()
@@ -174,7 +219,8 @@ def build(spec: JobSpec, model: ModelSpec, trainer: ServerSpec, ps: ServerSpec, 
     job = Job(env, net, Timeline(enabled=record), model, spec, placement, demand,
               trainer_costs, ps_costs,
               Meter(env, net, workers, iterations, warmup, lambda: job.channels(),
-                    target_rse, demand.lookups_rse))
+                    target_rse, demand.lookups_rse,
+                    min_rounds=max(MIN_ROUNDS, 2 * _sync_rounds(spec, gpu_job))))
     job.trainers = [ServerResources.build(f"trainer{i}", "trainer", trainer)
                     for i in range(spec.trainers)]
     for role, count in (("sparse_ps", spec.sparse_ps), ("dense_ps", spec.dense_ps),
@@ -182,6 +228,12 @@ def build(spec: JobSpec, model: ModelSpec, trainer: ServerSpec, ps: ServerSpec, 
         servers = [ServerResources.build(f"{role}{i}", role, ps) for i in range(count)]
         setattr(job, role if role != "reader" else "readers", servers)
     return job
+
+
+def _sync_rounds(spec: JobSpec, gpu_job: bool) -> int:
+    """Iterations of a worker between its trainer's EASGD syncs; 0 for GPU trainers, which
+    all-reduce every step instead."""
+    return 0 if gpu_job else cpu_trainer.sync_rounds(spec)
 
 
 def execute(job: Job) -> SimResult:
@@ -204,11 +256,13 @@ def execute(job: Job) -> SimResult:
     others = [*job.sparse_ps, *job.dense_ps, *job.readers]
     gpu_trainers = bool(job.trainers[0].spec.gpus)
     notes = (*job.demand.notes, *idle_servers(spec, gpu_trainers, watts),
-             *copied_tables(spec, gpu_trainers),
+             *copied_tables(spec, gpu_trainers), *unused_settings(spec, gpu_trainers),
              *borrowed_timings(job.trainer_costs, [s.spec for s in job.servers]),
              *analytic_interaction(job.trainer_costs, job.model, job.trainers[0].spec),
              *target_missed(job.meter.target_rse, fields["throughput_rse"], demand_rse,
-                            job.demand.num_batches, fields["measured_iterations"]))
+                            job.demand.num_batches, fields["measured_iterations"],
+                            job.meter.iterations),
+             *_window_notes(job, fields["measured_iterations"]))
     return SimResult(
         job=spec.name, model=job.model.name, trainer_platform=job.trainers[0].spec.name,
         ps_platform=others[0].spec.name if others else spec.ps_platform,
@@ -218,3 +272,10 @@ def execute(job: Job) -> SimResult:
         demand_batches=job.demand.num_batches,
         costs=describe_costs(job.trainer_costs, [s.spec for s in job.servers]), notes=notes,
         **fields)
+
+
+def _window_notes(job: Job, measured_iterations: int) -> list[str]:
+    """A note when the measured window is too short for the CPU trainers' EASGD syncs."""
+    sync = _sync_rounds(job.spec, gpu_job=bool(job.trainers[0].spec.gpus))
+    enough = iterations_for_window(2 * sync, job.meter.target_rse) if sync else 0
+    return unsampled_syncs(sync, measured_iterations / job.meter.workers, enough)

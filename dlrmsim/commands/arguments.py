@@ -146,5 +146,6 @@ def add_simulation_options(parser: argparse.ArgumentParser, each: str = "") -> N
                              f"{DEFAULT_ITERATIONS})")
     parser.add_argument("--target-rse", type=fraction, default=None, metavar="FRACTION",
                         help="stop once the throughput's relative standard error is below "
-                             "FRACTION (e.g. 0.01), at most --iterations")
+                             "FRACTION (e.g. 0.01), at most --iterations; the replayed batches "
+                             "are drawn to half of it when that is below 0.5%%")
     parser.add_argument("--seed", type=seed, default=0, help="seed of the generated lookups")

@@ -19,7 +19,11 @@ Rows = Mapping[str, Sequence[Row]]
 
 # Simulated iterations per worker, warm-up included: quick mode keeps a run to a fraction of a
 # second; full mode uses the simulator's own default (40), whose batch-means error is < 1%.
-QUICK_ITERATIONS = 6
+# Quick mode's 12 leave a window of 10 after the warm-up of 2: one whole EASGD period of the
+# CPU presets (easgd_period 10, one Hogwild thread), so each CPU trainer syncs exactly once in
+# it. With 6 the window of 5 held no sync of the test suite's one trainer: its CPU setup ran
+# 9% fast, and Big Basin / CPU read 22x-39x against the full run's 26x-45x.
+QUICK_ITERATIONS = 12
 FULL_ITERATIONS = 40
 # Figure 5: runs of one model at a fixed scale (each run a configuration and a noise draw).
 QUICK_FIG5_RUNS, FULL_FIG5_RUNS = 12, 80

@@ -6,6 +6,7 @@ dense weights with the dense PS by EASGD."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import simpy
@@ -16,6 +17,7 @@ from sim.meter import Laps
 from sim.processes import dense_ps, reader, sparse_ps
 from sim.processes.embedding_work import group_costs, index_bytes, shard_work
 from sim.processes.sparse_ps import Share
+from sim.specs import JobSpec
 from sim.topology import ServerResources
 
 
@@ -97,6 +99,14 @@ class SyncTurns:
         """One iteration of the server ended: is it this one's turn to sync?"""
         self.count += 1
         return self.count % self.period == 0
+
+
+def sync_rounds(spec: JobSpec) -> int:
+    """Iterations of each Hogwild thread between two EASGD syncs of its trainer (the server
+    syncs once per `easgd_period` iterations of all its threads); 0 without dense PS."""
+    if not spec.dense_ps:
+        return 0
+    return math.ceil(spec.easgd_period / spec.hogwild_threads)
 
 
 @dataclass(eq=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 
 from sim.specs import checks
@@ -40,10 +41,50 @@ class PoolingSpec:
 
     @property
     def effective_mean_lookups(self) -> float:
-        """The mean after truncation, for fixed pooling exactly; otherwise an upper bound."""
-        if self.max_lookups is None:
-            return float(self.mean_lookups)
-        return float(min(self.mean_lookups, self.max_lookups))
+        """The mean bag length after truncation at `max_lookups`, exactly for every law: the
+        generator rounds X stochastically (floor(X + U)), which keeps E[min(X, m)] for a whole
+        m, so this is E[min(X, m)] of the law's continuous X (traces/pooling.py)."""
+        mean, cap = float(self.mean_lookups), self.max_lookups
+        if cap is None or cap >= _largest_draw(self):
+            return mean
+        if self.distribution == "uniform":  # X uniform on [0, 2 mean)
+            return cap - cap * cap / (4.0 * mean)
+        if self.distribution == "lognormal":
+            return _lognormal_capped_mean(mean, self.sigma, float(cap))
+        if self.distribution == "power_law" and self.alpha > 2.0:
+            return _pareto_capped_mean(mean, self.alpha - 1.0, float(cap))
+        # fixed; and a power law of alpha <= 2, whose scale is set so that the mean of the
+        # draws capped at max_lookups is the mean (traces/pooling.py _power_law)
+        return min(mean, float(cap))
+
+
+def _largest_draw(spec: PoolingSpec) -> float:
+    """An upper bound of the law's X: a cap at or above it truncates nothing."""
+    if spec.distribution == "fixed":
+        return float(spec.mean_lookups)
+    if spec.distribution == "uniform":
+        return 2.0 * spec.mean_lookups
+    return math.inf
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
+def _lognormal_capped_mean(mean: float, sigma: float, cap: float) -> float:
+    """E[min(X, cap)] for X lognormal with mean `mean` and log-sd `sigma`."""
+    mu = math.log(mean) - sigma * sigma / 2.0
+    z = (math.log(cap) - mu) / sigma
+    return mean * _normal_cdf(z - sigma) + cap * (1.0 - _normal_cdf(z))
+
+
+def _pareto_capped_mean(mean: float, tail: float, cap: float) -> float:
+    """E[min(X, cap)] for X Pareto of tail index `tail` > 1 with mean `mean`."""
+    x_min = mean * (tail - 1.0) / tail
+    if cap <= x_min:
+        return cap
+    ratio = x_min / cap
+    return x_min * tail / (tail - 1.0) * (1.0 - ratio ** (tail - 1.0)) + cap * ratio ** tail
 
 
 @dataclass(frozen=True)

@@ -293,3 +293,36 @@ def test_a_profile_with_nothing_this_job_uses_says_every_cost_is_analytic(
     line = next(x for x in out.splitlines() if x.startswith("costs"))
     assert "every cost is analytic" in line and "measured" not in line
     assert "note: CPU" not in err
+
+
+@pytest.mark.parametrize(("flags", "said"), [
+    (("--batch-size", "0"), "--batch-size 0: not allowed"),
+    (("--hogwild", "0"), "--hogwild 0: not allowed"),
+    (("--gpus", "-1"), "--gpus -1: not allowed"),
+    (("--placement", "hybrid", "--packing", "packed"), "--packing packed: not allowed"),
+])
+def test_a_bad_override_is_named_by_its_flag(capsys: pytest.CaptureFixture[str],
+                                             flags: tuple[str, ...], said: str) -> None:
+    err = one_line_error(*run(capsys, "--job", "m2_gpu", "--iterations", ITERATIONS, *flags))
+    assert said in err
+
+
+def test_a_rule_broken_by_another_flag_names_the_flag_that_fixes_it(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # --placement remote on a job without sparse PS: the field at fault is one not given.
+    err = one_line_error(*run(capsys, "--job", "m2_gpu", "--iterations", ITERATIONS,
+                              "--placement", "remote"))
+    assert "sparse_ps" in err and "--sparse-ps N" in err
+
+
+def test_an_empty_chrome_trace_name_is_refused_as_empty(capsys: pytest.CaptureFixture[str]) -> None:
+    err = one_line_error(*run(capsys, "--job", "m1_gpu", "--iterations", ITERATIONS,
+                              "--chrome-trace", ""))
+    assert "empty" in err and "folder" not in err
+
+
+def test_a_missed_target_names_the_iterations_flag_and_its_value(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # Six iterations leave the batch means far above 1%; the sample of batches alone is not.
+    code, _out, err = run(capsys, "--job", "m2_cpu", "--target-rse", "0.01", "--iterations", "6")
+    assert code == 0 and "0.01 not met" in err and "--iterations, now 6" in err

@@ -30,8 +30,8 @@ NOT_REPRODUCED = {
         "makes the MLPs a smaller share of the step. See docs/paper_findings.md"),
     "V-A.3": (
         "Big Basin comes out 26x (4 sparse features) to 45x (128) faster than the 3-server CPU "
-        "setup in the full `dlrmsim reproduce` (22x to 39x in the quick run this test uses), "
-        "10.7x to 18.4x more examples per joule (9.1x to 16x); per watt it loses only below "
+        "setup in the full `dlrmsim reproduce` (26x to 45x in the quick run this test uses), "
+        "10.7x to 18.4x more examples per joule (10.8x to 18.6x); per watt it loses only below "
         "7.3 x 350 W / 1050 W = 2.43x throughput. No defensible change closes an order of "
         "magnitude. See "
         "docs/paper_findings.md"),
