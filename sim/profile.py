@@ -193,8 +193,12 @@ def parse_profile(data: object, where: str) -> Profile:
             latencies_s=_rates("latencies_s", data),
             working_sets=_working_set_curves(data.get("working_set_ratios", {})),
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise ProfileError(f"{where}: malformed profile ({type(err).__name__}: {err})") from err
+    except KeyError as err:
+        raise ProfileError(f"{where}: malformed profile (field {err} is missing); re-run "
+                           "`dlrmsim calibrate` to write a whole one") from err
+    except (TypeError, ValueError, AttributeError) as err:
+        raise ProfileError(f"{where}: malformed profile ({err}); re-run `dlrmsim calibrate` "
+                           "to write a whole one") from err
 
 
 def _rates(section: str, data: Mapping[str, Any]) -> dict[str, float]:
@@ -222,6 +226,8 @@ def _device(device: object) -> str:
 
 
 def _cost_function(op: str, body: dict[str, Any]) -> CostFunction:
+    if not isinstance(body, dict):
+        raise ValueError(f"cost model {op!r} is {json.dumps(body)[:40]}, not an object")
     if body.get("form") != "piecewise_monomial_sum":
         raise ValueError(f"cost model {op!r} has unknown form {body.get('form')!r}")
     pieces = tuple(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -373,3 +375,19 @@ def test_a_profiles_copy_rate_is_half_the_memory_traffic_it_sustains(tmp_path: P
     assert costs.memory_bw_bytes_per_s(cpu) == pytest.approx(10e9)
     gpu = Processor("gpu", BB.gpus[0])  # a CPU profile leaves the GPU analytic
     assert costs.memory_bw_bytes_per_s(gpu) == AnalyticCosts(BB.efficiency).memory_bw_bytes_per_s(gpu)
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    (lambda d: d["cost_models"].update(mlp_forward=None), "cost model 'mlp_forward' is null"),
+    (lambda d: d.pop("device"), "field 'device' is missing"),
+])
+def test_a_malformed_profile_names_what_is_wrong_and_the_fix(
+        change: Callable[[dict[str, Any]], object], said: str) -> None:
+    data: dict[str, Any] = working_set_profile()
+    data["cost_models"]["mlp_forward"] = dict(data["cost_models"]["embedding_forward"])
+    change(data)
+    with pytest.raises(ProfileError) as caught:
+        parse_profile(data, "x.json")
+    message = str(caught.value)
+    assert said in message and "dlrmsim calibrate" in message
+    assert "Error:" not in message  # no Python exception names
