@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,7 @@ def _check_trace_path(chrome_trace: str | os.PathLike[str]) -> None:
         raise DlrmsimInputError(f"{chrome_trace}: is a folder; give a file name for the Chrome "
                                 f"trace, e.g. {path / 'timeline.json'}")
     if path.parent.is_dir():
+        _check_writable(path.parent, chrome_trace)
         return
     blocker = next((p for p in path.parents if p.exists()), None)
     if blocker is not None and not blocker.is_dir():
@@ -188,6 +190,19 @@ def _check_trace_path(chrome_trace: str | os.PathLike[str]) -> None:
                                 "another path for the Chrome trace")
     raise DlrmsimInputError(f"{chrome_trace}: its folder does not exist; create it or give "
                             "another path for the Chrome trace")
+
+
+def _check_writable(folder: Path, chrome_trace: str | os.PathLike[str]) -> None:
+    """DlrmsimInputError when no file can be made in `folder` (read-only, a pseudo file system
+    such as /proc): found by making and dropping a nameless one, which permissions alone do not
+    tell for root."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise DlrmsimInputError(f"{chrome_trace}: cannot write a file in {folder} "
+                                f"(the system said: {err.strerror}); choose another path for the Chrome "
+                                "trace") from None
 
 
 def _path(value: str | os.PathLike[str] | None) -> str | None:

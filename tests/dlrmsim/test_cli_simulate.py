@@ -326,3 +326,12 @@ def test_a_missed_target_names_the_iterations_flag_and_its_value(
     # Six iterations leave the batch means far above 1%; the sample of batches alone is not.
     code, _out, err = run(capsys, "--job", "m2_cpu", "--target-rse", "0.01", "--iterations", "6")
     assert code == 0 and "0.01 not met" in err and "--iterations, now 6" in err
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_chrome_trace_where_no_file_can_be_made_is_refused_before_the_run(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # /proc is a folder in which not even root makes files; the run used to go first.
+    err = one_line_error(*run(capsys, "--job", "m1_gpu", "--iterations", ITERATIONS,
+                              "--chrome-trace", "/proc/timeline.json"))
+    assert "cannot write a file in /proc" in err
