@@ -7,11 +7,11 @@ import argparse
 import csv
 import io
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from dlrmsim.commands import arguments
 from dlrmsim.output import counted, format_table, print_json
+from dlrmsim.paths import check_output_file
 from dlrmsim.sweep import MAX_POINTS, METRICS, Sweep, SweepPoint, sweep
 from sim.errors import DlrmsimInputError
 from sim.specs.job import PACKINGS, PLACEMENTS, SHARDINGS
@@ -63,16 +63,16 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     axes = _axes(args)
     if args.csv is not None:
-        _check_writable(args.csv)  # said before the sweep, not after it
+        check_output_file(args.csv, "--csv")  # said before the sweep, not after it
     done = sweep(args.job, axes, profile=args.profile, trace=args.trace,
                  iterations=args.iterations, target_rse=args.target_rse, seed=args.seed,
                  jobs=args.jobs)
-    if args.csv is not None:
-        write_csv(done, args.csv)
     if args.json:
         print_json(done.to_dict())
     else:
         print(summary(done, args.sort, args.top))
+    if args.csv is not None:  # after the table: a folder gone since the check loses only the file
+        write_csv(done, args.csv)
     return 0
 
 
@@ -111,12 +111,6 @@ def _names(choices: tuple[str, ...] | None) -> Callable[[str], tuple[str, ...]]:
 
     parse.__name__ = "comma-separated names"
     return parse
-
-
-def _check_writable(path: str) -> None:
-    target = Path(path)
-    if not path or target.is_dir() or not target.resolve().parent.is_dir():
-        raise DlrmsimInputError(f"--csv {path!r}: give a file in an existing folder")
 
 
 def write_csv(done: Sweep, path: str) -> None:

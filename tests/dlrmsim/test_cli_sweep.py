@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -168,7 +169,7 @@ def test_cli_a_sweep_that_varies_nothing_reads_as_one_point(
     (("--job", "m2_cpu", "--placement", "disk"), "'disk': give one of gpu"),
     (("--job", "m2_cpu", "--target-rse", "nan"), "give a fraction in (0, 1)"),
     (("--trainers", "1"), "give a job"),
-    (("--job", "m2_cpu", "--csv", "/no/such/folder/x.csv"), "existing folder"),
+    (("--job", "m2_cpu", "--csv", "/no/such/folder/x.csv"), "/no/such/folder does not exist"),
 ])
 def test_cli_bad_input_is_one_line_and_status_2(capsys: pytest.CaptureFixture[str],
                                                 argv: tuple[str, ...], words: str) -> None:
@@ -185,3 +186,65 @@ def test_notes_are_kept_per_point_and_counted(capsys: pytest.CaptureFixture[str]
     code, out, err = run(capsys, "--job", "m2_gpu", "--sparse-ps", "0,1", "--iterations", "4")
     assert code == 0, err
     assert "note (1 of 2 points): the 1 sparse_ps server has no work" in out
+
+
+def _nothing_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("nothing should be simulated")
+
+    monkeypatch.setattr("dlrmsim.sweep.run_all", no_run)
+
+
+def test_cli_a_csv_path_through_a_file_is_refused_before_the_sweep(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    _nothing_runs(monkeypatch)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    code, out, err = run(capsys, "--job", "m2_cpu", "--trainers", "4,8", "--csv",
+                         str(notes / "x.csv"))
+    assert code == 2 and out == ""
+    assert f"{notes} is a file, not a folder" in err and "does not exist" not in err
+    assert notes.read_text() == "mine"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write in any folder")
+def test_cli_a_csv_in_a_folder_without_write_permission_is_refused_before_the_sweep(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    # It ran every point and only then failed, losing the ranking.
+    _nothing_runs(monkeypatch)
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        code, out, err = run(capsys, "--job", "m2_cpu", "--trainers", "4,8", "--csv",
+                             str(folder / "x.csv"))
+    finally:
+        folder.chmod(0o755)
+    assert code == 2 and out == ""
+    assert f"--csv {folder / 'x.csv'}: cannot write in {folder}" in err
+    assert "Traceback" not in err and list(folder.iterdir()) == []
+
+
+def test_cli_a_csv_that_cannot_be_written_after_the_sweep_comes_after_the_table(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    # The folder was there when checked and is gone when the sweep ends: the table is printed,
+    # then the error.
+    from dlrmsim.commands import sweep as command
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+
+    def sweep_then_remove(*args: object, **kwargs: object) -> Sweep:
+        done = sweep(*args, **kwargs)  # type: ignore[arg-type]
+        folder.rmdir()
+        return done
+
+    monkeypatch.setattr(command, "sweep", sweep_then_remove)
+    code, out, err = run(capsys, "--job", "test_suite_cpu", "--trainers", "1,2",
+                         "--iterations", str(ITERATIONS), "--csv", str(folder / "x.csv"))
+    assert code == 2
+    assert "ranked by throughput" in out and "best throughput: trainers=" in out
+    assert str(folder / "x.csv") in err and "Traceback" not in err
