@@ -44,10 +44,11 @@ def register(subparsers: Any) -> None:
                     f"the others still run. The {arguments.RANGE_HELP}.")
     parser.add_argument("--job", help="job preset name or YAML file")
     for flag, what, choices in _TEXT_FLAGS:
-        parser.add_argument(flag, type=_names(choices), metavar="A[,B...]", help=what)
+        parser.add_argument(flag, type=_names(choices), action=_InOrder, metavar="A[,B...]",
+                            help=what)
     for flag, what, minimum in _COUNT_FLAGS:
         parser.add_argument(flag, type=arguments.whole_numbers(minimum, MAX_POINTS),
-                            metavar="N[,A..B[+S|*F]...]", help=what)
+                            action=_InOrder, metavar="N[,A..B[+S|*F]...]", help=what)
     arguments.add_simulation_options(parser, each=" and point")
     parser.add_argument("--jobs", type=arguments.at_least(1), default=1,
                         help="points simulated in parallel processes (default 1)")
@@ -76,15 +77,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+class _InOrder(argparse.Action):
+    """Store the values and note the setting's place on the command line (`axis_order`): the
+    grid varies the first flag given slowest, as the user reads the command. A flag given
+    twice keeps its last values and place."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        order = [name for name in getattr(namespace, "axis_order", ()) if name != self.dest]
+        namespace.axis_order = (*order, self.dest)  # a new tuple: defaults are never mutated
+
+
 def _axes(args: argparse.Namespace) -> dict[str, tuple[Any, ...]]:
-    """The settings given on the command line, in the order of the flags' table."""
-    names = [flag for flag, _, _ in _TEXT_FLAGS] + [flag for flag, _, _ in _COUNT_FLAGS]
-    axes = {}
-    for flag in names:
-        name = flag[2:].replace("-", "_")
-        values = getattr(args, name)
-        if values is not None:
-            axes[name] = values
+    """The settings given on the command line, in the order they were given."""
+    axes = {name: getattr(args, name) for name in getattr(args, "axis_order", ())}
     if args.job is None and not ({"model", "platform"} <= axes.keys()):
         raise DlrmsimInputError("give a job (e.g. --job m2_cpu), or a model and a platform "
                                 "(--model m2_prod --platform big_basin)")

@@ -162,6 +162,38 @@ def test_cli_a_sweep_that_varies_nothing_reads_as_one_point(
     assert "best throughput: the job as given (" in out
 
 
+def test_cli_the_first_flag_given_varies_slowest(capsys: pytest.CaptureFixture[str]) -> None:
+    # The grid followed the parser's order of the options (batch size before trainers), not
+    # the command line's, which the README promises.
+    common = ("--job", "test_suite_cpu", "--iterations", str(ITERATIONS), "--json")
+    runs = {}
+    for first, second in ((("--trainers", "1,2"), ("--batch-size", "100,200")),
+                          (("--batch-size", "100,200"), ("--trainers", "1,2"))):
+        code, out, err = run(capsys, *common, *first, *second)
+        assert code == 0, err
+        runs[first[0]] = json.loads(out)
+    by_trainers, by_batch = runs["--trainers"], runs["--batch-size"]
+    assert list(by_trainers["axes"]) == ["trainers", "batch_size"]
+    assert [(p["trainers"], p["batch_size"]) for p in by_trainers["points"]] == [
+        (1, 100), (1, 200), (2, 100), (2, 200)]
+    assert list(by_batch["axes"]) == ["batch_size", "trainers"]
+    assert [(p["batch_size"], p["trainers"]) for p in by_batch["points"]] == [
+        (100, 1), (100, 2), (200, 1), (200, 2)]
+    # The same points either way, only listed in another order.
+    figures = {(p["trainers"], p["batch_size"]): p["throughput_examples_per_s"]
+               for p in by_batch["points"]}
+    assert {(p["trainers"], p["batch_size"]): p["throughput_examples_per_s"]
+            for p in by_trainers["points"]} == figures
+
+
+def test_cli_a_flag_given_twice_keeps_its_last_values_and_place(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--job", "test_suite_cpu", "--iterations", str(ITERATIONS),
+                         "--json", "--trainers", "1", "--dense-ps", "1", "--trainers", "1,2")
+    assert code == 0, err
+    assert list(json.loads(out)["axes"].items()) == [("dense_ps", [1]), ("trainers", [1, 2])]
+
+
 @pytest.mark.parametrize("argv, words", [
     (("--job", "m2_cpu", "--trainers", "0,1"), "--trainers: 0: give a whole number >= 1"),
     (("--job", "m2_cpu", "--trainers", "1,x"), "'x': give a whole number"),
