@@ -145,7 +145,7 @@ def summary(done: Sweep, metric: str, top: int | None = None) -> str:
     varied = [f"{name} {','.join(str(v) for v in values)}" for name, values in done.axes.items()]
     shown = done.ranked(metric)[:top]
     headers = (*done.axes, "examples/s", "examples/J", "power W", "bottleneck", "longest phase")
-    rows = [(*p.settings.values(), round(p.outcome.throughput), round(p.outcome.examples_per_joule, 1),
+    rows = [(*p.settings.values(), round(p.outcome.throughput), p.outcome.examples_per_joule,
              round(p.outcome.power_w), p.outcome.bottleneck, p.outcome.longest_phase)
             for p in shown]
     lines = [f"sweep of {done.job or 'a model on a platform'}: "
@@ -153,7 +153,7 @@ def summary(done: Sweep, metric: str, top: int | None = None) -> str:
              f"seed {done.fixed['seed']}",
              f"ranked by {metric.replace('_', ' ')}"
              + (f", best {len(shown)} of {len(done.points) - len(done.failed)}" if top else ""),
-             format_table(headers, rows), ""]
+             format_table(headers, rows, decimals={"examples/J": 1}), ""]
     for name, unit, digits in (("throughput", "examples/s", 0),
                                ("examples_per_joule", "examples/J", 1)):
         best = done.best(name)

@@ -8,11 +8,13 @@ import csv
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from dlrmsim.cli import main
+from dlrmsim.commands.sweep import summary
 from dlrmsim.reproduce.types import Outcome
 from dlrmsim.sweep import MAX_POINTS, Sweep, SweepPoint, grid, sweep
 from sim.errors import DlrmsimInputError
@@ -107,6 +109,26 @@ def test_best_takes_the_highest_and_the_earliest_on_a_tie() -> None:
     assert Sweep("j", {}, {}, (points[3],)).best("throughput") is None
     with pytest.raises(ValueError, match="metric"):
         done.best("power_w")
+
+
+def _column(table: str, header: str) -> list[str]:
+    """The cells of one column of a printed table, read from where its dashes are."""
+    lines = table.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("--"))
+    spans = [(m.start(), m.end()) for m in re.finditer("-+", lines[at])]
+    names = [lines[at - 1][a:b].strip() for a, b in spans]
+    start, end = spans[names.index(header)]
+    body = lines[at + 1:lines.index("", at)]
+    return [line[start:end].strip() for line in body]
+
+
+def test_the_table_prints_examples_per_joule_with_one_decimal_on_every_row() -> None:
+    # It printed "51" above "65.3": four significant figures drop a trailing zero.
+    points = tuple(SweepPoint({"trainers": n}, Outcome(throughput=t, examples_per_joule=e,
+                                                      power_w=1000.0, bottleneck="trainer0.cpu0"))
+                   for n, t, e in ((1, 300, 51.0), (2, 200, 65.31), (3, 100, 7.04), (4, 50, 123.0)))
+    done = Sweep("j", {"trainers": (1, 2, 3, 4)}, {"seed": 0}, points)
+    assert _column(summary(done, "throughput"), "examples/J") == ["51.0", "65.3", "7.0", "123.0"]
 
 
 def test_cli_json_and_csv_agree(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
