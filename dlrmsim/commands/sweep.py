@@ -12,7 +12,7 @@ from typing import Any
 from dlrmsim.commands import arguments
 from dlrmsim.output import counted, format_table, print_json
 from dlrmsim.paths import check_output_file
-from dlrmsim.sweep import MAX_POINTS, METRICS, Sweep, SweepPoint, sweep
+from dlrmsim.sweep import MAX_POINTS, METRICS, Sweep, SweepPoint, combined_error, sweep
 from sim.errors import DlrmsimInputError
 from sim.specs.job import PACKINGS, PLACEMENTS, SHARDINGS
 
@@ -30,7 +30,7 @@ _COUNT_FLAGS = (("--batch-size", "examples per batch (per CPU thread, per GPU se
                 ("--dense-ps", "dense parameter servers", 0), ("--readers", "reader servers", 0),
                 ("--hogwild", "Hogwild threads per CPU trainer", 1),
                 ("--gpus", "GPUs per trainer server (0: all)", 0))
-_CSV_COLUMNS = ("throughput_examples_per_s", "examples_per_joule", "power_w", "bottleneck",
+_CSV_COLUMNS = ("throughput_examples_per_s", "throughput_rse", "examples_per_joule", "power_w", "bottleneck",
                 "longest_phase", "error", "notes")
 
 
@@ -144,16 +144,19 @@ def summary(done: Sweep, metric: str, top: int | None = None) -> str:
     """The points that ran, best first by `metric`; the best of each metric; the failures."""
     varied = [f"{name} {','.join(str(v) for v in values)}" for name, values in done.axes.items()]
     shown = done.ranked(metric)[:top]
-    headers = (*done.axes, "examples/s", "examples/J", "power W", "bottleneck", "longest phase")
-    rows = [(*p.settings.values(), round(p.outcome.throughput), p.outcome.examples_per_joule,
-             round(p.outcome.power_w), p.outcome.bottleneck, p.outcome.longest_phase)
+    headers = (*done.axes, "examples/s", "rse %", "examples/J", "power W", "bottleneck",
+               "longest phase")
+    rows = [(*p.settings.values(), round(p.outcome.throughput), 100 * p.outcome.throughput_rse,
+             p.outcome.examples_per_joule, round(p.outcome.power_w), p.outcome.bottleneck,
+             p.outcome.longest_phase)
             for p in shown]
     lines = [f"sweep of {done.job or 'a model on a platform'}: "
              f"{counted(len(done.points), 'point')} ({'; '.join(varied) or 'nothing varied'}), "
              f"seed {done.fixed['seed']}",
              f"ranked by {metric.replace('_', ' ')}"
              + (f", best {len(shown)} of {len(done.points) - len(done.failed)}" if top else ""),
-             format_table(headers, rows, decimals={"examples/J": 1}), ""]
+             format_table(headers, rows, decimals={"rse %": 2, "examples/J": 1}),
+             *_within_noise(done, metric), ""]
     for name, unit, digits in (("throughput", "examples/s", 0),
                                ("examples_per_joule", "examples/J", 1)):
         best = done.best(name)
@@ -164,6 +167,20 @@ def summary(done: Sweep, metric: str, top: int | None = None) -> str:
     lines += [f"note ({count} of {len(done.points)} points): {note}"
               for note, count in done.notes().items()]
     return "\n".join(lines)
+
+
+def _within_noise(done: Sweep, metric: str) -> list[str]:
+    """A line when the first two ranked points are closer than their combined error: their
+    order may be the noise of the runs, not a difference between the settings."""
+    close = done.within_noise(metric)
+    if close is None:
+        return []
+    first, second = close
+    best = first.figures()[metric]
+    gap = (best - second.figures()[metric]) / best
+    error = combined_error(first, second, metric) / best
+    return [f"the first two differ by {gap:.2%}, less than their combined error ({error:.2%}): "
+            "within noise; more --iterations or a smaller --target-rse may separate them"]
 
 
 def _failures(failed: tuple[SweepPoint, ...]) -> list[str]:

@@ -62,6 +62,7 @@ def test_each_point_is_the_simulation_of_its_settings() -> None:
         assert point.outcome.throughput == alone.throughput_examples_per_s
         assert point.outcome.examples_per_joule == alone.examples_per_joule
         assert point.outcome.bottleneck == alone.bottleneck
+        assert point.outcome.throughput_rse == alone.throughput_rse
     # The settings reached the simulator: two trainers train more examples per second than one.
     by = {(p.settings["trainers"], p.settings["batch_size"]): p.outcome.throughput
           for p in done.points}
@@ -131,6 +132,36 @@ def test_the_table_prints_examples_per_joule_with_one_decimal_on_every_row() -> 
     assert _column(summary(done, "throughput"), "examples/J") == ["51.0", "65.3", "7.0", "123.0"]
 
 
+def _measured(trainers: int, throughput: float, rse: float) -> SweepPoint:
+    return SweepPoint({"trainers": trainers}, Outcome(
+        throughput=throughput, examples_per_joule=throughput / 1000, power_w=1000.0,
+        bottleneck="trainer0.cpu0", throughput_rse=rse))
+
+
+@pytest.mark.parametrize("metric", ["throughput", "examples_per_joule"])
+def test_the_first_two_within_their_combined_error_are_said_to_be_within_noise(metric: str
+                                                                               ) -> None:
+    # 1000 and 990 at 1% each: the gap of 10 is less than hypot(10, 9.9) = 14.1.
+    close = Sweep("j", {"trainers": (1, 2, 3)}, {"seed": 0},
+                  (_measured(1, 990, 0.01), _measured(2, 1000, 0.01), _measured(3, 500, 0.01)))
+    assert close.within_noise(metric) == (close.points[1], close.points[0])
+    assert "the first two differ by 1.00%, less than their combined error (1.41%): within noise" \
+        in summary(close, metric)
+    # 1000 and 970: a gap of 30, more than hypot(10, 9.7) = 13.9.
+    apart = Sweep("j", {"trainers": (1, 2)}, {"seed": 0},
+                  (_measured(1, 970, 0.01), _measured(2, 1000, 0.01)))
+    assert apart.within_noise(metric) is None
+    assert "within noise" not in summary(apart, metric)
+    # One point that ran has nothing to be compared with.
+    assert Sweep("j", {"trainers": (1,)}, {"seed": 0}, apart.points[:1]).within_noise(metric) is None
+
+
+def test_the_table_shows_each_points_error_in_percent() -> None:
+    done = Sweep("j", {"trainers": (1, 2)}, {"seed": 0},
+                 (_measured(1, 1000, 0.0123), _measured(2, 500, 0.004)))
+    assert _column(summary(done, "throughput"), "rse %") == ["1.23", "0.40"]
+
+
 def test_cli_json_and_csv_agree(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     table = tmp_path / "points.csv"
     argv = ("--job", "test_suite_cpu", "--trainers", "1,2", "--dense-ps", "1", "--iterations",
@@ -148,6 +179,9 @@ def test_cli_json_and_csv_agree(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert [float(r["throughput_examples_per_s"]) for r in rows] == [
         p["throughput_examples_per_s"] for p in points]
     assert [r["error"] for r in rows] == ["", ""]
+    # Each point's error, so that points within noise of each other can be told.
+    assert all(0 < p["throughput_rse"] < 1 for p in points)
+    assert [float(r["throughput_rse"]) for r in rows] == [p["throughput_rse"] for p in points]
     # Same arguments, same output, bit for bit.
     assert run(capsys, *argv)[1] == out
 
