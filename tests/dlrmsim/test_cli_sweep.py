@@ -315,6 +315,16 @@ def test_cli_a_csv_in_a_folder_without_write_permission_is_refused_before_the_sw
     assert "Traceback" not in err and list(folder.iterdir()) == []
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_cli_a_csv_where_not_even_root_makes_files_is_refused_before_the_sweep(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # /proc is a folder whose permissions say root may write; creating a file there fails.
+    _nothing_runs(monkeypatch)
+    code, out, err = run(capsys, "--job", "m2_cpu", "--trainers", "4,8", "--csv", "/proc/x.csv")
+    assert code == 2 and out == ""
+    assert "--csv /proc/x.csv: cannot write in /proc" in err and "Traceback" not in err
+
+
 def test_cli_a_csv_that_cannot_be_written_after_the_sweep_comes_after_the_table(
         capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         ) -> None:
