@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 
@@ -14,9 +14,14 @@ def print_json(data: Any, out: TextIO | None = None) -> None:
     out.write("\n")
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """Left-aligned text columns, numbers right-aligned."""
-    cells = [[str(h) for h in headers]] + [[_cell(v) for v in row] for row in rows]
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]],
+                 decimals: Mapping[str, int] | None = None) -> str:
+    """Left-aligned text columns, numbers right-aligned. Floats show 4 significant figures, or
+    in the columns `decimals` names, that many decimals on every row (51.0 above 65.3, where
+    significant figures give 51)."""
+    places = [(decimals or {}).get(h) for h in headers]
+    cells = [[str(h) for h in headers]] + [[_cell(v, places[i]) for i, v in enumerate(row)]
+                                           for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     numeric = [all(_is_number(row[i]) for row in rows) if rows else False
                for i in range(len(headers))]
@@ -30,9 +35,9 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> st
     return "\n".join(lines)
 
 
-def _cell(value: object) -> str:
+def _cell(value: object, places: int | None = None) -> str:
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.4g}" if places is None else f"{value:.{places}f}"
     return str(value)
 
 

@@ -52,14 +52,20 @@ class SweepPoint:
 
     def figures(self) -> dict[str, Any]:
         out = self.outcome
-        return {"throughput": out.throughput, "examples_per_joule": out.examples_per_joule,
-                "power_w": out.power_w, "bottleneck": out.bottleneck,
-                "longest_phase": out.longest_phase, "error": out.error, "notes": list(out.notes)}
+        return {"throughput": out.throughput, "throughput_rse": out.throughput_rse,
+                "examples_per_joule": out.examples_per_joule, "power_w": out.power_w,
+                "bottleneck": out.bottleneck, "longest_phase": out.longest_phase,
+                "error": out.error, "notes": list(out.notes)}
 
     def to_dict(self) -> dict[str, Any]:
-        figures = self.figures()
-        figures["throughput_examples_per_s"] = figures.pop("throughput")
+        figures = {"throughput_examples_per_s" if k == "throughput" else k: v
+                   for k, v in self.figures().items()}
         return {**self.settings, **{k: _json_number(v) for k, v in figures.items()}}
+
+    def error(self, metric: str) -> float:
+        """The standard error of `metric` (throughput or examples per joule, which share their
+        relative error), in its unit."""
+        return self.figures()[metric] * self.outcome.throughput_rse
 
 
 @dataclass(frozen=True)
@@ -96,10 +102,27 @@ class Sweep:
         """The points that ran, best first by `metric` (grid order on ties)."""
         return sorted((p for p in self.points if p.ok), key=lambda p: -p.figures()[metric])
 
+    def within_noise(self, metric: str) -> tuple[SweepPoint, SweepPoint] | None:
+        """The best two points by `metric` when they differ by less than their combined
+        standard error (their errors added in quadrature), so that which comes first may be
+        the run's noise; None when they are further apart or fewer than two points ran."""
+        ranked = self.ranked(metric)
+        if len(ranked) < 2:
+            return None
+        first, second = ranked[:2]
+        gap = first.figures()[metric] - second.figures()[metric]
+        return (first, second) if gap < combined_error(first, second, metric) else None
+
     def to_dict(self) -> dict[str, Any]:
         best = {m: (p.settings if (p := self.best(m)) else None) for m in METRICS}
         return {"job": self.job, "axes": {k: list(v) for k, v in self.axes.items()},
                 "fixed": self.fixed, "points": [p.to_dict() for p in self.points], "best": best}
+
+
+def combined_error(first: SweepPoint, second: SweepPoint, metric: str) -> float:
+    """The standard error of the difference of two points' `metric`: their errors in quadrature,
+    the runs being independent."""
+    return math.hypot(first.error(metric), second.error(metric))
 
 
 def grid(axes: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
@@ -177,5 +200,6 @@ def _label(settings: Mapping[str, Any]) -> str:
 
 
 def _json_number(value: Any) -> Any:
-    """NaN (a failed point's figures) as null: JSON has no NaN."""
-    return None if isinstance(value, float) and math.isnan(value) else value
+    """NaN (a failed point's figures) and infinity (the error of a run too short to estimate
+    it) as null: JSON has neither."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value

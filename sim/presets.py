@@ -130,23 +130,44 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _load(kind: str, name_or_path: str | os.PathLike[str]) -> Any:
+# Where each kind of spec is given, named when a file of another kind is given in its place.
+_GIVEN_WITH = {"models": "--model (model= in Python)",
+               "platforms": "--platform or --ps-platform (platform= or ps_platform= in Python)",
+               "jobs": "--job (job= in Python)"}
+
+
+def _load(kind: str, name_or_path: str | os.PathLike[str], field: str = "") -> Any:
     path = _locate(kind, name_or_path)
     # Specs are immutable, so a file unchanged since the last read gives the same spec: sweeps
     # that call simulate() hundreds of times then parse each preset once.
-    return _load_file(kind, str(path.resolve()), path.stat().st_mtime_ns)
+    return _load_file(kind, str(path.resolve()), path.stat().st_mtime_ns, field)
 
 
 @lru_cache(maxsize=256)
-def _load_file(kind: str, resolved: str, mtime_ns: int) -> Any:
+def _load_file(kind: str, resolved: str, mtime_ns: int, field: str = "") -> Any:
     path = Path(resolved)
     data = read_file(path)
+    _check_kind(kind, data, path, field)
     if kind == "models":
         data = _expand_tables(data, path)
     try:
         return from_mapping(KINDS[kind], data)
     except PresetError as err:
         raise PresetError(f"{path}: {err}") from err
+
+
+def _check_kind(kind: str, data: dict[str, Any], path: Path, field: str) -> None:
+    """PresetError when the file says it is another kind of spec (`kind: job` given as a
+    model): checked first, since the fields of one kind read as unknown or missing fields of
+    another and send the user to edit a file that is right. `field` is the job field that named
+    the file, if any: then the job file is what to fix, not a flag."""
+    declared = data.get("kind")
+    if f"{declared}s" not in KINDS or f"{declared}s" == kind:
+        return  # no kind, one we do not know (documentation), or the right one
+    wanted = kind[:-1]
+    fix = (f"the job's {field} field must name a {wanted} preset or file" if field
+           else f"give it with {_GIVEN_WITH[f'{declared}s']}")
+    raise PresetError(f"{path} is a {declared} spec (kind: {declared}), not a {wanted}; {fix}")
 
 
 def model_from_mapping(data: dict[str, Any], where: str = "") -> ModelSpec:
@@ -176,12 +197,12 @@ def load_job_part(job: str | os.PathLike[str] | None, field: str, name_or_path: 
     file and the field, since the user gave only --job."""
     kind = "models" if field == "model" else "platforms"
     if job is None:
-        return _load(kind, name_or_path)
+        return _load(kind, name_or_path, field)
     try:
         path = _locate(kind, name_or_path, field)
     except PresetError as err:
         raise PresetError(f"job file {_locate('jobs', job)}: {err}") from err
-    return _load(kind, path)
+    return _load(kind, path, field)
 
 
 def load_any(name_or_path: str) -> tuple[str, Any]:

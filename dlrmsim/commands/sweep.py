@@ -7,12 +7,12 @@ import argparse
 import csv
 import io
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from dlrmsim.commands import arguments
 from dlrmsim.output import counted, format_table, print_json
-from dlrmsim.sweep import MAX_POINTS, METRICS, Sweep, SweepPoint, sweep
+from dlrmsim.paths import check_output_file
+from dlrmsim.sweep import MAX_POINTS, METRICS, Sweep, SweepPoint, combined_error, sweep
 from sim.errors import DlrmsimInputError
 from sim.specs.job import PACKINGS, PLACEMENTS, SHARDINGS
 
@@ -30,7 +30,7 @@ _COUNT_FLAGS = (("--batch-size", "examples per batch (per CPU thread, per GPU se
                 ("--dense-ps", "dense parameter servers", 0), ("--readers", "reader servers", 0),
                 ("--hogwild", "Hogwild threads per CPU trainer", 1),
                 ("--gpus", "GPUs per trainer server (0: all)", 0))
-_CSV_COLUMNS = ("throughput_examples_per_s", "examples_per_joule", "power_w", "bottleneck",
+_CSV_COLUMNS = ("throughput_examples_per_s", "throughput_rse", "examples_per_joule", "power_w", "bottleneck",
                 "longest_phase", "error", "notes")
 
 
@@ -44,10 +44,11 @@ def register(subparsers: Any) -> None:
                     f"the others still run. The {arguments.RANGE_HELP}.")
     parser.add_argument("--job", help="job preset name or YAML file")
     for flag, what, choices in _TEXT_FLAGS:
-        parser.add_argument(flag, type=_names(choices), metavar="A[,B...]", help=what)
+        parser.add_argument(flag, type=_names(choices), action=_InOrder, metavar="A[,B...]",
+                            help=what)
     for flag, what, minimum in _COUNT_FLAGS:
         parser.add_argument(flag, type=arguments.whole_numbers(minimum, MAX_POINTS),
-                            metavar="N[,A..B[+S|*F]...]", help=what)
+                            action=_InOrder, metavar="N[,A..B[+S|*F]...]", help=what)
     arguments.add_simulation_options(parser, each=" and point")
     parser.add_argument("--jobs", type=arguments.at_least(1), default=1,
                         help="points simulated in parallel processes (default 1)")
@@ -63,28 +64,34 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     axes = _axes(args)
     if args.csv is not None:
-        _check_writable(args.csv)  # said before the sweep, not after it
+        check_output_file(args.csv, "--csv")  # said before the sweep, not after it
     done = sweep(args.job, axes, profile=args.profile, trace=args.trace,
                  iterations=args.iterations, target_rse=args.target_rse, seed=args.seed,
                  jobs=args.jobs)
-    if args.csv is not None:
-        write_csv(done, args.csv)
     if args.json:
         print_json(done.to_dict())
     else:
         print(summary(done, args.sort, args.top))
+    if args.csv is not None:  # after the table: a folder gone since the check loses only the file
+        write_csv(done, args.csv)
     return 0
 
 
+class _InOrder(argparse.Action):
+    """Store the values and note the setting's place on the command line (`axis_order`): the
+    grid varies the first flag given slowest, as the user reads the command. A flag given
+    twice keeps its last values and place."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        order = [name for name in getattr(namespace, "axis_order", ()) if name != self.dest]
+        namespace.axis_order = (*order, self.dest)  # a new tuple: defaults are never mutated
+
+
 def _axes(args: argparse.Namespace) -> dict[str, tuple[Any, ...]]:
-    """The settings given on the command line, in the order of the flags' table."""
-    names = [flag for flag, _, _ in _TEXT_FLAGS] + [flag for flag, _, _ in _COUNT_FLAGS]
-    axes = {}
-    for flag in names:
-        name = flag[2:].replace("-", "_")
-        values = getattr(args, name)
-        if values is not None:
-            axes[name] = values
+    """The settings given on the command line, in the order they were given."""
+    axes = {name: getattr(args, name) for name in getattr(args, "axis_order", ())}
     if args.job is None and not ({"model", "platform"} <= axes.keys()):
         raise DlrmsimInputError("give a job (e.g. --job m2_cpu), or a model and a platform "
                                 "(--model m2_prod --platform big_basin)")
@@ -113,12 +120,6 @@ def _names(choices: tuple[str, ...] | None) -> Callable[[str], tuple[str, ...]]:
     return parse
 
 
-def _check_writable(path: str) -> None:
-    target = Path(path)
-    if not path or target.is_dir() or not target.resolve().parent.is_dir():
-        raise DlrmsimInputError(f"--csv {path!r}: give a file in an existing folder")
-
-
 def write_csv(done: Sweep, path: str) -> None:
     """Every point (grid order) with its settings and figures; whole or not at all."""
     from traces.atomic import atomic_output
@@ -143,16 +144,19 @@ def summary(done: Sweep, metric: str, top: int | None = None) -> str:
     """The points that ran, best first by `metric`; the best of each metric; the failures."""
     varied = [f"{name} {','.join(str(v) for v in values)}" for name, values in done.axes.items()]
     shown = done.ranked(metric)[:top]
-    headers = (*done.axes, "examples/s", "examples/J", "power W", "bottleneck", "longest phase")
-    rows = [(*p.settings.values(), round(p.outcome.throughput), round(p.outcome.examples_per_joule, 1),
-             round(p.outcome.power_w), p.outcome.bottleneck, p.outcome.longest_phase)
+    headers = (*done.axes, "examples/s", "rse %", "examples/J", "power W", "bottleneck",
+               "longest phase")
+    rows = [(*p.settings.values(), round(p.outcome.throughput), 100 * p.outcome.throughput_rse,
+             p.outcome.examples_per_joule, round(p.outcome.power_w), p.outcome.bottleneck,
+             p.outcome.longest_phase)
             for p in shown]
     lines = [f"sweep of {done.job or 'a model on a platform'}: "
              f"{counted(len(done.points), 'point')} ({'; '.join(varied) or 'nothing varied'}), "
              f"seed {done.fixed['seed']}",
              f"ranked by {metric.replace('_', ' ')}"
              + (f", best {len(shown)} of {len(done.points) - len(done.failed)}" if top else ""),
-             format_table(headers, rows), ""]
+             format_table(headers, rows, decimals={"rse %": 2, "examples/J": 1}),
+             *_within_noise(done, metric), ""]
     for name, unit, digits in (("throughput", "examples/s", 0),
                                ("examples_per_joule", "examples/J", 1)):
         best = done.best(name)
@@ -163,6 +167,20 @@ def summary(done: Sweep, metric: str, top: int | None = None) -> str:
     lines += [f"note ({count} of {len(done.points)} points): {note}"
               for note, count in done.notes().items()]
     return "\n".join(lines)
+
+
+def _within_noise(done: Sweep, metric: str) -> list[str]:
+    """A line when the first two ranked points are closer than their combined error: their
+    order may be the noise of the runs, not a difference between the settings."""
+    close = done.within_noise(metric)
+    if close is None:
+        return []
+    first, second = close
+    best = first.figures()[metric]
+    gap = (best - second.figures()[metric]) / best
+    error = combined_error(first, second, metric) / best
+    return [f"the first two differ by {gap:.2%}, less than their combined error ({error:.2%}): "
+            "within noise; more --iterations or a smaller --target-rse may separate them"]
 
 
 def _failures(failed: tuple[SweepPoint, ...]) -> list[str]:

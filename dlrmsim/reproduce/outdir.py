@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from dlrmsim.paths import file_in_the_way
 from dlrmsim.reproduce.errors import ReproduceError
 
 _TMP, _OLD = ".tmp-", ".old-"
@@ -64,11 +65,6 @@ def _cannot_write(target: Path, err: OSError) -> ReproduceError:
               else err.strerror or type(err).__name__)
     return ReproduceError(f"cannot write the report to {target}: {reason}; give a writable "
                           f"folder with --out")
-
-
-def file_in_the_way(path: Path) -> Path | None:
-    """The file that stands where a folder above `path` should be, if any."""
-    return next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
 
 
 def _refuse_to_replace(target: Path) -> None:

@@ -25,7 +25,8 @@ def run_task(item: Task, simulator: Simulator = simulate) -> Outcome:
         return Outcome(error=str(err), error_kind=type(err).__name__)
     return Outcome(throughput=result.throughput_examples_per_s,
                    examples_per_joule=result.examples_per_joule, power_w=result.power_w,
-                   bottleneck=result.bottleneck, utilization=result.utilization,
+                   bottleneck=result.bottleneck, throughput_rse=result.throughput_rse,
+                   utilization=result.utilization,
                    resources=result.resource_utilization if item.resources else {},
                    phases=result.phase_time_s, notes=tuple(result.notes))
 

@@ -102,6 +102,9 @@ class Outcome:
     examples_per_joule: float = math.nan
     power_w: float = math.nan
     bottleneck: str = ""
+    # SimResult.throughput_rse: the relative standard error of the throughput, and so of
+    # examples_per_joule (the same throughput over a fixed power).
+    throughput_rse: float = math.nan
     utilization: dict[str, dict[str, float]] = field(default_factory=dict)
     resources: dict[str, float] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)  # SimResult.phase_time_s

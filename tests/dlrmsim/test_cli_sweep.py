@@ -7,11 +7,14 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import re
 from pathlib import Path
 
 import pytest
 
 from dlrmsim.cli import main
+from dlrmsim.commands.sweep import summary
 from dlrmsim.reproduce.types import Outcome
 from dlrmsim.sweep import MAX_POINTS, Sweep, SweepPoint, grid, sweep
 from sim.errors import DlrmsimInputError
@@ -59,6 +62,7 @@ def test_each_point_is_the_simulation_of_its_settings() -> None:
         assert point.outcome.throughput == alone.throughput_examples_per_s
         assert point.outcome.examples_per_joule == alone.examples_per_joule
         assert point.outcome.bottleneck == alone.bottleneck
+        assert point.outcome.throughput_rse == alone.throughput_rse
     # The settings reached the simulator: two trainers train more examples per second than one.
     by = {(p.settings["trainers"], p.settings["batch_size"]): p.outcome.throughput
           for p in done.points}
@@ -108,6 +112,56 @@ def test_best_takes_the_highest_and_the_earliest_on_a_tie() -> None:
         done.best("power_w")
 
 
+def _column(table: str, header: str) -> list[str]:
+    """The cells of one column of a printed table, read from where its dashes are."""
+    lines = table.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("--"))
+    spans = [(m.start(), m.end()) for m in re.finditer("-+", lines[at])]
+    names = [lines[at - 1][a:b].strip() for a, b in spans]
+    start, end = spans[names.index(header)]
+    body = lines[at + 1:lines.index("", at)]
+    return [line[start:end].strip() for line in body]
+
+
+def test_the_table_prints_examples_per_joule_with_one_decimal_on_every_row() -> None:
+    # It printed "51" above "65.3": four significant figures drop a trailing zero.
+    points = tuple(SweepPoint({"trainers": n}, Outcome(throughput=t, examples_per_joule=e,
+                                                      power_w=1000.0, bottleneck="trainer0.cpu0"))
+                   for n, t, e in ((1, 300, 51.0), (2, 200, 65.31), (3, 100, 7.04), (4, 50, 123.0)))
+    done = Sweep("j", {"trainers": (1, 2, 3, 4)}, {"seed": 0}, points)
+    assert _column(summary(done, "throughput"), "examples/J") == ["51.0", "65.3", "7.0", "123.0"]
+
+
+def _measured(trainers: int, throughput: float, rse: float) -> SweepPoint:
+    return SweepPoint({"trainers": trainers}, Outcome(
+        throughput=throughput, examples_per_joule=throughput / 1000, power_w=1000.0,
+        bottleneck="trainer0.cpu0", throughput_rse=rse))
+
+
+@pytest.mark.parametrize("metric", ["throughput", "examples_per_joule"])
+def test_the_first_two_within_their_combined_error_are_said_to_be_within_noise(metric: str
+                                                                               ) -> None:
+    # 1000 and 990 at 1% each: the gap of 10 is less than hypot(10, 9.9) = 14.1.
+    close = Sweep("j", {"trainers": (1, 2, 3)}, {"seed": 0},
+                  (_measured(1, 990, 0.01), _measured(2, 1000, 0.01), _measured(3, 500, 0.01)))
+    assert close.within_noise(metric) == (close.points[1], close.points[0])
+    assert "the first two differ by 1.00%, less than their combined error (1.41%): within noise" \
+        in summary(close, metric)
+    # 1000 and 970: a gap of 30, more than hypot(10, 9.7) = 13.9.
+    apart = Sweep("j", {"trainers": (1, 2)}, {"seed": 0},
+                  (_measured(1, 970, 0.01), _measured(2, 1000, 0.01)))
+    assert apart.within_noise(metric) is None
+    assert "within noise" not in summary(apart, metric)
+    # One point that ran has nothing to be compared with.
+    assert Sweep("j", {"trainers": (1,)}, {"seed": 0}, apart.points[:1]).within_noise(metric) is None
+
+
+def test_the_table_shows_each_points_error_in_percent() -> None:
+    done = Sweep("j", {"trainers": (1, 2)}, {"seed": 0},
+                 (_measured(1, 1000, 0.0123), _measured(2, 500, 0.004)))
+    assert _column(summary(done, "throughput"), "rse %") == ["1.23", "0.40"]
+
+
 def test_cli_json_and_csv_agree(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     table = tmp_path / "points.csv"
     argv = ("--job", "test_suite_cpu", "--trainers", "1,2", "--dense-ps", "1", "--iterations",
@@ -125,6 +179,9 @@ def test_cli_json_and_csv_agree(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert [float(r["throughput_examples_per_s"]) for r in rows] == [
         p["throughput_examples_per_s"] for p in points]
     assert [r["error"] for r in rows] == ["", ""]
+    # Each point's error, so that points within noise of each other can be told.
+    assert all(0 < p["throughput_rse"] < 1 for p in points)
+    assert [float(r["throughput_rse"]) for r in rows] == [p["throughput_rse"] for p in points]
     # Same arguments, same output, bit for bit.
     assert run(capsys, *argv)[1] == out
 
@@ -161,6 +218,38 @@ def test_cli_a_sweep_that_varies_nothing_reads_as_one_point(
     assert "best throughput: the job as given (" in out
 
 
+def test_cli_the_first_flag_given_varies_slowest(capsys: pytest.CaptureFixture[str]) -> None:
+    # The grid followed the parser's order of the options (batch size before trainers), not
+    # the command line's, which the README promises.
+    common = ("--job", "test_suite_cpu", "--iterations", str(ITERATIONS), "--json")
+    runs = {}
+    for first, second in ((("--trainers", "1,2"), ("--batch-size", "100,200")),
+                          (("--batch-size", "100,200"), ("--trainers", "1,2"))):
+        code, out, err = run(capsys, *common, *first, *second)
+        assert code == 0, err
+        runs[first[0]] = json.loads(out)
+    by_trainers, by_batch = runs["--trainers"], runs["--batch-size"]
+    assert list(by_trainers["axes"]) == ["trainers", "batch_size"]
+    assert [(p["trainers"], p["batch_size"]) for p in by_trainers["points"]] == [
+        (1, 100), (1, 200), (2, 100), (2, 200)]
+    assert list(by_batch["axes"]) == ["batch_size", "trainers"]
+    assert [(p["batch_size"], p["trainers"]) for p in by_batch["points"]] == [
+        (100, 1), (100, 2), (200, 1), (200, 2)]
+    # The same points either way, only listed in another order.
+    figures = {(p["trainers"], p["batch_size"]): p["throughput_examples_per_s"]
+               for p in by_batch["points"]}
+    assert {(p["trainers"], p["batch_size"]): p["throughput_examples_per_s"]
+            for p in by_trainers["points"]} == figures
+
+
+def test_cli_a_flag_given_twice_keeps_its_last_values_and_place(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--job", "test_suite_cpu", "--iterations", str(ITERATIONS),
+                         "--json", "--trainers", "1", "--dense-ps", "1", "--trainers", "1,2")
+    assert code == 0, err
+    assert list(json.loads(out)["axes"].items()) == [("dense_ps", [1]), ("trainers", [1, 2])]
+
+
 @pytest.mark.parametrize("argv, words", [
     (("--job", "m2_cpu", "--trainers", "0,1"), "--trainers: 0: give a whole number >= 1"),
     (("--job", "m2_cpu", "--trainers", "1,x"), "'x': give a whole number"),
@@ -168,7 +257,7 @@ def test_cli_a_sweep_that_varies_nothing_reads_as_one_point(
     (("--job", "m2_cpu", "--placement", "disk"), "'disk': give one of gpu"),
     (("--job", "m2_cpu", "--target-rse", "nan"), "give a fraction in (0, 1)"),
     (("--trainers", "1"), "give a job"),
-    (("--job", "m2_cpu", "--csv", "/no/such/folder/x.csv"), "existing folder"),
+    (("--job", "m2_cpu", "--csv", "/no/such/folder/x.csv"), "/no/such/folder does not exist"),
 ])
 def test_cli_bad_input_is_one_line_and_status_2(capsys: pytest.CaptureFixture[str],
                                                 argv: tuple[str, ...], words: str) -> None:
@@ -185,3 +274,75 @@ def test_notes_are_kept_per_point_and_counted(capsys: pytest.CaptureFixture[str]
     code, out, err = run(capsys, "--job", "m2_gpu", "--sparse-ps", "0,1", "--iterations", "4")
     assert code == 0, err
     assert "note (1 of 2 points): the 1 sparse_ps server has no work" in out
+
+
+def _nothing_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("nothing should be simulated")
+
+    monkeypatch.setattr("dlrmsim.sweep.run_all", no_run)
+
+
+def test_cli_a_csv_path_through_a_file_is_refused_before_the_sweep(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    _nothing_runs(monkeypatch)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    code, out, err = run(capsys, "--job", "m2_cpu", "--trainers", "4,8", "--csv",
+                         str(notes / "x.csv"))
+    assert code == 2 and out == ""
+    assert f"{notes} is a file, not a folder" in err and "does not exist" not in err
+    assert notes.read_text() == "mine"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write in any folder")
+def test_cli_a_csv_in_a_folder_without_write_permission_is_refused_before_the_sweep(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    # It ran every point and only then failed, losing the ranking.
+    _nothing_runs(monkeypatch)
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        code, out, err = run(capsys, "--job", "m2_cpu", "--trainers", "4,8", "--csv",
+                             str(folder / "x.csv"))
+    finally:
+        folder.chmod(0o755)
+    assert code == 2 and out == ""
+    assert f"--csv {folder / 'x.csv'}: cannot write in {folder}" in err
+    assert "Traceback" not in err and list(folder.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_cli_a_csv_where_not_even_root_makes_files_is_refused_before_the_sweep(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # /proc is a folder whose permissions say root may write; creating a file there fails.
+    _nothing_runs(monkeypatch)
+    code, out, err = run(capsys, "--job", "m2_cpu", "--trainers", "4,8", "--csv", "/proc/x.csv")
+    assert code == 2 and out == ""
+    assert "--csv /proc/x.csv: cannot write in /proc" in err and "Traceback" not in err
+
+
+def test_cli_a_csv_that_cannot_be_written_after_the_sweep_comes_after_the_table(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    # The folder was there when checked and is gone when the sweep ends: the table is printed,
+    # then the error.
+    from dlrmsim.commands import sweep as command
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+
+    def sweep_then_remove(*args: object, **kwargs: object) -> Sweep:
+        done = sweep(*args, **kwargs)  # type: ignore[arg-type]
+        folder.rmdir()
+        return done
+
+    monkeypatch.setattr(command, "sweep", sweep_then_remove)
+    code, out, err = run(capsys, "--job", "test_suite_cpu", "--trainers", "1,2",
+                         "--iterations", str(ITERATIONS), "--csv", str(folder / "x.csv"))
+    assert code == 2
+    assert "ranked by throughput" in out and "best throughput: trainers=" in out
+    assert str(folder / "x.csv") in err and "Traceback" not in err

@@ -93,8 +93,8 @@ def test_a_sweep_over_a_range_is_the_sweep_over_its_values(
     code, ranged, err = run(capsys, *common, "--trainers", "1..3+2", "--batch-size", "100..200*2")
     assert code == 0, err
     data = json.loads(ranged)
-    assert data["axes"] == {"batch_size": [100, 200], "trainers": [1, 3]}
-    assert [(p["batch_size"], p["trainers"]) for p in data["points"]] == [
-        (100, 1), (100, 3), (200, 1), (200, 3)]
+    assert list(data["axes"].items()) == [("trainers", [1, 3]), ("batch_size", [100, 200])]
+    assert [(p["trainers"], p["batch_size"]) for p in data["points"]] == [
+        (1, 100), (1, 200), (3, 100), (3, 200)]
     listed = run(capsys, *common, "--trainers", "1,3", "--batch-size", "100,200")[1]
     assert ranged == listed

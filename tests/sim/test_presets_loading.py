@@ -210,3 +210,43 @@ def test_a_folder_named_like_a_spec_file_is_called_a_folder(tmp_path: Path, load
     with pytest.raises(PresetError, match="is a folder; a spec file") as err:
         loader(str(folder))  # type: ignore[operator]
     assert str(folder) in str(err.value) and "no such file" not in str(err.value)
+
+
+@pytest.mark.parametrize(("loader", "given", "kind", "expected", "flag"), [
+    (load_model, "jobs/m2_gpu.yaml", "job", "model", "--job"),
+    (load_model, "platforms/big_basin.yaml", "platform", "model", "--platform"),
+    (load_platform, "models/m2_prod.yaml", "model", "platform", "--model"),
+    (load_platform, "jobs/m2_gpu.yaml", "job", "platform", "--job"),
+    (load_job, "models/test_suite.yaml", "model", "job", "--model"),
+    (load_job, "platforms/zion.yaml", "platform", "job", "--platform"),
+])
+def test_a_file_of_another_kind_is_named_as_that_kind(loader: object, given: str, kind: str,
+                                                     expected: str, flag: str) -> None:
+    # It said "unknown field(s) batch_size, model, ... for ModelSpec" or "missing field
+    # 'dense_features'", which send the user to edit a file that is right.
+    path = preset_root() / given
+    with pytest.raises(PresetError) as err:
+        loader(str(path))  # type: ignore[operator]
+    message = str(err.value)
+    assert f"is a {kind} spec (kind: {kind}), not a {expected}; give it with {flag}" in message
+    assert path.name in message and "unknown field" not in message and "missing field" not in message
+
+
+def test_the_python_api_names_the_argument_for_a_file_of_another_kind() -> None:
+    from sim.run import simulate
+
+    with pytest.raises(PresetError, match=r"not a model; give it with --job \(job= in Python\)"):
+        simulate(model=str(preset_root() / "jobs" / "m2_gpu.yaml"), platform="big_basin")
+
+
+def test_a_job_whose_model_names_a_platform_file_says_so(tmp_path: Path) -> None:
+    from sim.run import resolve
+
+    job = tmp_path / "job.yaml"
+    platform = preset_root() / "platforms" / "big_basin.yaml"
+    job.write_text(f"kind: job\nname: j\nmodel: {platform}\ntrainer_platform: big_basin\n"
+                   "batch_size: 100\nplacement: {kind: gpu}\n")
+    with pytest.raises(PresetError, match="not a model; the job's model field must name a model"
+                       ) as err:
+        resolve(str(job), None, None, None, None, {})
+    assert "--platform" not in str(err.value)  # the fix is in the job file, not a flag

@@ -1,0 +1,41 @@
+"""Checks on a file a command will write, made before the work that fills it: a sweep that runs
+for minutes should not end in "cannot write" with its results lost."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from sim.errors import DlrmsimInputError
+
+
+def check_output_file(path: str, option: str) -> None:
+    """DlrmsimInputError, naming `option` (e.g. --csv) and `path` as given, unless a file can be
+    created at `path`: not an empty name, a folder, a path through a regular file, a folder that
+    does not exist or one that cannot be written. A file is created there and removed, since
+    permission bits miss read-only disks and access lists (and root passes them all)."""
+    target = Path(path)
+    if not path:
+        raise DlrmsimInputError(f"{option}: the file name is empty; give a file to write")
+    if target.is_dir():
+        raise DlrmsimInputError(f"{option} {path}: is a folder; give the name of a file to "
+                                "write in it")
+    blocker = file_in_the_way(target)
+    if blocker is not None:  # "does not exist" would send the user looking for a folder
+        raise DlrmsimInputError(f"{option} {path}: {blocker} is a file, not a folder; give "
+                                "another path")
+    folder = target.parent
+    if not folder.is_dir():
+        raise DlrmsimInputError(f"{option} {path}: the folder {folder} does not exist; create "
+                                "it or give another path")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{target.name}.", suffix=".probe"):
+            pass
+    except OSError as err:
+        raise DlrmsimInputError(f"{option} {path}: cannot write in {folder} ({err.strerror}); "
+                                "give another path") from None
+
+
+def file_in_the_way(path: Path) -> Path | None:
+    """The file that stands where a folder above `path` should be, if any."""
+    return next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
