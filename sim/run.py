@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import simpy
@@ -27,6 +25,7 @@ from sim.notes import (
     unsampled_syncs,
     unused_settings,
 )
+from sim.paths import check_output_file
 from sim.placement import check_fit, place, sharing_servers
 from sim.placement_costs import KernelCosts, demand_per_batch
 from sim.presets import load_job, load_job_part, load_model, load_platform
@@ -81,7 +80,7 @@ def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None 
     if not isinstance(warm, int) or not 1 <= warm < iterations:
         raise DlrmsimInputError(f"warmup = {warmup!r}: give a whole number in [1, iterations)")
     if chrome_trace is not None:
-        _check_trace_path(chrome_trace)
+        check_output_file(os.fspath(chrome_trace), "--chrome-trace")
     sim_job = build(spec, model_spec, trainer_spec, ps_spec, profile=profile, trace=trace,
                     seed=seed, iterations=iterations, warmup=warm,
                     record=chrome_trace is not None, target_rse=target_rse)
@@ -168,41 +167,6 @@ def _by_flag(error: SpecError, given: dict[str, Any]) -> SpecError:
         message = f"{error}; set it with {flag} N" if isinstance(error.value, int) else (
             f"{error}; set it with {flag}")
     return SpecError(error.spec, error.field, error.value, error.allowed, message)
-
-
-def _check_trace_path(chrome_trace: str | os.PathLike[str]) -> None:
-    """DlrmsimInputError when the Chrome trace could not be written there: said before the run
-    rather than after it. A path through a regular file (`notes.txt/x.json`) is named as that,
-    since "its folder does not exist" sends the user looking for a folder that is a file."""
-    if not os.fspath(chrome_trace):
-        raise DlrmsimInputError("the Chrome trace's file name is empty; give one, e.g. "
-                                "--chrome-trace timeline.json")
-    path = Path(chrome_trace)  # as given, so that a message names what the user wrote
-    if path.is_dir():
-        raise DlrmsimInputError(f"{chrome_trace}: is a folder; give a file name for the Chrome "
-                                f"trace, e.g. {path / 'timeline.json'}")
-    if path.parent.is_dir():
-        _check_writable(path.parent, chrome_trace)
-        return
-    blocker = next((p for p in path.parents if p.exists()), None)
-    if blocker is not None and not blocker.is_dir():
-        raise DlrmsimInputError(f"{chrome_trace}: {blocker} is a file, not a folder; choose "
-                                "another path for the Chrome trace")
-    raise DlrmsimInputError(f"{chrome_trace}: its folder does not exist; create it or give "
-                            "another path for the Chrome trace")
-
-
-def _check_writable(folder: Path, chrome_trace: str | os.PathLike[str]) -> None:
-    """DlrmsimInputError when no file can be made in `folder` (read-only, a pseudo file system
-    such as /proc): found by making and dropping a nameless one, which permissions alone do not
-    tell for root."""
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as err:
-        raise DlrmsimInputError(f"{chrome_trace}: cannot write a file in {folder} "
-                                f"(the system said: {err.strerror}); choose another path for the Chrome "
-                                "trace") from None
 
 
 def _path(value: str | os.PathLike[str] | None) -> str | None:

@@ -11,9 +11,9 @@ from typing import Any
 
 from dlrmsim.commands import arguments
 from dlrmsim.output import counted, format_table, print_json
-from dlrmsim.paths import check_output_file
 from dlrmsim.sweep import MAX_POINTS, METRICS, Sweep, SweepPoint, combined_error, sweep
 from sim.errors import DlrmsimInputError
+from sim.paths import check_output_file
 from sim.specs.job import PACKINGS, PLACEMENTS, SHARDINGS
 
 # (flag, what it names, choices or smallest value): each takes one value or a comma-separated

@@ -15,8 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from dlrmsim.paths import file_in_the_way
 from dlrmsim.reproduce.errors import ReproduceError
+from sim.paths import file_in_the_way
 
 _TMP, _OLD = ".tmp-", ".old-"
 # What every report holds (report.write): a folder with these is an earlier report.

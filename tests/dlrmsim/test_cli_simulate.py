@@ -334,4 +334,4 @@ def test_a_chrome_trace_where_no_file_can_be_made_is_refused_before_the_run(
     # /proc is a folder in which not even root makes files; the run used to go first.
     err = one_line_error(*run(capsys, "--job", "m1_gpu", "--iterations", ITERATIONS,
                               "--chrome-trace", "/proc/timeline.json"))
-    assert "cannot write a file in /proc" in err
+    assert "cannot write in /proc" in err

@@ -1,5 +1,6 @@
-"""Checks on a file a command will write, made before the work that fills it: a sweep that runs
-for minutes should not end in "cannot write" with its results lost."""
+"""Checks on a file a run will write, made before the work that fills it: a sweep that runs for
+minutes, or a simulation with a timeline, should not end in "cannot write" with its results
+lost."""
 
 from __future__ import annotations
 
