@@ -42,9 +42,10 @@ def copied_tables(spec: JobSpec, gpu_trainers: bool) -> list[str]:
 
 
 def unused_settings(spec: JobSpec, gpu_trainers: bool) -> list[str]:
-    """A note for each setting of the job that its trainers do not use: GPUs per trainer on
-    CPU trainers, Hogwild threads on GPU trainers (the run would otherwise go on as if they
-    were not set, silently)."""
+    """A note for each setting of the job that it does not use: GPUs per trainer on CPU
+    trainers, Hogwild threads on GPU trainers, a platform for parameter servers and readers
+    that the job does not have (the run would otherwise go on as if they were not set,
+    silently)."""
     unused = []
     if not gpu_trainers and spec.gpus_per_trainer:
         unused.append(f"GPUs per trainer = {spec.gpus_per_trainer} (--gpus): the trainer "
@@ -52,6 +53,10 @@ def unused_settings(spec: JobSpec, gpu_trainers: bool) -> list[str]:
     if gpu_trainers and spec.hogwild_threads > 1:
         unused.append(f"Hogwild threads = {spec.hogwild_threads} (--hogwild): GPU trainers "
                       f"run one step at a time; only CPU trainers run Hogwild threads")
+    default_ps = JobSpec.__dataclass_fields__["ps_platform"].default
+    if spec.ps_platform != default_ps and not (spec.sparse_ps or spec.dense_ps or spec.readers):
+        unused.append(f"parameter-server platform {spec.ps_platform} (--ps-platform): the job "
+                      f"has no parameter servers or readers to run on it")
     return [f"{what}; the setting is not used" for what in unused]
 
 

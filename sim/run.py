@@ -117,6 +117,7 @@ def resolve(job: JobSpec | str | None, model: ModelSpec | str | None,
     base = load_job(job) if isinstance(job, str) else job
     model_spec = _spec(model, load_model) if model is not None else None
     trainer_spec = _spec(platform, load_platform) if platform is not None else None
+    ps_given = _spec(ps_platform, load_platform) if ps_platform else None
     if base is None:
         if model_spec is None or trainer_spec is None:
             raise DlrmsimInputError("give a job (e.g. --job m2_gpu), or a model and a platform "
@@ -141,6 +142,8 @@ def resolve(job: JobSpec | str | None, model: ModelSpec | str | None,
             changes["model"] = model_spec.name
         if trainer_spec is not None:
             changes["trainer_platform"] = trainer_spec.name
+        if ps_given is not None:
+            changes["ps_platform"] = ps_given.name
         spec = dataclasses.replace(base, **changes) if changes else base
     except SpecError as error:
         raise _by_flag(error, given) from None
@@ -148,8 +151,7 @@ def resolve(job: JobSpec | str | None, model: ModelSpec | str | None,
     model_spec = model_spec or load_job_part(named_by, "model", spec.model)
     trainer_spec = trainer_spec or load_job_part(named_by, "trainer_platform",
                                                  spec.trainer_platform)
-    ps_spec = (_spec(ps_platform, load_platform) if ps_platform
-               else load_job_part(named_by, "ps_platform", spec.ps_platform))
+    ps_spec = ps_given or load_job_part(named_by, "ps_platform", spec.ps_platform)
     return model_spec, trainer_spec, ps_spec, spec
 
 

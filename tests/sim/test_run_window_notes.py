@@ -85,6 +85,7 @@ def test_a_run_with_a_tight_target_replays_the_tighter_sample() -> None:
 @pytest.mark.parametrize(("job", "override", "said"), [
     ("test_suite_cpu", {"gpus": 2}, "--gpus"),
     ("test_suite_gpu", {"hogwild": 4}, "--hogwild"),
+    ("test_suite_gpu", {"ps_platform": "zion"}, "--ps-platform"),
 ])
 def test_a_setting_the_trainers_do_not_use_is_noted(job: str, override: dict[str, Any],
                                                      said: str) -> None:
