@@ -76,17 +76,20 @@ def target_missed(target_rse: float | None, throughput_rse: float, demand_rse: f
             f"allow more iterations per worker (--iterations, now {iterations})"]
 
 
-def unsampled_syncs(sync_rounds: int, measured_per_worker: float, enough: int) -> list[str]:
+def unsampled_syncs(sync_rounds: int, measured_per_worker: float, whole_periods: bool,
+                    enough: int) -> list[str]:
     """A note when the measured window holds fewer than two EASGD periods of each worker
-    (`sync_rounds` iterations of a Hogwild thread between its trainer's syncs): how many syncs
-    fall in it is then chance (none, with one trainer), and the batch means cannot see what
-    the window left out, so the stated error understates. `enough`: the iterations per worker
-    that would give a window of two periods."""
-    if not sync_rounds or measured_per_worker >= 2 * sync_rounds:
+    (`sync_rounds` iterations of a Hogwild thread between its trainer's syncs) and not a whole
+    number of them (`whole_periods`, which gives each trainer its exact share of syncs): how
+    many syncs fall in it is then chance (none, with one trainer), and the batch means cannot
+    see what the window left out, so the stated error understates. `enough`: the iterations
+    per worker that would give a window of two periods."""
+    if not sync_rounds or whole_periods or measured_per_worker >= 2 * sync_rounds:
         return []
     return [f"the measured window holds {measured_per_worker:.3g} iterations per worker, fewer "
             f"than two EASGD periods ({sync_rounds} iterations of each Hogwild thread between "
-            f"its trainer's syncs): the syncs in it are too few to average, and the stated "
+            f"its trainer's syncs) and not a whole number of them: the syncs in it are too few "
+            f"to average, and the stated "
             f"error leaves that out; give at least {enough} iterations (--iterations)"]
 
 

@@ -256,7 +256,14 @@ def execute(job: Job) -> SimResult:
 
 
 def _window_notes(job: Job, measured_iterations: int) -> list[str]:
-    """A note when the measured window is too short for the CPU trainers' EASGD syncs."""
+    """A note when the measured window is too short for the CPU trainers' EASGD syncs and
+    does not hold a whole number of their periods."""
     sync = _sync_rounds(job.spec, gpu_job=bool(job.trainers[0].spec.gpus))
-    enough = iterations_for_window(2 * sync, job.meter.target_rse) if sync else 0
-    return unsampled_syncs(sync, measured_iterations / job.meter.workers, enough)
+    if not sync:
+        return []
+    per_worker = measured_iterations / job.meter.workers
+    # Each trainer's threads together sync once per easgd_period of their iterations.
+    whole = (per_worker.is_integer() and per_worker > 0
+             and int(per_worker) * job.spec.hogwild_threads % job.spec.easgd_period == 0)
+    enough = iterations_for_window(2 * sync, job.meter.target_rse)
+    return unsampled_syncs(sync, per_worker, whole, enough)

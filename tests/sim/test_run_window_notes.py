@@ -36,6 +36,14 @@ def test_a_window_shorter_than_two_easgd_periods_is_noted_and_its_advice_works()
     assert _notes_about(simulate("test_suite_cpu", iterations=enough - 1).notes, "EASGD periods")
 
 
+def test_a_window_of_one_whole_easgd_period_needs_no_note() -> None:
+    # 12 iterations, 2 of them warm-up: the one trainer syncs exactly once in the window, as
+    # `dlrmsim reproduce --quick` runs the CPU setups.
+    result = simulate("test_suite_cpu", iterations=12)
+    assert result.measured_iterations == 10 and result.phase_time_s["easgd"] > 0
+    assert not _notes_about(result.notes, "EASGD periods")
+
+
 def test_a_precision_stop_waits_for_two_easgd_periods() -> None:
     # EASGD every 40 iterations of the one trainer: a stop after the usual 20 rounds could
     # close the window before the first sync and call the sync-free rate precise.

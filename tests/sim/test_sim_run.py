@@ -511,7 +511,7 @@ def test_zero_or_negative_counts_name_the_field() -> None:
         simulate("m2_cpu", sparse_ps=-1)
     with pytest.raises(SpecError, match="sharding"):
         simulate("m2_gpu", sharding="diagonal")
-    with pytest.raises(DlrmsimInputError, match="folder .* does not exist"):
+    with pytest.raises(DlrmsimInputError, match=r"folder .* does not exist"):
         simulate("m2_gpu", chrome_trace="/no/such/folder/timeline.json")
 
 
