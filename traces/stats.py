@@ -16,6 +16,7 @@ import numpy as np
 from traces.batch import TraceBatch
 from traces.locality import access_counts, locality_of_counts
 from traces.lru import DEFAULT_MAX_ACCESSES, hit_ratio_curve, sample_mask
+from traces.lru_estimate import Window, cut_windows, estimated_curve, window_bounds
 from traces.native import open_native
 from traces.progress import progress
 from traces.sources import Source
@@ -55,7 +56,7 @@ def trace_stats(source: Source, *, max_batches: int | None = None, lru: bool = T
                  "dim": source.tables[t].dim, "mean_pooling": indices.size / bags if bags else 0.0,
                  **locality_of_counts(counts).as_dict()}
         if lru:
-            entry["lru"] = _curve(indices, lru_max_accesses)
+            entry["lru"] = _curve(indices, int(counts.size), lru_max_accesses)
         tables.append(entry)
     overall = locality_of_counts(np.concatenate(all_counts)).as_dict()
     report: dict[str, Any] = {
@@ -65,29 +66,45 @@ def trace_stats(source: Source, *, max_batches: int | None = None, lru: bool = T
         "mean_pooling_per_table": float(np.mean([e["mean_pooling"] for e in tables])),
     }
     if lru and first is not None:
-        report["lru"] = _overall_curve(source, batches, report["lookups"], lru_max_accesses)
+        report["lru"] = _overall_curve(source, batches, report["lookups"], report["unique_rows"],
+                                       lru_max_accesses)
     report["tables"] = tables
     return report
 
 
-def _curve(keys: np.ndarray, max_accesses: int) -> dict[str, object]:
-    rate = min(1.0, max_accesses / keys.size) if keys.size else 1.0
-    kept = keys[sample_mask(keys, rate)]
-    return hit_ratio_curve(kept, sample_rate=rate).as_dict()
+def _curve(keys: np.ndarray, unique: int, max_accesses: int) -> dict[str, object]:
+    if keys.size <= max_accesses:
+        return hit_ratio_curve(keys).as_dict()
+    rate = max_accesses / keys.size
+    windows = cut_windows(keys, window_bounds(keys.size, max_accesses))
+    return estimated_curve(keys[sample_mask(keys, rate)], rate, windows, lookups=keys.size,
+                           unique=unique).as_dict()
 
 
 def _overall_curve(source: Source, batches: Callable[[], Iterator[TraceBatch]], lookups: int,
-                   max_accesses: int) -> dict[str, object]:
+                   unique: int, max_accesses: int) -> dict[str, object]:
     """One cache shared by all tables: keys are (table, row) flattened, in trace order."""
     base = np.concatenate(([0], np.cumsum([t.rows for t in source.tables])[:-1])).astype(np.int64)
     rate = min(1.0, max_accesses / lookups) if lookups else 1.0
-    parts = []
+    bounds = window_bounds(lookups, max_accesses) if rate < 1.0 else []
+    parts: list[np.ndarray] = []
+    pieces: list[list[np.ndarray]] = [[] for _ in bounds]
+    position = 0
     for batch in batches():
-        bounds = batch.table_bounds()
-        table_of = np.repeat(np.arange(len(base)), np.diff(bounds))
+        table_of = np.repeat(np.arange(len(base)), np.diff(batch.table_bounds()))
         keys = batch.indices.astype(np.int64) + base[table_of]
         parts.append(keys[sample_mask(keys, rate)])
-    return hit_ratio_curve(np.concatenate(parts), sample_rate=rate).as_dict()
+        for piece, (lead, _, stop) in zip(pieces, bounds, strict=True):
+            lo, hi = max(lead, position), min(stop, position + keys.size)
+            if lo < hi:
+                piece.append(keys[lo - position:hi - position])
+        position += keys.size
+    sampled = np.concatenate(parts)
+    if rate >= 1.0:
+        return hit_ratio_curve(sampled).as_dict()
+    windows = [Window(np.concatenate(piece), start - lead, lead == 0)
+               for piece, (lead, start, _) in zip(pieces, bounds, strict=True)]
+    return estimated_curve(sampled, rate, windows, lookups=lookups, unique=unique).as_dict()
 
 
 def format_stats(report: dict[str, Any]) -> str:
@@ -108,7 +125,21 @@ def format_stats(report: dict[str, Any]) -> str:
                                   report["access_share"], strict=True):
         lines.append(f"{label:<26}{rows:>8.3f}{share:>10.3f}")
     if "lru" in report:
-        lines += ["", "LRU hit ratio (one cache for all tables): " + ", ".join(
+        curve = report["lru"]
+        lines += ["", f"LRU hit ratio (one cache for all tables{_estimated(curve)}): " + ", ".join(
             f"{size:,} rows {hit:.3f}" for size, hit in
-            zip(report["lru"]["cache_rows"], report["lru"]["hit_ratio"], strict=True))]
+            zip(curve["cache_rows"], curve["hit_ratio"], strict=True))]
     return "\n".join(lines)
+
+
+def _estimated(curve: dict[str, Any]) -> str:
+    """How an estimated curve was measured, for its heading; nothing for an exact one."""
+    rate = curve["sample_rate"]
+    if rate >= 1.0:
+        return ""
+    text = (f"; estimated: caches up to {curve['window_rows']:,} rows exactly over "
+            f"{curve['windows']} windows of {curve['window_accesses']:,} accesses, larger ones "
+            f"from rows sampled at rate {rate:.4g}")
+    if curve["window_rows"] * rate < 0.5:  # a gap below 1/rate rows, where the sample is blind
+        text += f" (none between {curve['window_rows']:,} and {1 / rate:,.0f} rows)"
+    return text

@@ -128,3 +128,21 @@ def test_the_fitted_exponent_recovers_that_of_a_zipf_sample(s: float) -> None:
     ranks = ZipfSampler(rows, s).sample(np.random.default_rng(5), lookups)
     ratio = locality_of_counts(access_counts(ranks)).unique_ratio
     assert s_for_ratio(rows, float(lookups), ratio) == pytest.approx(s, abs=0.02)
+
+
+def test_a_sampled_lru_curve_follows_the_exact_one(model: ModelSpec, tmp_path: Path) -> None:
+    # Before, row sampling alone gave one value for every cache below 1/rate rows (4 to 8 times
+    # the exact hit ratio of a 1-row cache on the README's m1 trace) and a last point above
+    # 1 - unique ratio, which no cache reaches.
+    generate_trace(model, tmp_path / "t", batches=40, batch_size=500, seed=2)
+    source = open_source(tmp_path / "t")
+    exact = trace_stats(source, lru_max_accesses=10**9, show_progress=False)
+    sampled = trace_stats(source, lru_max_accesses=40_000, show_progress=False)
+    for got, want in [(sampled, exact), *zip(sampled["tables"], exact["tables"], strict=True)]:
+        truth = dict(zip(want["lru"]["cache_rows"], want["lru"]["hit_ratio"], strict=True))
+        assert want["lru"]["sample_rate"] == 1.0 and got["lru"]["cache_rows"][0] == 1
+        for size, hit in zip(got["lru"]["cache_rows"], got["lru"]["hit_ratio"], strict=True):
+            assert hit == pytest.approx(truth.get(size, truth[max(truth)]), abs=0.03), size
+            assert hit <= 1.0 - want["unique_ratio"] + 1e-12
+    assert sampled["lru"]["sample_rate"] < 0.2
+    assert f"rows sampled at rate {sampled['lru']['sample_rate']:.4g}" in format_stats(sampled)
