@@ -49,11 +49,10 @@ def trace_stats(source: Source, *, max_batches: int | None = None, lru: bool = T
     for t in progress(range(len(source.tables)), total=len(source.tables), desc="stats",
                       enabled=show_progress):
         indices = np.concatenate([b.table_indices(t) for b in batches()] or [np.zeros(0, np.int64)])
-        bags = sum(b.batch_size for b in batches())
         counts = access_counts(indices)
         all_counts.append(counts)
         entry = {"name": source.tables[t].name, "rows": source.tables[t].rows,
-                 "dim": source.tables[t].dim, "mean_pooling": indices.size / bags if bags else 0.0,
+                 "dim": source.tables[t].dim, **_bag_lengths(batches, t),
                  **locality_of_counts(counts).as_dict()}
         if lru:
             entry["lru"] = _curve(indices, int(counts.size), lru_max_accesses)
@@ -70,6 +69,14 @@ def trace_stats(source: Source, *, max_batches: int | None = None, lru: bool = T
                                        lru_max_accesses)
     report["tables"] = tables
     return report
+
+
+def _bag_lengths(batches: Callable[[], Iterator[TraceBatch]], table: int) -> dict[str, float]:
+    """Mean, spread and range of a table's bag lengths (`trace fit` fits its pooling law)."""
+    lengths = np.concatenate([np.diff(b.offsets[table * b.batch_size:(table + 1) * b.batch_size + 1])
+                              for b in batches()] or [np.zeros(1, np.int64)])
+    return {"mean_pooling": float(lengths.mean()), "sd_pooling": float(lengths.std()),
+            "min_pooling": int(lengths.min()), "max_pooling": int(lengths.max())}
 
 
 def _curve(keys: np.ndarray, unique: int, max_accesses: int) -> dict[str, object]:
