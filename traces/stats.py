@@ -120,13 +120,12 @@ def format_stats(report: dict[str, Any]) -> str:
              f"{', '.join(map(str, report['batch_sizes']))}, {report['num_tables']} tables",
              f"lookups {report['lookups']:,}  unique rows {report['unique_rows']:,}  unique ratio "
              f"{report['unique_ratio']:.4f}  once {report['once_fraction']:.3f}  top 1% share "
-             f"{report['top1pct_share']:.3f}", "",
-             f"{'table':<12}{'rows':>12}{'lookups':>14}{'unique':>12}{'ratio':>8}{'pool':>8}"
-             f"{'once':>7}{'top1%':>7}"]
-    for t in report["tables"]:
-        lines.append(f"{t['name']:<12}{t['rows']:>12,}{t['lookups']:>14,}{t['unique_rows']:>12,}"
-                     f"{t['unique_ratio']:>8.4f}{t['mean_pooling']:>8.2f}"
-                     f"{t['once_fraction']:>7.3f}{t['top1pct_share']:>7.3f}")
+             f"{report['top1pct_share']:.3f}", ""]
+    lines += _columns(["table", "rows", "lookups", "unique", "ratio", "pool", "once", "top1%"],
+                      [[t["name"], f"{t['rows']:,}", f"{t['lookups']:,}", f"{t['unique_rows']:,}",
+                        f"{t['unique_ratio']:.4f}", f"{t['mean_pooling']:.2f}",
+                        f"{t['once_fraction']:.3f}", f"{t['top1pct_share']:.3f}"]
+                       for t in report["tables"]])
     lines += ["", f"{'accesses per unique row':<26}{'rows':>8}{'accesses':>10}"]
     for label, rows, share in zip(report["histogram_bins"], report["rows_histogram"],
                                   report["access_share"], strict=True):
@@ -137,6 +136,15 @@ def format_stats(report: dict[str, Any]) -> str:
             f"{size:,} rows {hit:.3f}" for size, hit in
             zip(curve["cache_rows"], curve["hit_ratio"], strict=True))]
     return "\n".join(lines)
+
+
+def _columns(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Lines of columns as wide as their widest cell, two spaces apart (so that no two numbers
+    run together, however large); the first left-aligned, the others right-aligned."""
+    widths = [max(map(len, column)) for column in zip(header, *rows, strict=True)]
+    return ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
+                      for i, (cell, w) in enumerate(zip(line, widths, strict=True)))
+            for line in (header, *rows)]
 
 
 def _estimated(curve: dict[str, Any]) -> str:

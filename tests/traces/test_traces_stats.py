@@ -198,3 +198,13 @@ def test_the_fit_keeps_bags_of_one_length_fixed_and_others_spread(data_dir: Path
     fitted = fit_trace_stats(trace_stats(open_source(tmp_path / "s.trace"), lru=False,
                                          show_progress=False))
     assert fitted.tables[0].pooling.sigma == pytest.approx(0.4, abs=0.03)
+
+
+def test_the_stats_table_keeps_its_columns_apart_at_large_pooling(tmp_path: Path) -> None:
+    # Before, ratio 0.0001 and pool 1000000.00 ran together as "0.00011000000.00".
+    wide = ModelSpec("wide", 4, (TableSpec("t", 100, 8, PoolingSpec(1e6, "fixed")),), (16,), (16,))
+    generate_trace(wide, tmp_path / "w.trace", batches=1, batch_size=1, seed=1, show_progress=False)
+    text = format_stats(trace_stats(open_source(tmp_path / "w.trace"), lru=False,
+                                    show_progress=False))
+    row = next(line for line in text.splitlines() if line.startswith("t "))
+    assert row.split()[1:6] == ["100", "1,000,000", "100", "0.0001", "1000000.00"]
