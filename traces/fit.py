@@ -21,12 +21,17 @@ import numpy as np
 
 from sim.specs import ModelSpec, PoolingSpec, PopularitySpec, TableSpec
 from traces.errors import TraceError
+from traces.locality import HOT_FRACTION
 from traces.locality_file import LocalityEntry
 from traces.zipf import harmonic
 
 _EXACT_RANKS = 1 << 14  # ranks summed term by term; unit: ranks (tail error < 1e-6 relative)
 _GRID = 2048  # quadrature points over the tail; unit: points on a log scale
 _S_RANGE = (0.05, 3.0)  # Zipf exponents searched; unit: none. Source: beyond real traces' range
+_S_MAX = 4.0  # the largest exponent a trace table is fitted with; unit: none. Source: as above
+# Variance that rounding floor(X + U) adds to a bag length X: E[f (1 - f)] for a fractional part
+# f spread evenly. Unit: lookups squared. Source: that integral, 1/6.
+_ROUNDING_VARIANCE = 1.0 / 6.0
 # Placeholders where a statistics file says nothing; each is recorded in the spec's description.
 DEFAULT_POOLING = PoolingSpec(1.0, "lognormal", sigma=1.0)  # the preset models' pooling law
 
@@ -132,7 +137,7 @@ def fit_locality_entry(entry: LocalityEntry, *, batch_size: int, tables: int = 8
 def s_for_ratio(rows: int, lookups: float, ratio: float) -> float:
     """The Zipf exponent at which `rows` rows give unique/lookups = ratio (0 if even a uniform
     law gives fewer unique rows; the ratio falls as s grows)."""
-    lo, hi = 0.0, 4.0
+    lo, hi = 0.0, _S_MAX
     if expected_locality(rows, lo, lookups)[0] / lookups <= ratio:
         return 0.0
     for _ in range(40):
@@ -141,22 +146,67 @@ def s_for_ratio(rows: int, lookups: float, ratio: float) -> float:
     return 0.5 * (lo + hi)
 
 
+def s_for_top_share(rows: int, unique: int, share: float) -> float:
+    """The Zipf exponent at which the hottest 1% of `unique` rows take `share` of the lookups,
+    taking them for the law's hottest ranks (true of a table with many lookups per row, where
+    the unique ratio says nothing); the share grows with s."""
+    hottest = max(1, math.ceil(HOT_FRACTION * unique))
+    lo, hi = 0.0, _S_MAX
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if harmonic(hottest, mid) / harmonic(rows, mid) < share else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
 def fit_trace_stats(report: dict[str, Any], *, name: str = "fit") -> ModelSpec:
-    """A model with one table per trace table: its rows, its mean pooling, and the s that gives
-    its unique ratio (from `trace_stats` output). Raises TraceError for an empty trace."""
-    tables = []
+    """A model with one table per trace table (from `trace_stats` output): its rows; its bag
+    lengths' law; and the s that gives its unique ratio or, where that ratio says nothing (every
+    row touched, or beyond any s), its hottest 1%'s share. Raises TraceError for an empty trace."""
+    tables, by_share = [], []
     for t in report["tables"]:
         if t["lookups"] < 2:
             raise TraceError(f"{report['file']}: table {t['name']!r} has {t['lookups']} lookups; "
                              "too few to fit")
-        s = s_for_ratio(int(t["rows"]), float(t["lookups"]), float(t["unique_ratio"]))
-        pooling = PoolingSpec(max(round(float(t["mean_pooling"]), 4), 1e-4),
-                              DEFAULT_POOLING.distribution, sigma=DEFAULT_POOLING.sigma)
-        tables.append(TableSpec(str(t["name"]), int(t["rows"]), int(t["dim"]), pooling,
+        s, from_share = _table_exponent(t)
+        if from_share:
+            by_share.append(str(t["name"]))
+        tables.append(TableSpec(str(t["name"]), int(t["rows"]), int(t["dim"]), _pooling(t),
                                 PopularitySpec("zipf", round(s, 5))))
     dims = {t.dim for t in tables}
     return ModelSpec(name, 13, tuple(tables), (512,), (512, 256),
                      interaction="dot" if len(dims) == 1 else "cat",
-                     description=f"fitted to {report['file']}: rows and mean pooling per table "
-                     "as measured, Zipf s per table matching its unique ratio over the whole "
-                     "trace; lognormal pooling with sigma 1 assumed")
+                     description=f"fitted to {report['file']}: rows per table as measured; bag "
+                     "lengths fixed where every bag had the same length, else lognormal with the "
+                     "measured mean and spread; Zipf s per table matching its unique ratio over "
+                     f"the whole trace{_share_note(by_share)}")
+
+
+def _table_exponent(table: dict[str, Any]) -> tuple[float, bool]:
+    """(s, whether it comes from the top share). The unique ratio of a table whose every row
+    was touched, or one no s below _S_MAX reaches, does not tell s."""
+    rows, unique = int(table["rows"]), int(table["unique_rows"])
+    if unique < rows:
+        s = s_for_ratio(rows, float(table["lookups"]), float(table["unique_ratio"]))
+        if s < _S_MAX - 1e-3:
+            return s, False
+    return s_for_top_share(rows, unique, float(table["top1pct_share"])), True
+
+
+def _share_note(names: list[str]) -> str:
+    if not names:
+        return ""
+    shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+    return (f", except {shown}, whose unique ratio does not tell s (every row touched, or "
+            "beyond any s): there, the share of the hottest 1% of rows")
+
+
+def _pooling(table: dict[str, Any]) -> PoolingSpec:
+    """Fixed where every bag had the same length; else a lognormal whose spread matches the
+    bags' (the generator rounds X ~ lognormal stochastically, which adds about 1/6 to the
+    variance of X)."""
+    mean = max(round(float(table["mean_pooling"]), 4), 1e-4)
+    if table["min_pooling"] == table["max_pooling"]:
+        return PoolingSpec(mean, "fixed")
+    variance = max(float(table["sd_pooling"]) ** 2 - _ROUNDING_VARIANCE, 1e-6 * mean ** 2)
+    sigma = math.sqrt(math.log1p(variance / mean ** 2))
+    return PoolingSpec(mean, "lognormal", sigma=round(max(sigma, 1e-3), 4))

@@ -35,6 +35,19 @@ class LocalityEntry:
         return self.rows_histogram[0]
 
 
+# Words every entry of the file holds; how `trace stats` and `trace fit` know the file.
+LOCALITY_MARKER = b"Locality stats after processing"
+
+
+def is_locality_file(path: str | os.PathLike[str]) -> bool:
+    """Whether the file's first 4 KB hold LOCALITY_MARKER (False if it cannot be read)."""
+    try:
+        with open(path, "rb") as handle:
+            return LOCALITY_MARKER in handle.read(4096)
+    except OSError:
+        return False
+
+
 _NUMBER = {"batches": r"processing (\d+) batches", "batch_size": r"batches of size (\d+)",
            "lookups": r"Avg # of indices: (\d+)", "unique_rows": r"Avg # of unique cols: (\d+)"}
 

@@ -8,7 +8,8 @@ For access i with previous access p, distance = (i - p - 1) - #{j > p : next(j) 
 (p, i) minus its repeats. The count is a 2-D dominance query, answered for all i at once over
 dyadic blocks of positions (a merge-sort tree): O(N log^2 N) in numpy, no Python loop per access.
 Long traces are sampled by row (SHARDS: C. Waldspurger et al., FAST 2015): a fixed hash keeps
-a fraction R of the rows with all their accesses, and distances are scaled by 1/R.
+a fraction R of the rows with all their accesses; `traces.lru_estimate` turns the sample into a
+curve.
 """
 
 from __future__ import annotations
@@ -74,15 +75,21 @@ def _prefix_counts(nxt: np.ndarray, m: np.ndarray, threshold: np.ndarray) -> np.
 
 @dataclass(frozen=True)
 class HitRatioCurve:
-    """Hit ratio of an LRU cache against its size in rows; `sample_rate` < 1 when sampled."""
+    """Hit ratio of an LRU cache against its size in rows. `sample_rate` < 1 when estimated
+    (`traces.lru_estimate`): caches up to `window_rows` rows are then measured exactly over
+    `windows` windows of `window_accesses` accesses, larger ones from rows sampled at that rate."""
 
     cache_rows: tuple[int, ...]
     hit_ratio: tuple[float, ...]
     sample_rate: float
+    window_rows: int = 0
+    windows: int = 0
+    window_accesses: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return {"cache_rows": list(self.cache_rows), "hit_ratio": list(self.hit_ratio),
-                "sample_rate": self.sample_rate}
+                "sample_rate": self.sample_rate, "window_rows": self.window_rows,
+                "windows": self.windows, "window_accesses": self.window_accesses}
 
 
 def sample_mask(keys: np.ndarray, rate: float) -> np.ndarray:
@@ -93,14 +100,14 @@ def sample_mask(keys: np.ndarray, rate: float) -> np.ndarray:
     return hashed < np.uint64(int(rate * float(1 << 53)))
 
 
-def hit_ratio_curve(keys: np.ndarray, *, sample_rate: float = 1.0) -> HitRatioCurve:
-    """The curve at cache sizes 1, 2, 4, ... up to the distinct rows (the last point is all
-    reuses hit). `keys` are the accesses kept at `sample_rate` (see `sample_mask`)."""
+def hit_ratio_curve(keys: np.ndarray) -> HitRatioCurve:
+    """The exact curve at cache sizes 1, 2, 4, ... up to the distinct rows (the last point is
+    all reuses hit)."""
     if not keys.size:
-        return HitRatioCurve((), (), sample_rate)
+        return HitRatioCurve((), (), 1.0)
     distances = stack_distances(keys)
-    scaled = np.sort(distances[distances >= 0] / sample_rate)
-    distinct = int(np.count_nonzero(distances < 0) / sample_rate)
+    reuses = np.sort(distances[distances >= 0])
+    distinct = int(np.count_nonzero(distances < 0))
     sizes = [1 << k for k in range(max(1, distinct).bit_length() + 1)]
-    hits = np.searchsorted(scaled, np.asarray(sizes, dtype=np.float64), side="left")
-    return HitRatioCurve(tuple(sizes), tuple(float(h) / keys.size for h in hits), sample_rate)
+    hits = np.searchsorted(reuses, np.asarray(sizes), side="left")
+    return HitRatioCurve(tuple(sizes), tuple(float(h) / keys.size for h in hits), 1.0)

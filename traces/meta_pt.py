@@ -23,6 +23,10 @@ import numpy as np
 from traces.batch import TraceBatch
 from traces.errors import trace_error
 
+# How torch.save files start: a zip archive (torch >= 1.6), or a pickle's protocol opcode.
+TORCH_MAGIC = (b"PK\x03\x04", b"\x80")
+GZIP_MAGIC = b"\x1f\x8b"  # the first two bytes of every gzip member (RFC 1952, section 2.3.1)
+
 
 @dataclass(frozen=True)
 class MetaTrace:
@@ -80,6 +84,7 @@ def open_meta(path: str | os.PathLike[str], *, tmp_dir: str | None = None) -> Me
     p = Path(path)
     if not p.is_file():
         raise trace_error(p, "no such file")
+    _check_magic(p)
     try:
         data = _load(p, tmp_dir)
     except Exception as err:  # torch's unpickler raises many types on damaged bytes
@@ -89,6 +94,23 @@ def open_meta(path: str | os.PathLike[str], *, tmp_dir: str | None = None) -> Me
                           "torch.save file of (indices, offsets, lengths): fetch it again, or "
                           "name its format with --format") from err
     return _checked(p, data)
+
+
+def _check_magic(p: Path) -> None:
+    """Refuse an empty file, or one that does not start as a torch file (or, for `.gz`, as
+    gzip) does, before torch's long advice on unpickling reaches the user."""
+    try:
+        with open(p, "rb") as handle:
+            head = handle.read(4)
+    except OSError as err:
+        raise trace_error(p, f"cannot read ({err.strerror})") from err
+    if not head:
+        raise trace_error(p, "the file is empty")
+    magic = (GZIP_MAGIC,) if p.name.endswith(".gz") else TORCH_MAGIC
+    if not head.startswith(magic):
+        raise trace_error(p, "not a torch file: a Meta trace is a whole torch.save file of "
+                          "(indices, offsets, lengths), which starts as a zip archive or a "
+                          "pickle; name the file's format with --format")
 
 
 def _load(p: Path, tmp_dir: str | None) -> Any:

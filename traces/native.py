@@ -208,6 +208,8 @@ def open_native(path: str | os.PathLike[str]) -> NativeTrace:
         data = np.memmap(p, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
     except OSError as err:
         raise trace_error(p, f"cannot read ({err.strerror})") from err
+    if not size:
+        raise trace_error(p, "the file is empty")
     if size >= len(MAGIC) and bytes(data[:len(MAGIC)]) != MAGIC:
         raise trace_error(p, "not a dlrmsim native trace (bad magic bytes); make one from a "
                           "Criteo, dlrm or Meta file with `dlrmsim trace convert`")

@@ -21,7 +21,8 @@ from traces.batch import TraceBatch
 from traces.criteo import DENSE, SPARSE, TABLE_NAMES, read_criteo, separator
 from traces.dlrm_files import generate_lru, read_dlrm_distribution, read_dlrm_trace
 from traces.errors import TraceError, trace_error
-from traces.meta_pt import open_meta
+from traces.locality_file import LOCALITY_MARKER
+from traces.meta_pt import GZIP_MAGIC, TORCH_MAGIC, open_meta
 from traces.native import MAX_ROWS, TraceTable, open_native, write_native
 from traces.progress import progress
 
@@ -36,7 +37,7 @@ DEFAULT_DIM = 64
 SNIFF_LIMIT = 64 << 20
 _DLRM_TRACE_BYTES = b"0123456789, \r\n"  # what dlrm's text files are made of
 _DLRM_DIST_BYTES = _DLRM_TRACE_BYTES + b"."
-_GZIP_MAGIC = b"\x1f\x8b"  # the first two bytes of every gzip member (RFC 1952, section 2.3.1)
+_CRITEO_NAMES = (".tsv", ".csv", ".tsv.gz", ".csv.gz")
 
 
 @dataclass(frozen=True)
@@ -86,29 +87,61 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     try:
         with open(p, "rb") as handle:
             head = handle.read(4096)
+            if _blank(head, handle):
+                raise trace_error(p, "the file is empty")
+            if LOCALITY_MARKER in head:
+                raise trace_error(p, "this is a locality statistics file (Meta's "
+                                  "locality_stats.txt), not a trace; `dlrmsim trace fit` reads it")
             fmt = _by_head(head, p.name.lower())
-            if fmt is None and head.startswith(_GZIP_MAGIC) and p.name.lower().endswith(".gz"):
+            if fmt is None and head.startswith(GZIP_MAGIC) and p.name.lower().endswith(".gz"):
                 fmt = _gzipped_criteo(p)
             if fmt is None and _only(head, _DLRM_DIST_BYTES):
+                handle.seek(len(head))  # _blank may have read on
                 fmt = _dlrm_text(p, *_through_line(head, handle, 3))
+            if fmt is None and p.name.lower().endswith(_CRITEO_NAMES):
+                fmt = "criteo"  # the name decides only where the content does not
     except OSError as err:
         raise trace_error(p, f"cannot read ({err.strerror})") from err
     if fmt is None:
-        raise trace_error(p, f"unknown trace format; name one of {', '.join(FORMATS)}")
+        raise trace_error(p, f"unknown trace format ({_looks_like(head)}); name one of "
+                          f"{', '.join(FORMATS)} with --format")
     return fmt
 
 
+def _blank(head: bytes, handle: BinaryIO) -> bool:
+    """Whether the file holds nothing but white space (read no further than SNIFF_LIMIT)."""
+    data = head
+    while data and not data.strip():
+        if handle.tell() >= SNIFF_LIMIT:
+            return False  # white space that long is not worth reading on; the readers will say
+        data = handle.read(1 << 20)
+    return not data
+
+
 def _by_head(head: bytes, name: str) -> str | None:
-    """Formats told by magic bytes, name or Criteo's first line; None for the rest."""
+    """Formats told by magic bytes, by a name the bytes agree with, or by Criteo's first line;
+    None for the rest."""
     if head.startswith(b"DLRMSIMT"):
         return "native"
-    if name.endswith((".pt", ".pt.gz", ".pth")):
+    if name.endswith((".pt", ".pth")) and head.startswith(TORCH_MAGIC):
+        return "meta"
+    if name.endswith(".pt.gz") and head.startswith(GZIP_MAGIC):
         return "meta"
     if _criteo_line(head.split(b"\n")[0]):
         return "criteo"
-    if name.endswith((".tsv", ".csv", ".tsv.gz", ".csv.gz")):
-        return "criteo"
     return None
+
+
+def _looks_like(head: bytes) -> str:
+    """What the first bytes of a file of unknown format look like, for the error."""
+    if head.startswith(GZIP_MAGIC):
+        return "gzip-compressed"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary, no known magic bytes"
+    first = text.splitlines()[0] if text.strip() else ""
+    return f"text, first line {first[:40]!r}" + ("..." if len(first) > 40 else "")
 
 
 def _gzipped_criteo(p: Path) -> str | None:
@@ -231,7 +264,12 @@ def _dlrm_bin(p: Path, opts: ReadOptions) -> Source:
 
 
 def _dlrm_dist(p: Path, opts: ReadOptions) -> Source:
-    ids = generate_lru(read_dlrm_distribution(p), opts.length, opts.seed)
+    dist = read_dlrm_distribution(p)
+    try:
+        ids = generate_lru(dist, opts.length, opts.seed)
+    except MemoryError as err:  # the CLI's own hint would name --batch-size, which is not it
+        raise trace_error(p, f"out of memory drawing {opts.length:,} ids ({err}); try a smaller "
+                          "--length") from err
     return _sequence(p, opts, ids, "dlrm-dist")
 
 

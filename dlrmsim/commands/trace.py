@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from typing import Any
 
 from dlrmsim.commands import arguments
@@ -67,9 +69,34 @@ def _add_read_options(p: argparse.ArgumentParser) -> None:
                    help="Criteo empty feature: row 0 (dlrm) or an empty bag")
 
 
+def _keep_defaults(p: argparse.ArgumentParser) -> None:
+    """Record the defaults of the options that may not apply in `args.defaults`, to tell the
+    ones the user gave."""
+    names = [*_APPLIES_TO, "format", "entry", "fit_batch_size", "fit_tables"]
+    p.set_defaults(defaults={name: p.get_default(name) for name in names})
+
+
+# Read options and the formats each applies to (the rest record what their files hold).
+_APPLIES_TO = {
+    "rows": ("criteo", "dlrm", "dlrm-bin", "dlrm-dist"),
+    "dim": ("meta", "criteo", "dlrm", "dlrm-bin", "dlrm-dist"),
+    "batch_size": ("criteo", "dlrm", "dlrm-bin", "dlrm-dist"),
+    "pooling": ("dlrm", "dlrm-bin", "dlrm-dist"),
+    "tables": ("meta",),
+    "length": ("dlrm-dist",),
+    "seed": ("dlrm-dist",),
+    "binary_dtype": ("dlrm-bin",),
+    "missing": ("criteo",),
+}
+
+_KINDS = {"native": "a native trace", "meta": "a Meta .pt trace", "criteo": "a Criteo log",
+          "dlrm": "a dlrm trace", "dlrm-bin": "a dlrm binary trace",
+          "dlrm-dist": "a dlrm distribution file"}
+
+
 def _open(args: argparse.Namespace) -> Any:
     from traces.errors import TraceError
-    from traces.sources import ReadOptions, open_source
+    from traces.sources import ReadOptions, detect_format, open_source
 
     tables = None
     if args.tables:
@@ -81,7 +108,30 @@ def _open(args: argparse.Namespace) -> Any:
     opts = ReadOptions(dim=args.dim, batch_size=args.batch_size, rows=args.rows,
                        pooling=args.pooling, tables=tables, length=args.length, seed=args.seed,
                        binary_dtype=args.binary_dtype, missing=args.missing)
-    return open_source(args.source, args.format, opts)
+    fmt = detect_format(args.source) if args.format == "auto" else args.format
+    _note_ignored(args, [name for name, formats in _APPLIES_TO.items() if fmt not in formats],
+                  _KINDS[fmt])
+    return open_source(args.source, fmt, opts)
+
+
+def _note_ignored(args: argparse.Namespace, names: list[str], what: str) -> None:
+    """Say on stderr which of the options `names`, given other than their defaults, do not
+    apply to `what` (a value equal to the default cannot be told from none)."""
+    given = [f"--{name.replace('_', '-')}" for name in names
+             if getattr(args, name) != args.defaults.get(name)]
+    if given:
+        print(f"dlrmsim trace {args.trace_command}: note: {', '.join(given)} "
+              f"{'does' if len(given) == 1 else 'do'} not apply to {what}; ignored",
+              file=sys.stderr)
+
+
+def _refuse_overwriting_the_source(args: argparse.Namespace) -> None:
+    """`--out` naming the input would replace it with what is read from it: refuse."""
+    from traces.errors import TraceError
+
+    if os.path.exists(args.out) and os.path.exists(args.source) and \
+            os.path.samefile(args.out, args.source):
+        raise TraceError(f"--out {args.out}: is the input file {args.source}; give another name")
 
 
 def _add_stats(sub: Any) -> None:
@@ -91,6 +141,7 @@ def _add_stats(sub: Any) -> None:
     p.add_argument("--max-batches", type=_positive, help="read at most this many batches")
     p.add_argument("--no-lru", action="store_true", help="skip the LRU hit-ratio curves")
     _add_read_options(p)
+    _keep_defaults(p)
     p.set_defaults(func=_stats)
 
 
@@ -112,45 +163,52 @@ def _add_fit(sub: Any) -> None:
     p.add_argument("--fit-tables", type=_positive, default=8, help="locality file: tables to model")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_read_options(p)
+    _keep_defaults(p)
     p.set_defaults(func=_fit)
 
 
 def _fit(args: argparse.Namespace) -> int:
     from sim.presets import save_model
     from traces.atomic import check_output
-    from traces.fit import fit_locality_entry, fit_trace_stats
+    from traces.fit import fit_trace_stats
+    from traces.locality_file import is_locality_file
     from traces.stats import trace_stats
 
     check_output(args.out)  # save_model would find a folder there only after the fit
-    if _is_locality_file(args.source):
-        from traces.errors import TraceError
-        from traces.locality_file import read_locality_file
-
-        entries = read_locality_file(args.source)
-        if not 0 <= args.entry < len(entries):
-            raise TraceError(f"{args.source}: no entry {args.entry}; it has {len(entries)}")
-        entry = entries[args.entry]
-        try:
-            model = fit_locality_entry(entry, batch_size=args.fit_batch_size,
-                                       tables=args.fit_tables, dim=args.dim)
-        except TraceError as err:  # the fit knows the numbers, not where they came from
-            raise TraceError(f"{args.source}, entry {args.entry} ({entry.file}): {err}") from err
+    _refuse_overwriting_the_source(args)
+    if is_locality_file(args.source):
+        _note_ignored(args, [*(name for name in _APPLIES_TO if name != "dim"), "format"],
+                      "a locality statistics file")
+        model = _fit_locality(args)
     else:
+        _note_ignored(args, ["entry", "fit_batch_size", "fit_tables"], "a trace")
         model = fit_trace_stats(trace_stats(_open(args), lru=False), name="fit")
     save_model(model, args.out)
-    t0 = model.tables[0]
-    print(json.dumps({"out": args.out, "tables": model.num_tables, "rows": t0.rows,
-                      "zipf_s": t0.popularity.zipf_s}) if args.json else
+    tables = [{"name": t.name, "rows": t.rows, "dim": t.dim, "zipf_s": t.popularity.zipf_s,
+               "pooling": t.pooling.distribution, "mean_lookups": t.pooling.mean_lookups,
+               **({"sigma": t.pooling.sigma} if t.pooling.distribution == "lognormal" else {})}
+              for t in model.tables]
+    print(json.dumps({"out": args.out, "num_tables": model.num_tables, "tables": tables,
+                      "description": model.description}) if args.json else
           f"wrote {args.out}: {model.num_tables} tables; {model.description}")
     return 0
 
 
-def _is_locality_file(path: str) -> bool:
+def _fit_locality(args: argparse.Namespace) -> Any:
+    from traces.errors import TraceError
+    from traces.fit import fit_locality_entry
+    from traces.locality_file import read_locality_file
+
+    entries = read_locality_file(args.source)
+    if not 0 <= args.entry < len(entries):
+        raise TraceError(f"{args.source}: no entry {args.entry}; entries are numbered from 0, "
+                         f"so give --entry 0 to {len(entries) - 1}")
+    entry = entries[args.entry]
     try:
-        with open(path, "rb") as handle:
-            return b"Locality stats after processing" in handle.read(4096)
-    except OSError:
-        return False
+        return fit_locality_entry(entry, batch_size=args.fit_batch_size, tables=args.fit_tables,
+                                  dim=args.dim)
+    except TraceError as err:  # the fit knows the numbers, not where they came from
+        raise TraceError(f"{args.source}, entry {args.entry} ({entry.file}): {err}") from err
 
 
 def _add_convert(sub: Any) -> None:
@@ -158,12 +216,14 @@ def _add_convert(sub: Any) -> None:
     p.add_argument("source", metavar="FILE")
     p.add_argument("--out", required=True, help="native trace file to write")
     _add_read_options(p)
+    _keep_defaults(p)
     p.set_defaults(func=_convert)
 
 
 def _convert(args: argparse.Namespace) -> int:
     from traces.sources import convert
 
+    _refuse_overwriting_the_source(args)
     source = _open(args)
     batches = convert(source, args.out)
     print(f"wrote {args.out}: {batches} batches, {len(source.tables)} tables "

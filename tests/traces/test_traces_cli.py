@@ -146,3 +146,119 @@ def test_a_folder_as_the_fits_out_is_one_line_before_the_fit(
     err = capsys.readouterr().err.strip()
     assert "is a folder" in err and len(err.splitlines()) == 1
     assert not list(tmp_path.iterdir())
+
+
+def _trace(tmp_path: Path, name: str = "t.trace") -> Path:
+    out = tmp_path / name
+    assert main(["trace", "generate", "--model", "test_suite", "--batches", "2", "--batch-size",
+                 "32", "--out", str(out)]) == 0
+    return out
+
+
+def test_convert_and_fit_refuse_to_write_over_their_input(
+        tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Before, each replaced its input with what it had read from it.
+    csv = tmp_path / "c.csv"
+    csv.write_bytes((data_dir / "criteo_sample.csv").read_bytes())
+    (tmp_path / "link.csv").symlink_to(csv)
+    trace = _trace(tmp_path)
+    before = {p: p.read_bytes() for p in (csv, trace)}
+    capsys.readouterr()
+    for argv in (["convert", str(csv), "--rows", "1000", "--out", str(csv)],
+                 ["convert", str(csv), "--rows", "1000", "--out", str(tmp_path / "link.csv")],
+                 ["fit", str(trace), "--out", str(trace)]):
+        assert main(["trace", *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "is the input file" in err and len(err.splitlines()) == 1
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_a_dlrm_dist_length_too_big_for_memory_names_length(
+        data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trace", "stats", str(data_dir / "dlrm_dist_emb.log"), "--length",
+                 str(10**14)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "out of memory" in err and "smaller --length" in err and "--batch-size" not in err
+
+
+@pytest.mark.parametrize(("name", "content", "fmt"), [
+    ("e.log", b"", "auto"), ("e.trace", b"", "auto"), ("e", b"", "auto"),
+    ("b.log", b"\n\n  \n", "auto"), ("e.pt", b"", "auto"), ("e.pt", b"", "meta"),
+    ("e.trace", b"", "native"),
+])
+def test_an_empty_file_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str,
+                               content: bytes, fmt: str) -> None:
+    # Before: "unknown trace format", "truncated or not a dlrmsim trace", or torch's EOFError.
+    (tmp_path / name).write_bytes(content)
+    assert main(["trace", "stats", str(tmp_path / name), "--format", fmt]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"{name}: the file is empty")
+
+
+def test_stats_of_a_locality_file_points_to_fit(data_dir: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["trace", "stats", str(data_dir / "meta_dlrm_datasets_2021_locality_stats.txt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "locality statistics file" in err and "`dlrmsim trace fit` reads it" in err
+
+
+def test_fit_json_lists_every_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Before, only table 0's rows and zipf_s were printed.
+    trace = _trace(tmp_path)
+    capsys.readouterr()
+    assert main(["trace", "fit", str(trace), "--out", str(tmp_path / "m.yaml"), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    model = sim_presets.load_model(str(tmp_path / "m.yaml"))
+    assert printed["num_tables"] == model.num_tables > 1
+    assert [(t["name"], t["rows"], t["zipf_s"]) for t in printed["tables"]] == [
+        (t.name, t.rows, t.popularity.zipf_s) for t in model.tables]
+
+
+@pytest.mark.parametrize("name", ["d.csv", "f.pt"])
+def test_the_content_beats_the_extension(tmp_path: Path, data_dir: Path, name: str,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # Before: d.csv was read as Criteo ("no examples"), f.pt as torch (a 500-character error).
+    (tmp_path / name).write_bytes((data_dir / "dlrm_trace.log").read_bytes())
+    assert main(["trace", "stats", str(tmp_path / name), "--json", "--no-lru"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["format"], report["lookups"]) == ("dlrm", 11)
+
+
+def test_a_text_file_read_as_meta_is_one_short_line(tmp_path: Path, data_dir: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "f.pt").write_bytes((data_dir / "dlrm_trace.log").read_bytes())
+    assert main(["trace", "stats", str(tmp_path / "f.pt"), "--format", "meta"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "f.pt: not a torch file" in err and len(err) < 300 and "weights_only" not in err
+
+
+def test_options_that_do_not_apply_are_noted(tmp_path: Path, data_dir: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    trace = _trace(tmp_path)
+    locality = str(data_dir / "meta_dlrm_datasets_2021_locality_stats.txt")
+    out = str(tmp_path / "m.yaml")
+    capsys.readouterr()
+    for argv, note in (
+            (["stats", str(trace), "--no-lru", "--rows", "5", "--tables", "0:1"],
+             "stats: note: --rows, --tables do not apply to a native trace; ignored"),
+            (["fit", str(trace), "--out", out, "--entry", "3", "--fit-batch-size", "5"],
+             "fit: note: --entry, --fit-batch-size do not apply to a trace; ignored")):
+        assert main(["trace", *argv]) == 0
+        assert capsys.readouterr().err.strip() == f"dlrmsim trace {note}"
+    # An entry past the last ends the run at once (a fit takes seconds); the note comes first.
+    assert main(["trace", "fit", locality, "--out", out, "--format", "criteo", "--entry",
+                 "999"]) == 2
+    assert capsys.readouterr().err.splitlines()[0] == (
+        "dlrmsim trace fit: note: --format does not apply to a locality statistics file; ignored")
+    assert main(["trace", "stats", str(trace), "--no-lru"]) == 0
+    assert not capsys.readouterr().err
+
+
+def test_an_entry_past_the_last_says_they_count_from_0(
+        tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    locality = data_dir / "meta_dlrm_datasets_2021_locality_stats.txt"
+    entries = locality.read_text().count("Locality stats after processing")
+    assert main(["trace", "fit", str(locality), "--entry", str(entries), "--out",
+                 str(tmp_path / "m.yaml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"no entry {entries}; entries are numbered from 0, so give --entry 0 to " \
+           f"{entries - 1}" in err

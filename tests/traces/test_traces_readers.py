@@ -276,8 +276,14 @@ def test_stack_distances_out_of_order_are_refused(tmp_path: Path) -> None:
 
 
 def test_a_file_torch_cannot_load_says_what_it_should_be(tmp_path: Path) -> None:
-    # torch's unpickler said only "(101)" (a KeyError on the byte 'e') for this file.
+    # torch's unpickler said only "(101)" (a KeyError on the byte 'e') for this file; it is now
+    # refused by its first bytes, before torch reads it.
     (tmp_path / "hi.pt").write_text("hello\n")
-    with pytest.raises(TraceError, match=r"hi\.pt: cannot load as a torch file \(\w+Error: .*\); "
-                       r"a Meta trace is a whole torch\.save file .*--format"):
+    with pytest.raises(TraceError, match=r"hi\.pt: not a torch file: a Meta trace is a whole "
+                       r"torch\.save file .*--format"):
         open_meta(tmp_path / "hi.pt")
+    _meta_file(tmp_path / "m.pt")  # torch's own message still comes with a file it fails on
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "m.pt").read_bytes()[:100])
+    with pytest.raises(TraceError, match=r"cut\.pt: cannot load as a torch file \(\w+Error: .*\); "
+                       r"a Meta trace is a whole torch\.save file .*--format"):
+        open_meta(tmp_path / "cut.pt")

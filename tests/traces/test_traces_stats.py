@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.specs import ModelSpec
+from sim.specs import ModelSpec, PoolingSpec, PopularitySpec, TableSpec
 from traces import TraceError, generate_trace
 from traces.fit import expected_locality, fit_locality_entry, fit_trace_stats, s_for_ratio
 from traces.generator import ModelGenerator
@@ -128,3 +129,82 @@ def test_the_fitted_exponent_recovers_that_of_a_zipf_sample(s: float) -> None:
     ranks = ZipfSampler(rows, s).sample(np.random.default_rng(5), lookups)
     ratio = locality_of_counts(access_counts(ranks)).unique_ratio
     assert s_for_ratio(rows, float(lookups), ratio) == pytest.approx(s, abs=0.02)
+
+
+def test_a_sampled_lru_curve_follows_the_exact_one(model: ModelSpec, tmp_path: Path) -> None:
+    # Before, row sampling alone gave one value for every cache below 1/rate rows (4 to 8 times
+    # the exact hit ratio of a 1-row cache on the README's m1 trace) and a last point above
+    # 1 - unique ratio, which no cache reaches.
+    generate_trace(model, tmp_path / "t", batches=40, batch_size=500, seed=2)
+    source = open_source(tmp_path / "t")
+    exact = trace_stats(source, lru_max_accesses=10**9, show_progress=False)
+    sampled = trace_stats(source, lru_max_accesses=40_000, show_progress=False)
+    for got, want in [(sampled, exact), *zip(sampled["tables"], exact["tables"], strict=True)]:
+        truth = dict(zip(want["lru"]["cache_rows"], want["lru"]["hit_ratio"], strict=True))
+        assert want["lru"]["sample_rate"] == 1.0 and got["lru"]["cache_rows"][0] == 1
+        for size, hit in zip(got["lru"]["cache_rows"], got["lru"]["hit_ratio"], strict=True):
+            assert hit == pytest.approx(truth.get(size, truth[max(truth)]), abs=0.03), size
+            assert hit <= 1.0 - want["unique_ratio"] + 1e-12
+    assert sampled["lru"]["sample_rate"] < 0.2
+    assert f"rows sampled at rate {sampled['lru']['sample_rate']:.4g}" in format_stats(sampled)
+
+
+def _fitted_twice(source: object, tmp_path: Path) -> tuple[ModelSpec, dict[str, Any]]:
+    """The model fitted to `source`, and the stats of a trace generated from it."""
+    report = trace_stats(source, lru=False, show_progress=False)  # type: ignore[arg-type]
+    fitted = fit_trace_stats(report)
+    batches, size = report["batches"], max(report["batch_sizes"])
+    generate_trace(fitted, tmp_path / "again.trace", batches=batches, batch_size=size, seed=9,
+                   show_progress=False)
+    return fitted, trace_stats(open_source(tmp_path / "again.trace"), lru=False,
+                               show_progress=False)
+
+
+def test_the_fit_of_tables_whose_every_row_is_touched(tmp_path: Path) -> None:
+    # Before, the unique ratio (1 per row, whatever s) gave s = 0 for both tables.
+    tables = (TableSpec("small", 30, 8, PoolingSpec(20.0, "fixed"), PopularitySpec("zipf", 1.05)),
+              TableSpec("mid", 2000, 8, PoolingSpec(30.0, "lognormal", sigma=0.5),
+                        PopularitySpec("zipf", 0.8)))
+    truth = ModelSpec("dense", 4, tables, (16,), (16,))
+    generate_trace(truth, tmp_path / "t", batches=10, batch_size=500, seed=3, show_progress=False)
+    fitted, _ = _fitted_twice(open_source(tmp_path / "t"), tmp_path)
+    assert [t.popularity.zipf_s for t in fitted.tables] == [pytest.approx(1.05, abs=0.05),
+                                                            pytest.approx(0.8, abs=0.05)]
+    assert "small, mid, whose unique ratio does not tell s" in fitted.description
+
+
+def test_a_fit_to_a_dlrm_distribution_keeps_its_head(data_dir: Path, tmp_path: Path) -> None:
+    # Ids 1..6 of 7 rows at 100,000 lookups: before, the fit ran to its bound, s = 4, and the
+    # trace generated from it put 0.924 of the lookups on one row, against 0.168.
+    source = open_source(data_dir / "dlrm_dist_emb.log")
+    share = trace_stats(source, lru=False, show_progress=False)["top1pct_share"]
+    fitted, again = _fitted_twice(source, tmp_path)
+    assert fitted.tables[0].popularity.zipf_s < 1.0
+    assert again["top1pct_share"] == pytest.approx(share, abs=0.02)
+
+
+def test_the_fit_keeps_bags_of_one_length_fixed_and_others_spread(data_dir: Path, model: ModelSpec,
+                                                                  tmp_path: Path) -> None:
+    # Criteo has one lookup per bag; before, every table was fitted lognormal with sigma 1,
+    # which left 2,002 of 5,200 bags empty.
+    criteo = open_source(data_dir / "criteo_sample.csv", options=ReadOptions(rows=1000))
+    fitted, again = _fitted_twice(criteo, tmp_path)
+    assert {t.pooling.distribution for t in fitted.tables} == {"fixed"}
+    assert {(t["min_pooling"], t["max_pooling"]) for t in again["tables"]} == {(1, 1)}
+    spread = ModelSpec("spread", 4, (TableSpec("t", 1000, 8, PoolingSpec(12.0, "lognormal",
+                                                                         sigma=0.4)),), (16,), (16,))
+    generate_trace(spread, tmp_path / "s.trace", batches=20, batch_size=500, seed=1,
+                   show_progress=False)
+    fitted = fit_trace_stats(trace_stats(open_source(tmp_path / "s.trace"), lru=False,
+                                         show_progress=False))
+    assert fitted.tables[0].pooling.sigma == pytest.approx(0.4, abs=0.03)
+
+
+def test_the_stats_table_keeps_its_columns_apart_at_large_pooling(tmp_path: Path) -> None:
+    # Before, ratio 0.0001 and pool 1000000.00 ran together as "0.00011000000.00".
+    wide = ModelSpec("wide", 4, (TableSpec("t", 100, 8, PoolingSpec(1e6, "fixed")),), (16,), (16,))
+    generate_trace(wide, tmp_path / "w.trace", batches=1, batch_size=1, seed=1, show_progress=False)
+    text = format_stats(trace_stats(open_source(tmp_path / "w.trace"), lru=False,
+                                    show_progress=False))
+    row = next(line for line in text.splitlines() if line.startswith("t "))
+    assert row.split()[1:6] == ["100", "1,000,000", "100", "0.0001", "1000000.00"]
