@@ -171,6 +171,7 @@ def _slow_simulation(job: str, *, marker: str) -> object:
     (Path(marker) / job).touch()
     time.sleep(0.2)
     return SimpleNamespace(throughput_examples_per_s=1.0, examples_per_joule=1.0, power_w=1.0,
+                           throughput_rse=0.0,
                            bottleneck="", utilization={}, resource_utilization={},
                            phase_time_s={}, notes=())
 
