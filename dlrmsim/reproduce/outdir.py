@@ -3,8 +3,10 @@
 never leaves old and new results mixed. Temporaries left by a killed run are removed at the next
 start; those of a run still alive (same host, live pid) are left alone.
 
-Only a folder that is empty or holds an earlier report (REPORT_FILES) is replaced: any other
-folder (`--out ~` by mistake) is refused before anything runs, since replacing it deletes it."""
+Only a folder that is empty or holds an earlier report and nothing else (REPORT_FILES, and no
+name a report does not write: REPORT_NAMES, REPORT_FOLDERS) is replaced: any other folder
+(`--out ~` by mistake, or a report with one's own notes put beside it) is refused before anything
+runs, since replacing it deletes it."""
 
 from __future__ import annotations
 
@@ -21,6 +23,10 @@ from sim.paths import file_in_the_way
 _TMP, _OLD = ".tmp-", ".old-"
 # What every report holds (report.write): a folder with these is an earlier report.
 REPORT_FILES = ("report.md", "claims.json")
+# Everything else a report may write at its top level, and its folders with the one kind of
+# file each holds: a name outside these is the user's, and the folder is not replaced.
+REPORT_NAMES = frozenset({*REPORT_FILES, "report.html", "run_info.json"})
+REPORT_FOLDERS = {"figures": ".png", "data": ".csv"}
 
 
 def _prefix(target: Path, kind: str) -> str:
@@ -87,6 +93,30 @@ def _refuse_to_replace(target: Path) -> None:
         raise ReproduceError(f"will not replace {target}: it holds files that are not a report "
                              f"of dlrmsim reproduce ({shown}); give a new or empty folder with "
                              "--out")
+    extra = _not_a_reports(target, names)
+    if extra:
+        shown = ", ".join(extra[:3]) + (", ..." if len(extra) > 3 else "")
+        raise ReproduceError(f"will not replace {target}: beside an earlier report it holds "
+                             f"files the report did not write ({shown}), which replacing it "
+                             "would delete; move them out, or give another folder with --out")
+
+
+def _not_a_reports(target: Path, names: list[str]) -> list[str]:
+    """The names under `target` (a report's folder) that no report writes, as relative paths."""
+    extra = [n for n in names if n not in REPORT_NAMES and n not in REPORT_FOLDERS]
+    for folder, suffix in REPORT_FOLDERS.items():
+        inside = target / folder
+        if not inside.exists():
+            continue
+        if not inside.is_dir():
+            extra.append(folder)
+            continue
+        try:
+            extra += [f"{folder}/{p.name}" for p in sorted(inside.iterdir())
+                      if p.suffix != suffix or not p.is_file()]
+        except OSError as err:
+            raise _cannot_write(target, err) from err
+    return extra
 
 
 def start(target: Path) -> Path:

@@ -147,3 +147,23 @@ def test_building_refuses_a_file_target(tmp_path: Path) -> None:
     target.write_text("x")
     with pytest.raises(ReproduceError, match="is a file"), outdir.building(target):
         pass
+
+
+@pytest.mark.parametrize("mine", ["mynotes.txt", "myanalysis/", "data/mine.txt", "figures/sub/"])
+def test_a_report_with_ones_own_files_beside_it_is_not_replaced(tmp_path: Path,
+                                                                 mine: str) -> None:
+    # A folder holding report.md and claims.json counted as a report whatever else it held, and
+    # a rerun deleted the user's notes with it.
+    out = tmp_path / "out"
+    reproduce(out, quick("fig9"), progress=False)
+    path = out / mine.rstrip("/")
+    if mine.endswith("/"):
+        path.mkdir()
+    else:
+        path.write_text("mine\n")
+    with pytest.raises(ReproduceError, match="did not write"):
+        reproduce(out, quick("fig9"), progress=False)
+    assert path.exists()
+    path.rmdir() if mine.endswith("/") else path.unlink()
+    reproduce(out, quick("fig9"), progress=False)  # a report alone is replaced
+    assert (out / "report.md").exists()
