@@ -62,7 +62,7 @@ def reproduce(out: str | os.PathLike[str] = DEFAULT_OUT, settings: Settings | No
         claims = _verdicts({r.experiment.id: r.rows for r in results})
         report.write(work, settings, results, claims)
         seconds = time.perf_counter() - began
-        _run_info(work, settings, len(outcomes), seconds)
+        _run_info(work, settings, len(outcomes), seconds, jobs)
     final = Path(out).expanduser().absolute()
     return Reproduction(final, results, claims, len(outcomes), seconds)
 
@@ -105,11 +105,14 @@ def _verdicts(rows: dict[str, tuple[Row, ...]]) -> tuple[ClaimResult, ...]:
     return tuple(evaluate([c for c in all_claims() if c.experiment in rows], rows))
 
 
-def _run_info(work: Path, settings: Settings, simulations: int, seconds: float) -> None:
-    """Timing and load of this run, kept apart from the report so that the report itself does
-    not change from run to run."""
+def _run_info(work: Path, settings: Settings, simulations: int, seconds: float,
+              jobs: int) -> None:
+    """Timing and load of this run, and what shaped its time (experiments chosen with --only,
+    simulations at once with --jobs), kept apart from the report so that the report itself
+    does not change from run to run."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    info = {"mode": settings.mode, "seed": settings.seed, "simulations": simulations,
+    info = {"mode": settings.mode, "seed": settings.seed, "only": list(settings.only),
+            "jobs": jobs, "simulations": simulations,
             "seconds": round(seconds, 1), "cpus": os.cpu_count(),
             "load_average_1_5_15_min": [round(x, 2) for x in load]}
     (work / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")

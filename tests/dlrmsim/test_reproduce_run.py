@@ -167,3 +167,12 @@ def test_a_report_with_ones_own_files_beside_it_is_not_replaced(tmp_path: Path,
     path.rmdir() if mine.endswith("/") else path.unlink()
     reproduce(out, quick("fig9"), progress=False)  # a report alone is replaced
     assert (out / "report.md").exists()
+
+
+def test_run_info_says_what_shaped_the_runs_time(quick_run: Path) -> None:
+    import json
+
+    info = json.loads((quick_run / "run_info.json").read_text())
+    assert info["only"] == list(SUBSET) and info["jobs"] == 1
+    assert info["mode"] == "quick" and info["seconds"] > 0 and info["simulations"] > 0
+
