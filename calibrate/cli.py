@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from calibrate import arguments
 from calibrate.device import DEVICE_CHOICES
 from calibrate.errors import CalibrationError
 from calibrate.kernels.network import SinkServer
@@ -42,15 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "an unknown name lists those of this host and mode); default: all")
     parser.add_argument("--budget-scale", type=float, default=1.0, metavar="X",
                         help="multiply the mode's time budget by X (default 1)")
-    parser.add_argument("--threads", type=int, default=None, metavar="N",
-                        help="torch intra-op threads (default: torch's choice, one per core)")
+    parser.add_argument("--threads", type=arguments.threads, default=None, metavar="N",
+                        help="torch intra-op threads, at most the CPUs this process may use "
+                             "(default: torch's choice, one per core)")
     parser.add_argument("--keep-going", action="store_true",
                         help="when an op fails, record it as skipped with the error and go on; "
                              "the profile is written and the exit status is 3")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     actions = parser.add_subparsers(dest="calibrate_action", metavar="ACTION")
     serve = actions.add_parser("serve", help="run a TCP sink that a `--peer` run measures")
-    serve.add_argument("--port", type=int, required=True, help="TCP port to listen on")
+    serve.add_argument("--port", type=arguments.port, required=True,
+                       help="TCP port to listen on, 0 to 65535 (0: any free port)")
     serve.add_argument("--host", default=DEFAULT_SERVE_HOST, help="address to bind")
 
 

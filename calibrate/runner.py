@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from calibrate.arguments import threads_problem
 from calibrate.catalog_compute import (
     embedding_specs,
     fbgemm_specs,
@@ -103,8 +104,9 @@ def default_out_path(device: torch.device, quick: bool) -> Path:
 
 def check_options(options: RunOptions) -> None:
     """Raise CalibrationError, naming the option, for a value the run cannot use."""
-    if options.threads is not None and options.threads < 1:
-        raise CalibrationError(f"--threads must be >= 1, got {options.threads}")
+    problem = None if options.threads is None else threads_problem(options.threads)
+    if problem:  # the command line checked it; RunOptions also comes from Python callers
+        raise CalibrationError(f"--threads {problem}")
     if not (math.isfinite(options.budget_scale) and options.budget_scale > 0):
         raise CalibrationError(f"--budget-scale must be a finite number > 0, "
                                f"got {options.budget_scale}")
