@@ -17,6 +17,7 @@ from calibrate import arguments
 from calibrate.device import DEVICE_CHOICES
 from calibrate.errors import CalibrationError
 from calibrate.kernels.network import SinkServer
+from calibrate.quality import weak_fit_warning
 
 DEFAULT_SERVE_HOST = "0.0.0.0"  # listen on every interface, so a remote host can reach it
 
@@ -143,6 +144,9 @@ def run(args: argparse.Namespace) -> int:
     path, profile = calibrate(options)
     if not args.quiet or args.json:
         _print_summary(summary(path, profile), args.json)
+    weak = profile["run"].get("weak_fits")
+    if weak:  # even with --quiet: a profile of guesses must not pass for measurements
+        print(weak_fit_warning(weak, args.quick), file=sys.stderr)
     failed = failed_ops(profile)
     if failed:
         print(f"calibrate: {len(failed)} op(s) failed and were skipped: {', '.join(failed)}; "

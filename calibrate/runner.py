@@ -46,6 +46,7 @@ from calibrate.peer import PeerLink, open_peer
 from calibrate.plan import Limits, Plan, plan_op
 from calibrate.profile import SCHEMA, SCHEMA_VERSION, check_writable, write_profile
 from calibrate.progress import ProgressBar
+from calibrate.quality import weak_fits
 from calibrate.settings import mode_settings, priors_for
 from calibrate.stats import SPREAD_DEFINITION
 from calibrate.sweep import SweepResult, run_sweep
@@ -309,7 +310,8 @@ def assemble(ctx: Context, registry: Registry, plans: dict[str, Plan], results: 
                 "timing_policy": vars(ctx.settings.policy),
                 "spread": SPREAD_DEFINITION,
                 "network_peer": link.label if link else None,
-                "network_tcp_time": "one-way bytes plus a 1-byte acknowledgement (one RTT)"},
+                "network_tcp_time": "one-way bytes plus a 1-byte acknowledgement (one RTT)",
+                "weak_fits": weak_fits(registry, models)},
     }
 
 

@@ -59,3 +59,61 @@ def test_threads_up_to_the_usable_cpus_are_accepted(tmp_path):
     assert main(["--device", "cpu", "--quick", "--ops", "host_copy", "--budget-scale", "0.01",
                  "--threads", str(cpus), "--quiet", "--out", str(out)]) == 0
     assert out.exists()
+
+
+# host_copy's form: a latency plus bytes over a bandwidth (two terms).
+_COPY_TERMS = ({}, {"bytes": 1})
+
+
+def _copy_model(fit: list[tuple[float, float]], held: list[tuple[float, float]]) -> dict:
+    from calibrate.fit import build_cost_model
+
+    points = [({"bytes": b}, t, False) for b, t in fit] + [({"bytes": b}, t, True)
+                                                            for b, t in held]
+    model = build_cost_model(("bytes",), _COPY_TERMS, (), points)
+    assert model is not None
+    return model
+
+
+def test_a_law_the_fit_follows_is_not_weak():
+    from calibrate.quality import weak_fit_reasons
+
+    law = lambda b: 2e-6 + b / 1e10  # noqa: E731  2 us latency, 10 GB/s
+    sizes = [1e3, 1e4, 1e5, 1e6, 1e7]
+    model = _copy_model([(b, law(b)) for b in sizes], [(3e5, law(3e5)), (3e6, law(3e6))])
+    assert weak_fit_reasons(len(_COPY_TERMS), model) == []
+
+
+def test_one_fitted_point_and_a_wrong_held_out_prediction_are_named():
+    from calibrate.quality import weak_fit_reasons
+
+    law = lambda b: 2e-6 + b / 1e10  # noqa: E731
+    model = _copy_model([(1e3, law(1e3))], [(1e7, law(1e7)), (1e8, law(1e8))])
+    reasons = weak_fit_reasons(len(_COPY_TERMS), model)
+    assert any(r.startswith("held-out median error") for r in reasons)
+    assert "1 fitted point(s) for 2 terms" in reasons
+
+
+def test_a_constant_fit_of_an_op_that_has_size_terms_is_named():
+    from calibrate.quality import weak_fit_reasons
+
+    # Noise that hides the size dependence: every size took the same time.
+    model = _copy_model([(1e3, 1e-3), (1e5, 1e-3), (1e7, 1e-3)], [(1e4, 1e-3)])
+    assert weak_fit_reasons(len(_COPY_TERMS), model) == ["its fit is a constant"]
+
+
+def test_a_starved_run_warns_and_records_its_weak_fits(tmp_path, capsys):
+    """A budget this small keeps one fitted point per op: a constant, off by multiples on the
+    held-out points. It exited 0 without a word."""
+    import json
+
+    out = tmp_path / "nb.json"
+    assert main(["--device", "cpu", "--quick", "--threads", "1", "--ops", "host_copy,mlp_forward",
+                 "--budget-scale", "0.001", "--quiet", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 2 op(s) have fits too weak to use: " in err
+    assert "host_copy (" in err and "mlp_forward (" in err
+    assert "--budget-scale" in err and "without --quick" in err
+    weak = json.loads(out.read_text())["run"]["weak_fits"]
+    assert set(weak) == {"host_copy", "mlp_forward"}
+    assert "1 fitted point(s) for 5 terms" in weak["mlp_forward"]
