@@ -149,12 +149,38 @@ def build_registry(ctx: Context, link: PeerLink | None, only: Sequence[str] | No
     known = [s.name for s in specs] + ([NETWORK_OP] if link is None else [])
     unknown = sorted(set(only or ()) - set(known))
     if unknown:
-        raise CalibrationError(f"unknown op(s) {unknown}; known: {known}")
+        raise CalibrationError(_unknown_ops_message(unknown, known, _unavailable_ops(ctx)))
     registry = Registry()
     for spec in specs:
         if only is None or spec.name in only:
             registry.add(spec)
     return registry
+
+
+def _unavailable_ops(ctx: Context) -> dict[str, str]:
+    """Ops that another mode or install would measure, each with what makes it available:
+    "unknown op" sent users who named one the README lists looking for a typo."""
+    why = {}
+    if ctx.settings.name != "full":
+        why.update({s.name: "full mode only: drop --quick" for s in working_set_specs(ctx)})
+    if not ctx.use_fbgemm:
+        if fbgemm_version() is not None:
+            fix = "left out by --no-fbgemm: drop it"
+        elif ctx.device.type == "cuda":
+            fix = "needs fbgemm_gpu (pip install fbgemm-gpu, the build matching your torch)"
+        else:
+            fix = "needs fbgemm_gpu (pip install fbgemm-gpu-cpu==1.8.0)"
+        why.update({s.name: fix for s in fbgemm_specs(ctx)})
+    return why
+
+
+def _unknown_ops_message(unknown: Sequence[str], known: Sequence[str],
+                         unavailable: dict[str, str]) -> str:
+    parts = [f"op {op}: {unavailable[op]}" for op in unknown if op in unavailable]
+    rest = [op for op in unknown if op not in unavailable]
+    if rest:
+        parts.append(f"unknown op(s) {rest}; known: {list(known)}")
+    return "; ".join(parts)
 
 
 def _weight(name: str) -> float:

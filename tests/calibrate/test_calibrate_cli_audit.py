@@ -117,3 +117,37 @@ def test_a_starved_run_warns_and_records_its_weak_fits(tmp_path, capsys):
     weak = json.loads(out.read_text())["run"]["weak_fits"]
     assert set(weak) == {"host_copy", "mlp_forward"}
     assert "1 fitted point(s) for 5 terms" in weak["mlp_forward"]
+
+
+def _fails(argv, capsys, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("calibrate: error:") and message in err and err.count("\n") == 1
+
+
+def test_a_full_mode_op_in_quick_mode_says_drop_quick(tmp_path, capsys):
+    # The README names embedding_forward_cold; "unknown op" sent users looking for a typo.
+    out = tmp_path / "p.json"
+    _fails(["--device", "cpu", "--quick", "--ops", "embedding_forward_cold", "--out", str(out)],
+           capsys, "op embedding_forward_cold: full mode only: drop --quick")
+    assert not out.exists()
+
+
+def test_an_fbgemm_op_without_fbgemm_says_how_to_install_it(tmp_path, capsys):
+    from calibrate.kernels.fbgemm import fbgemm_version
+
+    if fbgemm_version() is not None:
+        pytest.skip("needs a host without fbgemm_gpu")
+    _fails(["--device", "cpu", "--ops", "fbgemm_embedding_forward", "--out",
+            str(tmp_path / "p.json")], capsys,
+           "op fbgemm_embedding_forward: needs fbgemm_gpu (pip install fbgemm-gpu-cpu==1.8.0)")
+
+
+def test_an_fbgemm_op_with_no_fbgemm_says_drop_it(tmp_path, capsys, monkeypatch):
+    import calibrate.runner as runner
+
+    monkeypatch.setattr(runner, "fbgemm_version", lambda: "1.8.0")  # as if installed
+    _fails(["--device", "cpu", "--no-fbgemm", "--ops", "fbgemm_embedding_forward,warp_drive",
+            "--out", str(tmp_path / "p.json")], capsys,
+           "op fbgemm_embedding_forward: left out by --no-fbgemm: drop it; unknown op(s) "
+           "['warp_drive']")
