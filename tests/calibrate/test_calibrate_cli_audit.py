@@ -151,3 +151,49 @@ def test_an_fbgemm_op_with_no_fbgemm_says_drop_it(tmp_path, capsys, monkeypatch)
             "--out", str(tmp_path / "p.json")], capsys,
            "op fbgemm_embedding_forward: left out by --no-fbgemm: drop it; unknown op(s) "
            "['warp_drive']")
+
+
+def _children(pid: int) -> list[str]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return path.read_text().split() if path.exists() else []
+
+
+def _interrupt_once_children_run(argv: list[str], after_s: float
+                                 ) -> subprocess.CompletedProcess[str]:
+    """Run `dlrmsim calibrate argv` in its own process group and, once it has started its worker
+    processes and `after_s` more seconds, send SIGINT to the whole group, as Ctrl-C in a
+    terminal does."""
+    import signal
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "dlrmsim", "calibrate", *argv],
+                               stderr=subprocess.PIPE, text=True, cwd=ROOT, env=ENV,
+                               start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not _children(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(after_s)  # the children are past their start
+        os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    return subprocess.CompletedProcess(process.args, process.returncode, "", err)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+# The gloo ranks import torch (seconds); the sink starts in a fraction of one, and network_tcp's
+# quick sweep is over about a second later.
+@pytest.mark.parametrize(("op", "after_s"), [("allreduce_gloo", 2.0), ("network_tcp", 0.3)])
+def test_ctrl_c_stops_the_worker_processes_without_their_tracebacks(tmp_path, op, after_s):
+    # The gloo ranks (collectives._worker) and the loopback sink (network.serve_loopback)
+    # each printed a KeyboardInterrupt traceback before the parent's line.
+    out = tmp_path / "p.json"
+    result = _interrupt_once_children_run(["--device", "cpu", "--quick", "--ops", op,
+                                           "--budget-scale", "1", "--quiet", "--out", str(out)],
+                                          after_s)
+    assert result.returncode == 130, result.stderr
+    assert "Traceback" not in result.stderr and "KeyboardInterrupt" not in result.stderr
+    assert result.stderr.startswith("dlrmsim calibrate: interrupted")
+    assert not out.exists()
