@@ -20,6 +20,9 @@ from calibrate.kernels.network import SinkServer
 from calibrate.quality import weak_fit_warning
 
 DEFAULT_SERVE_HOST = "0.0.0.0"  # listen on every interface, so a remote host can reach it
+# What an interrupted run leaves: the profile is written atomically at the very end, and an
+# existing one is replaced only by that last rename.
+INTERRUPTED = "interrupted; no profile written (a profile already at the output path is untouched)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -168,5 +171,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"calibrate: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("calibrate: interrupted; no profile written", file=sys.stderr)
+        print(f"calibrate: {INTERRUPTED}", file=sys.stderr)
         return 130

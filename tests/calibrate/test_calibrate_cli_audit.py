@@ -197,3 +197,52 @@ def test_ctrl_c_stops_the_worker_processes_without_their_tracebacks(tmp_path, op
     assert "Traceback" not in result.stderr and "KeyboardInterrupt" not in result.stderr
     assert result.stderr.startswith("dlrmsim calibrate: interrupted")
     assert not out.exists()
+
+
+_INTERRUPTED = ("interrupted; no profile written (a profile already at the output path is "
+                "untouched)\n")
+
+
+def test_an_interrupted_dlrmsim_calibrate_says_nothing_was_written(tmp_path):
+    # It said only "interrupted", where `python -m calibrate` said "no profile written".
+    out = tmp_path / "p.json"
+    out.write_text("an earlier profile")
+    result = _interrupt_once_children_run(["--device", "cpu", "--quick", "--ops",
+                                           "allreduce_gloo", "--budget-scale", "1", "--quiet",
+                                           "--force", "--out", str(out)], 2.0)
+    assert result.returncode == 130
+    assert result.stderr == f"dlrmsim calibrate: {_INTERRUPTED}"
+    assert out.read_text() == "an earlier profile"
+    assert [p.name for p in tmp_path.iterdir()] == ["p.json"]
+
+
+def test_both_commands_say_the_same_on_ctrl_c(capsys, monkeypatch):
+    import calibrate.cli as cli
+    from dlrmsim.cli import main as dlrmsim_main
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run", interrupted)
+    monkeypatch.setattr("dlrmsim.commands.calibrate.run", interrupted)
+    assert cli.main(["--device", "cpu"]) == 130
+    assert capsys.readouterr().err == f"calibrate: {_INTERRUPTED}"
+    assert dlrmsim_main(["calibrate", "--device", "cpu"]) == 130
+    assert capsys.readouterr().err == f"dlrmsim calibrate: {_INTERRUPTED}"
+
+
+def test_ctrl_c_while_the_profile_is_written_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import calibrate.profile as profile
+
+    out = tmp_path / "p.json"
+    out.write_text("an earlier profile")
+    monkeypatch.setattr(profile, "validate_profile", lambda data: None)
+
+    def interrupt(fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(profile.os, "fsync", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        profile.write_profile({"schema": "dlrmsim.profile"}, out)
+    assert [p.name for p in tmp_path.iterdir()] == ["p.json"]  # the hidden .p.json.*.tmp stayed
+    assert out.read_text() == "an earlier profile"
