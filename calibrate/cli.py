@@ -94,6 +94,8 @@ def summary(path: Path, profile: dict[str, Any]) -> dict[str, Any]:
                        "pieces": len(model["pieces"])}
                 for name, model in profile["cost_models"].items()},
         "skipped_at_deadline": late,
+        "working_set_ratios": {base: {"kept": len(r["points"]), "excluded": len(r["excluded"])}
+                               for base, r in profile.get("working_set_ratios", {}).items()},
     }
 
 
@@ -114,13 +116,14 @@ def _print_summary(info: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(info, indent=1))
         return
     print(f"profile {info['profile']} written in {info['wall_s']:.0f} s")
-    print(f"{'op':42} {'points':>6} {'flagged':>7} {'late':>4} {'holdout err':>11} "
-          f"{'pieces':>6}")
-    for name, row in info["ops"].items():
-        err = row["holdout_median_abs_rel"]
-        err_text = "-" if err is None else f"{100 * err:.1f}%"
-        print(f"{name:42} {row['points']:6d} {row['flagged']:7d} "
-              f"{row['skipped_at_deadline']:4d} {err_text:>11} {row['pieces']:6d}")
+    if info["ops"]:
+        _print_ops_table(info["ops"])
+    ratios = info["working_set_ratios"]
+    if ratios:
+        counts = ", ".join(f"{base} {r['kept']} kept, {r['excluded']} excluded as noisy"
+                           for base, r in ratios.items())
+        lead = "" if info["ops"] else "no cost model fitted (working-set ops only); "
+        print(f"{lead}working-set ratios: {counts}")
     late = info["skipped_at_deadline"]
     if late:
         estimate = info["estimated_s"]
@@ -130,6 +133,16 @@ def _print_summary(info: dict[str, Any], as_json: bool) -> None:
               f"because their op ran past its deadline ({', '.join(sorted(late))}): this host "
               f"ran slower than planned{pace}; their fits rest on fewer points. Run again with "
               "--budget-scale 2 (or more) to measure the whole grid.", file=sys.stderr)
+
+
+def _print_ops_table(ops: dict[str, Any]) -> None:
+    print(f"{'op':42} {'points':>6} {'flagged':>7} {'late':>4} {'holdout err':>11} "
+          f"{'pieces':>6}")
+    for name, row in ops.items():
+        err = row["holdout_median_abs_rel"]
+        err_text = "-" if err is None else f"{100 * err:.1f}%"
+        print(f"{name:42} {row['points']:6d} {row['flagged']:7d} "
+              f"{row['skipped_at_deadline']:4d} {err_text:>11} {row['pieces']:6d}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -246,3 +246,24 @@ def test_ctrl_c_while_the_profile_is_written_leaves_no_temporary_file(tmp_path, 
         profile.write_profile({"schema": "dlrmsim.profile"}, out)
     assert [p.name for p in tmp_path.iterdir()] == ["p.json"]  # the hidden .p.json.*.tmp stayed
     assert out.read_text() == "an earlier profile"
+
+
+def _working_set_only_profile(kept: int, excluded: int) -> dict:
+    pair = {"table_bytes": 4e5, "base_rotation_bytes": 1e8, "cold_rotation_bytes": 4e9,
+            "ratio": 1.2}
+    return {"measurements": [], "cost_models": {}, "grid": {"ops": {}},
+            "run": {"wall_s": 41.0, "estimated_s": 30.0},
+            "working_set_ratios": {"embedding_forward": {
+                "cold_rotation_factor": 16, "points": [pair] * kept,
+                "excluded": [{**pair, "reason": "cold timing flagged as noisy"}] * excluded}}}
+
+
+def test_a_run_of_working_set_ops_only_says_so_instead_of_an_empty_table(capsys):
+    # `--ops embedding_forward_cold` printed the table's header and no row.
+    from calibrate.cli import _print_summary, summary
+
+    _print_summary(summary(Path("cold.json"), _working_set_only_profile(0, 3)), as_json=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["profile cold.json written in 41 s",
+                     "no cost model fitted (working-set ops only); working-set ratios: "
+                     "embedding_forward 0 kept, 3 excluded as noisy"]
