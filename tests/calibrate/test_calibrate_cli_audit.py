@@ -62,7 +62,7 @@ def test_threads_up_to_the_usable_cpus_are_accepted(tmp_path):
 
 
 # host_copy's form: a latency plus bytes over a bandwidth (two terms).
-_COPY_TERMS = ({}, {"bytes": 1})
+_COPY_TERMS: tuple[dict[str, float], ...] = ({}, {"bytes": 1})
 
 
 def _copy_model(fit: list[tuple[float, float]], held: list[tuple[float, float]]) -> dict:
