@@ -13,11 +13,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from calibrate import arguments
 from calibrate.device import DEVICE_CHOICES
 from calibrate.errors import CalibrationError
 from calibrate.kernels.network import SinkServer
+from calibrate.quality import weak_fit_warning
 
 DEFAULT_SERVE_HOST = "0.0.0.0"  # listen on every interface, so a remote host can reach it
+# What an interrupted run leaves: the profile is written atomically at the very end, and an
+# existing one is replaced only by that last rename.
+INTERRUPTED = "interrupted; no profile written (a profile already at the output path is untouched)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,15 +47,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "an unknown name lists those of this host and mode); default: all")
     parser.add_argument("--budget-scale", type=float, default=1.0, metavar="X",
                         help="multiply the mode's time budget by X (default 1)")
-    parser.add_argument("--threads", type=int, default=None, metavar="N",
-                        help="torch intra-op threads (default: torch's choice, one per core)")
+    parser.add_argument("--threads", type=arguments.threads, default=None, metavar="N",
+                        help="torch intra-op threads, at most the CPUs this process may use "
+                             "(default: torch's choice, one per core)")
     parser.add_argument("--keep-going", action="store_true",
                         help="when an op fails, record it as skipped with the error and go on; "
                              "the profile is written and the exit status is 3")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     actions = parser.add_subparsers(dest="calibrate_action", metavar="ACTION")
     serve = actions.add_parser("serve", help="run a TCP sink that a `--peer` run measures")
-    serve.add_argument("--port", type=int, required=True, help="TCP port to listen on")
+    serve.add_argument("--port", type=arguments.port, required=True,
+                       help="TCP port to listen on, 0 to 65535 (0: any free port)")
     serve.add_argument("--host", default=DEFAULT_SERVE_HOST, help="address to bind")
 
 
@@ -87,6 +94,8 @@ def summary(path: Path, profile: dict[str, Any]) -> dict[str, Any]:
                        "pieces": len(model["pieces"])}
                 for name, model in profile["cost_models"].items()},
         "skipped_at_deadline": late,
+        "working_set_ratios": {base: {"kept": len(r["points"]), "excluded": len(r["excluded"])}
+                               for base, r in profile.get("working_set_ratios", {}).items()},
     }
 
 
@@ -107,13 +116,14 @@ def _print_summary(info: dict[str, Any], as_json: bool) -> None:
         print(json.dumps(info, indent=1))
         return
     print(f"profile {info['profile']} written in {info['wall_s']:.0f} s")
-    print(f"{'op':42} {'points':>6} {'flagged':>7} {'late':>4} {'holdout err':>11} "
-          f"{'pieces':>6}")
-    for name, row in info["ops"].items():
-        err = row["holdout_median_abs_rel"]
-        err_text = "-" if err is None else f"{100 * err:.1f}%"
-        print(f"{name:42} {row['points']:6d} {row['flagged']:7d} "
-              f"{row['skipped_at_deadline']:4d} {err_text:>11} {row['pieces']:6d}")
+    if info["ops"]:
+        _print_ops_table(info["ops"])
+    ratios = info["working_set_ratios"]
+    if ratios:
+        counts = ", ".join(f"{base} {r['kept']} kept, {r['excluded']} excluded as noisy"
+                           for base, r in ratios.items())
+        lead = "" if info["ops"] else "no cost model fitted (working-set ops only); "
+        print(f"{lead}working-set ratios: {counts}")
     late = info["skipped_at_deadline"]
     if late:
         estimate = info["estimated_s"]
@@ -123,6 +133,16 @@ def _print_summary(info: dict[str, Any], as_json: bool) -> None:
               f"because their op ran past its deadline ({', '.join(sorted(late))}): this host "
               f"ran slower than planned{pace}; their fits rest on fewer points. Run again with "
               "--budget-scale 2 (or more) to measure the whole grid.", file=sys.stderr)
+
+
+def _print_ops_table(ops: dict[str, Any]) -> None:
+    print(f"{'op':42} {'points':>6} {'flagged':>7} {'late':>4} {'holdout err':>11} "
+          f"{'pieces':>6}")
+    for name, row in ops.items():
+        err = row["holdout_median_abs_rel"]
+        err_text = "-" if err is None else f"{100 * err:.1f}%"
+        print(f"{name:42} {row['points']:6d} {row['flagged']:7d} "
+              f"{row['skipped_at_deadline']:4d} {err_text:>11} {row['pieces']:6d}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,6 +160,9 @@ def run(args: argparse.Namespace) -> int:
     path, profile = calibrate(options)
     if not args.quiet or args.json:
         _print_summary(summary(path, profile), args.json)
+    weak = profile["run"].get("weak_fits")
+    if weak:  # even with --quiet: a profile of guesses must not pass for measurements
+        print(weak_fit_warning(weak, args.quick), file=sys.stderr)
     failed = failed_ops(profile)
     if failed:
         print(f"calibrate: {len(failed)} op(s) failed and were skipped: {', '.join(failed)}; "
@@ -161,5 +184,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"calibrate: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("calibrate: interrupted; no profile written", file=sys.stderr)
+        print(f"calibrate: {INTERRUPTED}", file=sys.stderr)
         return 130

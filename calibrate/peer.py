@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from calibrate.errors import CalibrationError
+from calibrate.kernels.children import start_ignoring_sigint
 from calibrate.kernels.network import CONNECT_TIMEOUT_S, TcpSender, serve_loopback
 
 SINK_START_TIMEOUT_S = 30.0  # seconds for the loopback sink process to report its port
@@ -53,7 +54,7 @@ def _loopback() -> PeerLink:
     context = mp.get_context("spawn")
     parent, child = context.Pipe()
     process = context.Process(target=serve_loopback, args=(child,), daemon=True)
-    process.start()
+    start_ignoring_sigint([process])
     if not parent.poll(SINK_START_TIMEOUT_S):
         process.terminate()
         raise CalibrationError("the loopback TCP sink did not start")

@@ -118,9 +118,16 @@ def write_profile(data: Mapping[str, Any], path: Path) -> None:
         os.chmod(temp_name, 0o666 & ~_umask())  # temp files are private (0600); profiles are not
         os.replace(temp_name, path)
     except OSError as err:
-        if temp_name and os.path.exists(temp_name):
-            os.unlink(temp_name)
+        _remove(temp_name)
         raise CalibrationError(f"cannot write the profile to {path}: {err.strerror or err}") from err
+    except BaseException:  # Ctrl-C mid-write: the callers say nothing was written
+        _remove(temp_name)
+        raise
+
+
+def _remove(temp_name: str | None) -> None:
+    if temp_name and os.path.exists(temp_name):
+        os.unlink(temp_name)
 
 
 def load_profile(path: Path) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from calibrate.arguments import threads_problem
 from calibrate.catalog_compute import (
     embedding_specs,
     fbgemm_specs,
@@ -45,6 +46,7 @@ from calibrate.peer import PeerLink, open_peer
 from calibrate.plan import Limits, Plan, plan_op
 from calibrate.profile import SCHEMA, SCHEMA_VERSION, check_writable, write_profile
 from calibrate.progress import ProgressBar
+from calibrate.quality import weak_fits
 from calibrate.settings import mode_settings, priors_for
 from calibrate.stats import SPREAD_DEFINITION
 from calibrate.sweep import SweepResult, run_sweep
@@ -103,8 +105,9 @@ def default_out_path(device: torch.device, quick: bool) -> Path:
 
 def check_options(options: RunOptions) -> None:
     """Raise CalibrationError, naming the option, for a value the run cannot use."""
-    if options.threads is not None and options.threads < 1:
-        raise CalibrationError(f"--threads must be >= 1, got {options.threads}")
+    problem = None if options.threads is None else threads_problem(options.threads)
+    if problem:  # the command line checked it; RunOptions also comes from Python callers
+        raise CalibrationError(f"--threads {problem}")
     if not (math.isfinite(options.budget_scale) and options.budget_scale > 0):
         raise CalibrationError(f"--budget-scale must be a finite number > 0, "
                                f"got {options.budget_scale}")
@@ -146,12 +149,38 @@ def build_registry(ctx: Context, link: PeerLink | None, only: Sequence[str] | No
     known = [s.name for s in specs] + ([NETWORK_OP] if link is None else [])
     unknown = sorted(set(only or ()) - set(known))
     if unknown:
-        raise CalibrationError(f"unknown op(s) {unknown}; known: {known}")
+        raise CalibrationError(_unknown_ops_message(unknown, known, _unavailable_ops(ctx)))
     registry = Registry()
     for spec in specs:
         if only is None or spec.name in only:
             registry.add(spec)
     return registry
+
+
+def _unavailable_ops(ctx: Context) -> dict[str, str]:
+    """Ops that another mode or install would measure, each with what makes it available:
+    "unknown op" sent users who named one the README lists looking for a typo."""
+    why = {}
+    if ctx.settings.name != "full":
+        why.update({s.name: "full mode only: drop --quick" for s in working_set_specs(ctx)})
+    if not ctx.use_fbgemm:
+        if fbgemm_version() is not None:
+            fix = "left out by --no-fbgemm: drop it"
+        elif ctx.device.type == "cuda":
+            fix = "needs fbgemm_gpu (pip install fbgemm-gpu, the build matching your torch)"
+        else:
+            fix = "needs fbgemm_gpu (pip install fbgemm-gpu-cpu==1.8.0)"
+        why.update({s.name: fix for s in fbgemm_specs(ctx)})
+    return why
+
+
+def _unknown_ops_message(unknown: Sequence[str], known: Sequence[str],
+                         unavailable: dict[str, str]) -> str:
+    parts = [f"op {op}: {unavailable[op]}" for op in unknown if op in unavailable]
+    rest = [op for op in unknown if op not in unavailable]
+    if rest:
+        parts.append(f"unknown op(s) {rest}; known: {list(known)}")
+    return "; ".join(parts)
 
 
 def _weight(name: str) -> float:
@@ -307,7 +336,8 @@ def assemble(ctx: Context, registry: Registry, plans: dict[str, Plan], results: 
                 "timing_policy": vars(ctx.settings.policy),
                 "spread": SPREAD_DEFINITION,
                 "network_peer": link.label if link else None,
-                "network_tcp_time": "one-way bytes plus a 1-byte acknowledgement (one RTT)"},
+                "network_tcp_time": "one-way bytes plus a 1-byte acknowledgement (one RTT)",
+                "weak_fits": weak_fits(registry, models)},
     }
 
 

@@ -20,6 +20,7 @@ import torch
 import torch.distributed as dist
 
 from calibrate.clock import WallClock
+from calibrate.kernels.children import start_ignoring_sigint
 from calibrate.kernels.memory import elements_for
 from calibrate.measure import time_kernel
 from calibrate.types import TimingPolicy
@@ -120,6 +121,15 @@ def _collect(results: Any, workers: list[Any], count: int, what: str) -> list[An
     return collected
 
 
+def _stop(workers: list[Any], join_s: float) -> None:
+    """Give `workers` `join_s` seconds to finish, then terminate those still running."""
+    for worker in workers:
+        worker.join(timeout=join_s)
+        if worker.is_alive():
+            worker.terminate()
+            worker.join(timeout=5)
+
+
 def measure_collective(
     op: str, backend: str, world: int, sizes: Sequence[float], policy: TimingPolicy
 ) -> list[tuple[list[float], dict[str, float], bool, int, int]]:
@@ -136,15 +146,13 @@ def measure_collective(
                                               policy, results), daemon=True)
         for rank in range(world)
     ]
-    for worker in workers:
-        worker.start()
+    start_ignoring_sigint(workers)
     try:
         collected = _collect(results, workers, len(sizes), f"{op} over {backend} x{world}")
-    finally:
-        for worker in workers:
-            worker.join(timeout=30)
-            if worker.is_alive():
-                worker.terminate()
+    except BaseException:  # Ctrl-C or a failed rank: the others would wait on it, so stop now
+        _stop(workers, join_s=0.0)
+        raise
+    _stop(workers, join_s=30.0)
     if any(worker.exitcode != 0 for worker in workers):
         raise CollectiveError(f"{op} over {backend} x{world}: a worker exited with an error")
     return collected

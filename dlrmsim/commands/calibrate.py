@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
-from calibrate.cli import add_arguments, run
+from calibrate.cli import INTERRUPTED, add_arguments, run
 
 
 def register(subparsers: Any) -> None:
@@ -16,4 +17,13 @@ def register(subparsers: Any) -> None:
                     "network bandwidth on this host; write a dlrmsim profile (see "
                     "profiles/README.md).")
     add_arguments(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    # dlrmsim's own handler says only "interrupted"; a calibration can say what it left.
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print(f"dlrmsim calibrate: {INTERRUPTED}", file=sys.stderr)
+        return 130
