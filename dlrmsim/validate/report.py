@@ -104,7 +104,11 @@ def summary_text(data: dict[str, Any]) -> str:
             return f"{label}: no configuration measured"
         return (f"{label}: median |error| {stats['median_abs_error']:.1%}, "
                 f"p90 {stats['p90_abs_error']:.1%}, max {stats['max_abs_error']:.1%}")
-    lines = [line("calibrated (profile)", data), line("analytic (nominal rates)", data["analytic"])]
+    lines = [line("calibrated (profile)", data)]
+    if data.get("uncalibrated_ops"):  # else "calibrated" would pass for the analytic model
+        lines.append(f"  not in the profile, charged at analytic costs: "
+                     f"{', '.join(data['uncalibrated_ops'])}")
+    lines.append(line("analytic (nominal rates)", data["analytic"]))
     drift = drift_text(data.get("drift") or {})
     if drift:
         lines.append(drift)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from dlrmsim.validate.configs import ValidationConfig
+from dlrmsim.validate.coverage import uncalibrated_ops
 from dlrmsim.validate.drift import ProbeResult, drift_record, profile_probe_points, run_probes
 from dlrmsim.validate.host import (
     GpuFacts,
@@ -146,7 +147,8 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
                                                          strict=True)]
     meta = {"profile": profile.path, "device": device, "threads": threads,
             "host": dict(profile.host), "rounds": rounds, "platform": platform.description,
-            "drift": drift_record(before, probe("after"))}
+            "drift": drift_record(before, probe("after")),
+            "uncalibrated_ops": uncalibrated_ops(profile, [c.model for c in configs])}
     return rows, meta
 
 

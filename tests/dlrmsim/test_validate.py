@@ -489,3 +489,50 @@ def test_validate_reports_the_host_speed_check_and_can_skip_it(
     assert main([*args, "--no-drift-check"]) == 0
     out, _ = capsys.readouterr()
     assert json.loads(out)["drift"] == {"before": [], "after": []}
+
+
+def test_the_step_ops_are_the_ones_the_calibrated_costs_ask_for() -> None:
+    from dlrmsim.validate.coverage import UPDATE_OPS
+    from sim.costs.calibrated import _UPDATE_OPS
+
+    assert UPDATE_OPS == _UPDATE_OPS
+
+
+def test_a_profile_that_times_none_of_the_step_is_refused_before_measuring(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    # As `dlrmsim calibrate --ops host_copy` writes it: a bandwidth and no kernel.
+    def measure(*args: object, **kwargs: object) -> None:
+        raise AssertionError("measured with a profile that times no kernel of the step")
+
+    monkeypatch.setattr("dlrmsim.validate.run.validate_all", measure)
+    profile, configs = tiny_files(tmp_path)
+    data = json.loads(profile.read_text())
+    data["cost_models"] = {}
+    profile.write_text(json.dumps(data))
+    code = main(["validate", "--profile", str(profile), "--configs", str(configs), "--plot",
+                 str(tmp_path / "p.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and "times none of the step's kernels" in err
+    assert "mlp_forward" in err and "embedding_forward" in err
+
+
+def test_ops_missing_from_the_profile_are_named_in_the_summary_and_json(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    profile, configs = tiny_files(tmp_path, "[{name: a, rows: 100, dim: 16, pooling: "
+                                            "{mean_lookups: 2}}]")
+    data = json.loads(profile.read_text())
+    for op in ("mlp_forward", "mlp_backward"):
+        del data["cost_models"][op]
+    profile.write_text(json.dumps(data))
+    args = ["validate", "--profile", str(profile), "--configs", str(configs), "--min-time",
+            "0.02", "--plot", str(tmp_path / "p.png"), "--no-drift-check"]
+    assert main([*args, "--json"]) == 0
+    out, err = capsys.readouterr()
+    missing = json.loads(out)["uncalibrated_ops"]
+    assert {"mlp_forward", "mlp_backward"} <= set(missing) and "embedding_forward" not in missing
+    assert "mlp_forward" in err
+    assert main(args) == 0
+    summary_lines = capsys.readouterr().out.splitlines()
+    (said,) = [line for line in summary_lines if "charged at analytic costs" in line]
+    assert "mlp_forward" in said and "mlp_backward" in said
