@@ -536,3 +536,16 @@ def test_ops_missing_from_the_profile_are_named_in_the_summary_and_json(
     summary_lines = capsys.readouterr().out.splitlines()
     (said,) = [line for line in summary_lines if "charged at analytic costs" in line]
     assert "mlp_forward" in said and "mlp_backward" in said
+
+
+def test_the_summary_names_the_profile_its_mode_and_host(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    profile, configs = tiny_files(tmp_path, "[{name: a, rows: 100, dim: 16, pooling: "
+                                            "{mean_lookups: 2}}]")
+    assert main(["validate", "--profile", str(profile), "--configs", str(configs), "--min-time",
+                 "0.02", "--plot", str(tmp_path / "p.png"), "--no-drift-check"]) == 0
+    out = capsys.readouterr().out
+    (said,) = [line for line in out.splitlines() if line.startswith("profile:")]
+    # fake_profile: a quick profile measured on host "elsewhere", CPU "Other CPU"
+    assert str(profile) in said and "quick" in said
+    assert "elsewhere" in said and "Other CPU" in said
