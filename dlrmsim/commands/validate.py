@@ -14,6 +14,10 @@ from sim.errors import DlrmsimInputError
 if TYPE_CHECKING:
     from dlrmsim.validate.report import ValidationRow
 
+# torch.Generator.manual_seed takes an unsigned 64-bit seed (numpy's SeedSequence takes any
+# size): a larger one failed with a traceback after all the measuring.
+MAX_SEED = 2**64 - 1
+
 # The validation machinery imports torch (about 1 s): imported in `run`, so that other commands
 # and `dlrmsim --help` do not wait for it.
 
@@ -31,7 +35,7 @@ def register(subparsers: Any) -> None:
                              ", every table with fixed pooling (default: the built-in grid of 27)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="where to run the real steps (default cpu)")
-    parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of indices and weights")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of indices and weights")
     parser.add_argument("--min-time", type=arguments.seconds, default=1.0, metavar="S",
                         help="measure each configuration for at least S seconds (default 1)")
     parser.add_argument("--plot", type=Path, default=Path("validate_out/validate.png"),
@@ -48,6 +52,17 @@ def register(subparsers: Any) -> None:
                              "host's speed has moved since calibration (a few seconds)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.set_defaults(func=run)
+
+
+def _seed(text: str) -> int:
+    value = arguments.seed(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{text}: give a whole number from 0 to 2**64 - 1 "
+                                         f"({MAX_SEED}), the range torch's generators take")
+    return value
+
+
+_seed.__name__ = "seed"  # what argparse names in its messages
 
 
 def _check_device(device: str) -> None:

@@ -43,6 +43,11 @@ MIXED: dict[str, dict[str, Any]] = {
     "mixed_sparse": {"dense": 64, "tables": 96, "rows": 60_000, "pooling": 32, "dim": 32,
                      "batch": 768, "mlp": (128, 128)},
 }
+# The largest batch a configuration may ask for (examples). A step of more cannot be measured
+# on any host: measure.footprint_bytes counts 8 x batch x widest layer x 4 bytes of activations,
+# over 8 GB at 2**24 even for layers 16 wide; and it is 4096x the default grid's largest batch.
+# Above it a number is a typo, which numpy met with a traceback after the measuring.
+MAX_BATCH_SIZE = 2**24
 ZIPF_S = 1.05  # the skew of the production-like presets (presets/models/*_prod.yaml)
 
 
@@ -107,6 +112,8 @@ def _entries(path: Path, entries: Iterable[Any]) -> Iterable[ValidationConfig]:
         except PresetError as err:
             raise PresetError(f"{where}: {err}") from err
         batch = entry["batch_size"]
-        if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-            raise PresetError(f"{where}.batch_size = {batch!r}: give a whole number >= 1")
+        whole = isinstance(batch, int) and not isinstance(batch, bool)
+        if not whole or not 1 <= batch <= MAX_BATCH_SIZE:
+            raise PresetError(f"{where}.batch_size = {batch!r}: give a whole number from 1 to "
+                              f"{MAX_BATCH_SIZE} (2**24)")
         yield ValidationConfig(str(entry.get("name", f"{spec.name}_b{batch}")), spec, batch)

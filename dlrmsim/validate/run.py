@@ -20,7 +20,7 @@ from dlrmsim.validate.host import (
     profile_threads,
     read_gpu_facts,
 )
-from dlrmsim.validate.measure import SkipConfig, StepTiming, measure_step
+from dlrmsim.validate.measure import SkipConfig, StepTiming, measure_step, memory_shortfall
 from dlrmsim.validate.phases import measured_groups
 from dlrmsim.validate.predict import Prediction, predict_step
 from dlrmsim.validate.report import ValidationRow, signed_error
@@ -79,6 +79,11 @@ def validation_platform(profile: Profile, device: str, gpu: GpuFacts | None = No
 def _predictions(config: ValidationConfig, profile: Profile, platform: ServerSpec, seed: int
                  ) -> tuple[Prediction, Prediction] | str:
     """(calibrated, analytic) predicted steps, or why the configuration cannot run."""
+    # Checked first: the simulator would generate a huge batch's lookups before measure_step
+    # skipped it. On a GPU the placement says first whether the tables fit the GPU.
+    too_big = None if platform.gpus else memory_shortfall(config)
+    if too_big:
+        return f"skipped: {too_big}"
     try:
         return (predict_step(config, platform, profile=profile.path, seed=seed),
                 predict_step(config, platform, profile=None, seed=seed))

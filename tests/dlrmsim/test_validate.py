@@ -549,3 +549,56 @@ def test_the_summary_names_the_profile_its_mode_and_host(
     # fake_profile: a quick profile measured on host "elsewhere", CPU "Other CPU"
     assert str(profile) in said and "quick" in said
     assert "elsewhere" in said and "Other CPU" in said
+
+
+def _never_measured(monkeypatch: pytest.MonkeyPatch) -> None:
+    def measure(*args: object, **kwargs: object) -> None:
+        raise AssertionError("measured although the input is out of range")
+
+    monkeypatch.setattr("dlrmsim.validate.run.validate_all", measure)
+
+
+@pytest.mark.parametrize("seed", [str(2**64), str(10**30)])
+def test_a_seed_beyond_torch_s_range_is_refused_before_measuring(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        seed: str) -> None:
+    # torch.Generator.manual_seed takes at most 2**64 - 1; past it the run crashed at the end.
+    _never_measured(monkeypatch)
+    profile, configs = tiny_files(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", "--profile", str(profile), "--configs", str(configs), "--plot",
+              str(tmp_path / "p.png"), "--seed", seed])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--seed" in err and str(2**64 - 1) in err
+
+
+def test_the_largest_seed_torch_takes_seeds_the_step() -> None:
+    import torch
+
+    from dlrmsim.commands.validate import MAX_SEED
+
+    torch.Generator().manual_seed(MAX_SEED)  # the bound is torch's, not a guess
+    with pytest.raises(ValueError, match="Overflow"):  # the traceback the bound prevents
+        torch.Generator().manual_seed(MAX_SEED + 1)
+
+
+@pytest.mark.parametrize("batch", [10**30, 2**24 + 1])
+def test_a_batch_beyond_the_bound_is_refused_as_the_file_is_read(batch: int) -> None:
+    with pytest.raises(PresetError, match=rf"configs\[0\]\.batch_size = {batch}: .*2\*\*24"):
+        load_configs_text(f"- {{model: test_suite, batch_size: {batch}}}\n")
+    (config,) = load_configs_text(f"- {{model: test_suite, batch_size: {2**24}}}\n")
+    assert config.batch_size == 2**24
+
+
+def test_a_batch_too_big_for_memory_is_skipped_before_it_is_simulated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def predict(*args: object, **kwargs: object) -> None:
+        raise AssertionError("simulated a batch that cannot fit in memory")
+
+    monkeypatch.setattr("dlrmsim.validate.run.predict_step", predict)
+    profile, _ = tiny_files(tmp_path)
+    (config,) = load_configs_text(f"- {{model: test_suite, batch_size: {2**24}}}\n")
+    rows, _ = validate_all([config], load_profile(profile), device="cpu", seed=0,
+                           min_time_s=0.01, drift_check=False)
+    (row,) = rows
+    assert row.measured_s is None and row.skipped is not None and "GB available" in row.skipped
