@@ -48,7 +48,8 @@ MIXED: dict[str, dict[str, Any]] = {
 # over 8 GB at 2**24 even for layers 16 wide; and it is 4096x the default grid's largest batch.
 # Above it a number is a typo, which numpy met with a traceback after the measuring.
 MAX_BATCH_SIZE = 2**24
-ZIPF_S = 1.05  # the skew of the production-like presets (presets/models/*_prod.yaml)
+ZIPF_S = 1.05
+ENTRY_KEYS = ("name", "model", "batch_size")  # what a configs file's entry may hold  # the skew of the production-like presets (presets/models/*_prod.yaml)
 
 
 @dataclass(frozen=True)
@@ -102,18 +103,36 @@ def load_configs(path: str | Path) -> list[ValidationConfig]:
 
 
 def _entries(path: Path, entries: Iterable[Any]) -> Iterable[ValidationConfig]:
+    seen: dict[str, int] = {}  # name -> index of the entry that has it
     for i, entry in enumerate(entries):
-        where = f"{path}: configs[{i}]"
-        if not isinstance(entry, dict) or "model" not in entry or "batch_size" not in entry:
-            raise PresetError(f"{where}: give `model` and `batch_size`")
-        model = entry["model"]
-        try:
-            spec = model_from_mapping(model) if isinstance(model, dict) else load_model(str(model))
-        except PresetError as err:
-            raise PresetError(f"{where}: {err}") from err
-        batch = entry["batch_size"]
-        whole = isinstance(batch, int) and not isinstance(batch, bool)
-        if not whole or not 1 <= batch <= MAX_BATCH_SIZE:
-            raise PresetError(f"{where}.batch_size = {batch!r}: give a whole number from 1 to "
-                              f"{MAX_BATCH_SIZE} (2**24)")
-        yield ValidationConfig(str(entry.get("name", f"{spec.name}_b{batch}")), spec, batch)
+        config = _entry(path, i, entry)
+        if config.name in seen:  # rows, plots and JSON are keyed by name
+            raise PresetError(f"{path}: configs[{i}]: name {config.name!r} is also configs"
+                              f"[{seen[config.name]}]'s; give each entry its own `name`")
+        seen[config.name] = i
+        yield config
+
+
+def _entry(path: Path, i: int, entry: Any) -> ValidationConfig:
+    where = f"{path}: configs[{i}]"
+    if not isinstance(entry, dict) or "model" not in entry or "batch_size" not in entry:
+        raise PresetError(f"{where}: give `model` and `batch_size`")
+    unknown = [key for key in entry if key not in ENTRY_KEYS]
+    if unknown:  # a typo such as `nmae:` would otherwise be dropped without a word
+        raise PresetError(f"{where}: unknown key {unknown[0]!r}; an entry takes only "
+                          f"{', '.join(ENTRY_KEYS)}")
+    model = entry["model"]
+    try:
+        spec = model_from_mapping(model) if isinstance(model, dict) else load_model(str(model))
+    except PresetError as err:
+        raise PresetError(f"{where}: {err}") from err
+    batch = entry["batch_size"]
+    whole = isinstance(batch, int) and not isinstance(batch, bool)
+    if not whole or not 1 <= batch <= MAX_BATCH_SIZE:
+        raise PresetError(f"{where}.batch_size = {batch!r}: give a whole number from 1 to "
+                          f"{MAX_BATCH_SIZE} (2**24)")
+    name = entry.get("name", f"{spec.name}_b{batch}")
+    if not isinstance(name, str) or not name.strip():
+        raise PresetError(f"{where}.name = {name!r}: give a non-empty name, or leave `name` "
+                          "out for MODEL_bBATCH")
+    return ValidationConfig(name, spec, batch)

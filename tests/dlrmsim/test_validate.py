@@ -117,6 +117,15 @@ def test_config_file_takes_presets_paths_and_inline_models(tmp_path: Path) -> No
     ("- {model: test_suite}\n", r"configs\[0\]: give `model` and `batch_size`"),
     ("- {model: nope, batch_size: 3}\n", "unknown model preset 'nope'"),
     ("- {model: test_suite, batch_size: 0}\n", r"configs\[0\]\.batch_size = 0"),
+    ("- {model: test_suite, batch_size: 8, colour: red}\n", r"configs\[0\]: unknown key 'colour'"),
+    ("- {model: test_suite, batch_size: 8, nmae: x}\n", r"configs\[0\]: unknown key 'nmae'"),
+    ("- {model: test_suite, batch_size: 8, name: ''}\n", r"configs\[0\]\.name = ''"),
+    ("- {model: test_suite, batch_size: 8, name: ' '}\n", r"configs\[0\]\.name = ' '"),
+    ("- {model: test_suite, batch_size: 8, name: null}\n", r"configs\[0\]\.name = None"),
+    ("- {model: test_suite, batch_size: 8, name: a}\n- {model: test_suite, batch_size: 9, "
+     "name: a}\n", r"configs\[1\]: name 'a' is also configs\[0\]'s"),
+    ("- {model: test_suite, batch_size: 8}\n- {model: test_suite, batch_size: 8}\n",
+     r"configs\[1\]: name 'test_suite_b8' is also configs\[0\]'s"),
 ])
 def test_bad_config_files_name_the_entry(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
