@@ -9,6 +9,7 @@ the committed profiles. Nothing here is fitted to the end-to-end measurements.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,8 @@ MIXED: dict[str, dict[str, Any]] = {
 # Above it a number is a typo, which numpy met with a traceback after the measuring.
 MAX_BATCH_SIZE = 2**24
 ZIPF_S = 1.05
+# What sim.presets takes for a file rather than a preset name (with a path separator).
+MODEL_SUFFIXES = (".yaml", ".yml", ".json")
 ENTRY_KEYS = ("name", "model", "batch_size")  # what a configs file's entry may hold  # the skew of the production-like presets (presets/models/*_prod.yaml)
 
 
@@ -91,8 +94,8 @@ def default_grid() -> list[ValidationConfig]:
 
 def load_configs(path: str | Path) -> list[ValidationConfig]:
     """Configurations from a YAML or JSON file: a list (or `configs:` list) of entries with
-    `model` (a preset name, a path, or an inline model mapping), `batch_size` and optional
-    `name`. PresetError names the file and the entry on any problem."""
+    `model` (a preset name, a path relative to the file's folder, or an inline model mapping),
+    `batch_size` and optional `name`. PresetError names the file and the entry on any problem."""
     path = Path(path)
     data = read_file(path, allow_list=True)
     entries = data.get("configs") if isinstance(data, dict) else data
@@ -113,6 +116,29 @@ def _entries(path: Path, entries: Iterable[Any]) -> Iterable[ValidationConfig]:
         yield config
 
 
+def _model(path: Path, where: str, model: Any) -> ModelSpec:
+    """The entry's model: inline, a preset name, or a file relative to the configs file."""
+    try:
+        if isinstance(model, dict):
+            return model_from_mapping(model)
+        return load_model(_model_file(path, where, str(model)))
+    except PresetError as err:
+        raise PresetError(f"{where}: {err}") from err
+
+
+def _model_file(path: Path, where: str, text: str) -> str:
+    """A model path relative to the configs file's folder, so that the file means the same from
+    any current folder (a preset name is left as it is); PresetError naming where it looked."""
+    if not (text.endswith(MODEL_SUFFIXES) or os.sep in text):
+        return text  # a preset name, as sim.presets tells them apart
+    found = path.parent / Path(text).expanduser()  # an absolute path stays itself
+    if not found.exists():
+        raise PresetError(f"{where}.model {text!r}: no such file {found} (a path is read "
+                          "relative to the configs file's folder); give a preset name or the "
+                          "path of a model YAML file")
+    return str(found)
+
+
 def _entry(path: Path, i: int, entry: Any) -> ValidationConfig:
     where = f"{path}: configs[{i}]"
     if not isinstance(entry, dict) or "model" not in entry or "batch_size" not in entry:
@@ -121,11 +147,7 @@ def _entry(path: Path, i: int, entry: Any) -> ValidationConfig:
     if unknown:  # a typo such as `nmae:` would otherwise be dropped without a word
         raise PresetError(f"{where}: unknown key {unknown[0]!r}; an entry takes only "
                           f"{', '.join(ENTRY_KEYS)}")
-    model = entry["model"]
-    try:
-        spec = model_from_mapping(model) if isinstance(model, dict) else load_model(str(model))
-    except PresetError as err:
-        raise PresetError(f"{where}: {err}") from err
+    spec = _model(path, where, entry["model"])
     batch = entry["batch_size"]
     whole = isinstance(batch, int) and not isinstance(batch, bool)
     if not whole or not 1 <= batch <= MAX_BATCH_SIZE:

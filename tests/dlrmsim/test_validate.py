@@ -611,3 +611,31 @@ def test_a_batch_too_big_for_memory_is_skipped_before_it_is_simulated(
                            min_time_s=0.01, drift_check=False)
     (row,) = rows
     assert row.measured_s is None and row.skipped is not None and "GB available" in row.skipped
+
+
+TINY_MODEL = ("name: tinymodel\ndense_features: 8\nbottom_mlp: [16]\ntop_mlp: [8]\n"
+              "tables: [{name: a, rows: 100, dim: 16, pooling: {mean_lookups: 2}}]\n")
+
+
+def test_a_model_path_is_read_relative_to_the_configs_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "tinymodel.yaml").write_text(TINY_MODEL)
+    (sub / "cfg.yaml").write_text("- {model: tinymodel.yaml, batch_size: 8}\n"
+                                  "- {model: test_suite, batch_size: 8}\n")  # still a preset
+    monkeypatch.chdir(tmp_path)  # the current folder holds no tinymodel.yaml
+    configs = load_configs(Path("sub/cfg.yaml"))
+    assert [c.model.name for c in configs] == ["tinymodel", "test_suite"]
+
+
+def test_a_missing_model_file_says_where_it_was_looked_for(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (tmp_path / "tinymodel.yaml").write_text(TINY_MODEL)  # beside the current folder only
+    (sub / "cfg.yaml").write_text("- {model: tinymodel.yaml, batch_size: 8}\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PresetError, match=r"configs\[0\]\.model 'tinymodel\.yaml': no such "
+                                          r"file sub/tinymodel\.yaml \(.*configs file's folder"):
+        load_configs(Path("sub/cfg.yaml"))
