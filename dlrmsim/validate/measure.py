@@ -23,6 +23,8 @@ MEMORY_HEADROOM = 0.6  # share of available memory a configuration may take (dim
 # Steps timed part by part after the whole steps (count): enough for a median per part. They
 # are kept apart because each part's end waits for the device, which a GPU step never does.
 PHASED_STEPS = 10
+# What a configuration that does not fit can change: validate runs one trainer on one device.
+SMALLER = "give a smaller batch, fewer rows or fewer tables"
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def memory_shortfall(config: ValidationConfig) -> str | None:
     if need <= MEMORY_HEADROOM * available:
         return None
     return (f"needs about {need / 1e9:.1f} GB, more than {MEMORY_HEADROOM:.0%} of the "
-            f"{available / 1e9:.1f} GB available")
+            f"{available / 1e9:.1f} GB available; {SMALLER}")
 
 
 def measure_step(config: ValidationConfig, *, device: str = "cpu", threads: int, seed: int = 0,

@@ -20,7 +20,13 @@ from dlrmsim.validate.host import (
     profile_threads,
     read_gpu_facts,
 )
-from dlrmsim.validate.measure import SkipConfig, StepTiming, measure_step, memory_shortfall
+from dlrmsim.validate.measure import (
+    SMALLER,
+    SkipConfig,
+    StepTiming,
+    measure_step,
+    memory_shortfall,
+)
 from dlrmsim.validate.phases import measured_groups
 from dlrmsim.validate.predict import Prediction, predict_step
 from dlrmsim.validate.report import ValidationRow, signed_error
@@ -28,6 +34,7 @@ from sim.errors import DlrmsimInputError, PlacementError
 from sim.profile import Profile
 from sim.specs import ServerSpec
 
+GB = 1e9  # bytes, for messages
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "profiles"
 
 
@@ -88,7 +95,22 @@ def _predictions(config: ValidationConfig, profile: Profile, platform: ServerSpe
         return (predict_step(config, platform, profile=profile.path, seed=seed),
                 predict_step(config, platform, profile=None, seed=seed))
     except PlacementError as reason:
-        return f"skipped: {reason}"
+        # The simulator's wording suggests options (--gpus, --trainers) validate has not.
+        return f"skipped: {_tables_do_not_fit(config, platform) or reason}"
+
+
+def _tables_do_not_fit(config: ValidationConfig, platform: ServerSpec) -> str | None:
+    """Why the tables with optimizer state outgrow the one device that holds them here, in
+    validate's terms, or None when they fit (the placement failed for another reason)."""
+    model = config.model
+    need = model.embedding_bytes + model.optimizer_state_bytes
+    gpu = platform.gpus[0] if platform.gpus else None
+    where = f"the GPU ({gpu.name})" if gpu else "this host's memory"
+    holds = gpu.hbm_capacity_bytes if gpu else platform.mem_capacity_bytes
+    if need <= holds:
+        return None
+    return (f"the tables need {need / GB:.1f} GB with optimizer state but {where} holds "
+            f"{holds / GB:.1f} GB, short by {(need - holds) / GB:.1f} GB; {SMALLER}")
 
 
 def _row(config: ValidationConfig, predicted: tuple[Prediction, Prediction] | str,

@@ -371,6 +371,7 @@ def test_a_model_larger_than_the_gpu_is_skipped_with_the_reason(tmp_path: Path) 
     (row,) = rows
     assert row.measured_s is None and row.skipped is not None
     assert "GPU" in row.skipped and "short by" in row.skipped
+    assert_worded_for_validate(row.skipped)
     assert "Small GPU" in meta["platform"]
 
 
@@ -639,3 +640,26 @@ def test_a_missing_model_file_says_where_it_was_looked_for(
     with pytest.raises(PresetError, match=r"configs\[0\]\.model 'tinymodel\.yaml': no such "
                                           r"file sub/tinymodel\.yaml \(.*configs file's folder"):
         load_configs(Path("sub/cfg.yaml"))
+
+
+def assert_worded_for_validate(reason: str) -> None:
+    """A skip names what validate can change, in GB, not simulate's options or raw bytes."""
+    assert "--gpus" not in reason and "--trainers" not in reason and "--sparse-ps" not in reason
+    assert "bytes" not in reason and " GB" in reason
+    assert "smaller batch, fewer rows or fewer tables" in reason
+
+
+def test_tables_too_big_for_the_host_are_skipped_in_validate_s_words(tmp_path: Path) -> None:
+    # 10**14 rows x dim 16 x 4 bytes = 6.4 PB: more than any host holds
+    (config,) = load_configs_text("""
+- name: huge
+  batch_size: 32
+  model: {name: huge, dense_features: 8, bottom_mlp: [16], top_mlp: [8], optimizer: sgd,
+          tables: [{name: a, rows: 100000000000000, dim: 16, pooling: {mean_lookups: 2}}]}
+""")
+    profile, _ = tiny_files(tmp_path)
+    rows, _ = validate_all([config], load_profile(profile), device="cpu", seed=0,
+                           min_time_s=0.01, drift_check=False)
+    (row,) = rows
+    assert row.skipped is not None and "6400000.0 GB" in row.skipped
+    assert_worded_for_validate(row.skipped)
