@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         to_json,
         write_plot,
     )
-    from dlrmsim.validate.run import default_profile, validate_all
+    from dlrmsim.validate.run import check_profile_device, default_profile, validate_all
     from sim.profile import load_profile
 
     _check_device(args.device)
@@ -95,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     path = args.profile or default_profile(facts, args.device,
                                            gpu_name=gpu.name if gpu else None)
     profile = load_profile(path)
+    check_profile_device(profile, args.device)  # a refusal needs no warning before it
     warning = other_host_warning(profile, facts)
     if warning:
         print(warning, file=sys.stderr)

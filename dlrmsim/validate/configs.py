@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from sim.errors import PresetError
 from sim.presets import load_model, model_from_mapping, read_file
 from sim.specs import ModelSpec, PoolingSpec, PopularitySpec, TableSpec
@@ -97,12 +99,30 @@ def load_configs(path: str | Path) -> list[ValidationConfig]:
     `model` (a preset name, a path relative to the file's folder, or an inline model mapping),
     `batch_size` and optional `name`. PresetError names the file and the entry on any problem."""
     path = Path(path)
-    data = read_file(path, allow_list=True)
+    data = _read(path)
     entries = data.get("configs") if isinstance(data, dict) else data
     if not isinstance(entries, list) or not entries:
         raise PresetError(f"{path}: expected `configs:` with a non-empty list of "
                           "{model: ..., batch_size: N} entries")
     return list(_entries(path, entries))
+
+
+def _read(path: Path) -> Any:
+    try:
+        return read_file(path, allow_list=True)
+    except PresetError:
+        if _holds_nothing(path):  # read_file would say "got NoneType"
+            raise PresetError(f"{path}: the file is empty; give a list of {{model: ..., "
+                              "batch_size: N}} entries") from None
+        raise
+
+
+def _holds_nothing(path: Path) -> bool:
+    """Whether the file is empty or only comments (YAML reads it as nothing)."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) is None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
 
 
 def _entries(path: Path, entries: Iterable[Any]) -> Iterable[ValidationConfig]:

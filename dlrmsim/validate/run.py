@@ -130,6 +130,16 @@ def _row(config: ValidationConfig, predicted: tuple[Prediction, Prediction] | st
                          measured_phases_s=phases, predicted_phases_s=calibrated.phases_s)
 
 
+def check_profile_device(profile: Profile, device: str) -> None:
+    """DlrmsimInputError when `profile` was measured on the other device: its costs would time
+    none of the step's processors."""
+    if profile.device != device:
+        raise DlrmsimInputError(
+            f"{profile.path}: a {profile.device} profile, but the steps run on {device}; give "
+            f"a {device} profile with --profile (or leave it out), or use --device "
+            f"{profile.device}")
+
+
 def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, device: str,
                  seed: int, min_time_s: float, rounds: int = 1,
                  progress: Progress = lambda name, round_, outcome: None,
@@ -143,11 +153,7 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
     (drift.py), and meta["drift"] holds their ratios to the profile's times."""
     if rounds < 1:
         raise DlrmsimInputError(f"--rounds {rounds}: give a whole number >= 1")
-    if profile.device != device:  # its costs would time none of the step's processors
-        raise DlrmsimInputError(
-            f"{profile.path}: a {profile.device} profile, but the steps run on {device}; give "
-            f"a {device} profile with --profile (or leave it out), or use --device "
-            f"{profile.device}")
+    check_profile_device(profile, device)
     threads = profile_threads(profile)
     platform = validation_platform(profile, device, gpu)
     predicted = [_predictions(config, profile, platform, seed) for config in configs]

@@ -663,3 +663,26 @@ def test_tables_too_big_for_the_host_are_skipped_in_validate_s_words(tmp_path: P
     (row,) = rows
     assert row.skipped is not None and "6400000.0 GB" in row.skipped
     assert_worded_for_validate(row.skipped)
+
+
+@pytest.mark.parametrize("text", ["", "\n", "# only a comment\n"])
+def test_an_empty_configs_file_is_called_empty(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "configs.yaml"
+    path.write_text(text)
+    with pytest.raises(PresetError, match=r"configs\.yaml: the file is empty") as info:
+        load_configs(path)
+    assert "NoneType" not in str(info.value)
+
+
+def test_a_cuda_profile_for_cpu_steps_is_refused_without_the_other_host_warning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    _never_measured(monkeypatch)
+    _, configs = tiny_files(tmp_path)
+    cuda = tmp_path / "cuda.json"
+    cuda.write_text(json.dumps({**fake_profile("Other CPU", 64), "device": "cuda"}))
+    code = main(["validate", "--profile", str(cuda), "--configs", str(configs), "--plot",
+                 str(tmp_path / "p.png"), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and "a cuda profile, but the steps run on cpu" in err
+    assert "warning" not in err and len(err.strip().splitlines()) == 1
