@@ -51,10 +51,10 @@ MIXED: dict[str, dict[str, Any]] = {
 # over 8 GB at 2**24 even for layers 16 wide; and it is 4096x the default grid's largest batch.
 # Above it a number is a typo, which numpy met with a traceback after the measuring.
 MAX_BATCH_SIZE = 2**24
-ZIPF_S = 1.05
+ZIPF_S = 1.05  # the skew of the production-like presets (presets/models/*_prod.yaml)
 # What sim.presets takes for a file rather than a preset name (with a path separator).
 MODEL_SUFFIXES = (".yaml", ".yml", ".json")
-ENTRY_KEYS = ("name", "model", "batch_size")  # what a configs file's entry may hold  # the skew of the production-like presets (presets/models/*_prod.yaml)
+ENTRY_KEYS = ("name", "model", "batch_size")  # what a configs file's entry may hold
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,8 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
     rows = [_row(c, p, m, s, kind) for c, p, m, s in zip(configs, predicted, measured, skipped,
                                                          strict=True)]
     meta = {"profile": profile.path, "device": device, "threads": threads,
-            "host": dict(profile.host), "mode": profile.mode, "rounds": rounds, "platform": platform.description,
+            "host": dict(profile.host), "mode": profile.mode, "rounds": rounds,
+            "platform": platform.description,
             "drift": drift_record(before, probe("after")),
             "uncalibrated_ops": uncalibrated_ops(profile, [c.model for c in configs])}
     return rows, meta

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dlrmsim.cli import main
-from dlrmsim.validate.configs import default_grid, load_configs
+from dlrmsim.validate.configs import ValidationConfig, default_grid, load_configs
 from dlrmsim.validate.host import (
     GPU_NOMINAL,
     GpuFacts,
@@ -55,8 +55,8 @@ def test_default_grid_spans_the_test_suite_axes() -> None:
     assert (1024, 1024, 1024, 1024) in [m.bottom_mlp for m in models]
 
 
-def _config_points(grid: list) -> set[tuple[str, tuple[float, ...]]]:
-    points = set()
+def _config_points(grid: list[ValidationConfig]) -> set[tuple[str, tuple[float, ...]]]:
+    points: set[tuple[str, tuple[float, ...]]] = set()
     for config in grid:
         model, b = config.model, config.batch_size
         for t in model.tables:
@@ -71,7 +71,7 @@ def _config_points(grid: list) -> set[tuple[str, tuple[float, ...]]]:
 SPOT_CHECK = ROOT / "presets" / "validate" / "spot_check.yaml"
 
 
-def load_configs_text(text: str) -> list:  # type: ignore[type-arg]
+def load_configs_text(text: str) -> list[ValidationConfig]:
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
