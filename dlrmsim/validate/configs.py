@@ -113,7 +113,7 @@ def _read(path: Path) -> Any:
     except PresetError:
         if _holds_nothing(path):  # read_file would say "got NoneType"
             raise PresetError(f"{path}: the file is empty; give a list of {{model: ..., "
-                              "batch_size: N}} entries") from None
+                              "batch_size: N} entries") from None
         raise
 
 

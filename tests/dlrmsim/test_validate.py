@@ -671,7 +671,7 @@ def test_an_empty_configs_file_is_called_empty(tmp_path: Path, text: str) -> Non
     path.write_text(text)
     with pytest.raises(PresetError, match=r"configs\.yaml: the file is empty") as info:
         load_configs(path)
-    assert "NoneType" not in str(info.value)
+    assert "NoneType" not in str(info.value) and str(info.value).endswith("batch_size: N} entries")
 
 
 def test_a_cuda_profile_for_cpu_steps_is_refused_without_the_other_host_warning(
