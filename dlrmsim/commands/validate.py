@@ -14,6 +14,10 @@ from sim.errors import DlrmsimInputError
 if TYPE_CHECKING:
     from dlrmsim.validate.report import ValidationRow
 
+# torch.Generator.manual_seed takes an unsigned 64-bit seed (numpy's SeedSequence takes any
+# size): a larger one failed with a traceback after all the measuring.
+MAX_SEED = 2**64 - 1
+
 # The validation machinery imports torch (about 1 s): imported in `run`, so that other commands
 # and `dlrmsim --help` do not wait for it.
 
@@ -31,7 +35,7 @@ def register(subparsers: Any) -> None:
                              ", every table with fixed pooling (default: the built-in grid of 27)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
                         help="where to run the real steps (default cpu)")
-    parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of indices and weights")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of indices and weights")
     parser.add_argument("--min-time", type=arguments.seconds, default=1.0, metavar="S",
                         help="measure each configuration for at least S seconds (default 1)")
     parser.add_argument("--plot", type=Path, default=Path("validate_out/validate.png"),
@@ -50,6 +54,17 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def _seed(text: str) -> int:
+    value = arguments.seed(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{text}: give a whole number from 0 to 2**64 - 1 "
+                                         f"({MAX_SEED}), the range torch's generators take")
+    return value
+
+
+_seed.__name__ = "seed"  # what argparse names in its messages
+
+
 def _check_device(device: str) -> None:
     if device == "cuda":
         import torch
@@ -61,6 +76,7 @@ def _check_device(device: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from dlrmsim.output import print_json
     from dlrmsim.validate.configs import default_grid, load_configs
+    from dlrmsim.validate.coverage import check_coverage, coverage_warning
     from dlrmsim.validate.host import other_host_warning, read_gpu_facts, read_host_facts
     from dlrmsim.validate.report import (
         check_plot_path,
@@ -69,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         to_json,
         write_plot,
     )
-    from dlrmsim.validate.run import default_profile, validate_all
+    from dlrmsim.validate.run import check_profile_device, default_profile, validate_all
     from sim.profile import load_profile
 
     _check_device(args.device)
@@ -79,10 +95,14 @@ def run(args: argparse.Namespace) -> int:
     path = args.profile or default_profile(facts, args.device,
                                            gpu_name=gpu.name if gpu else None)
     profile = load_profile(path)
+    check_profile_device(profile, args.device)  # a refusal needs no warning before it
     warning = other_host_warning(profile, facts)
     if warning:
         print(warning, file=sys.stderr)
     configs = load_configs(args.configs) if args.configs else default_grid()
+    uncovered = coverage_warning(profile, check_coverage(profile, [c.model for c in configs]))
+    if uncovered:  # before the minutes of measuring, and again in the summary
+        print(uncovered, file=sys.stderr)
 
     def progress(name: str, round_: int, outcome: float | str) -> None:
         # On stderr also with --json: stdout holds only the JSON, and a long run shows life.

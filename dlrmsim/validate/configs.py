@@ -9,10 +9,13 @@ the committed profiles. Nothing here is fitted to the end-to-end measurements.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from sim.errors import PresetError
 from sim.presets import load_model, model_from_mapping, read_file
@@ -43,7 +46,15 @@ MIXED: dict[str, dict[str, Any]] = {
     "mixed_sparse": {"dense": 64, "tables": 96, "rows": 60_000, "pooling": 32, "dim": 32,
                      "batch": 768, "mlp": (128, 128)},
 }
+# The largest batch a configuration may ask for (examples). A step of more cannot be measured
+# on any host: measure.footprint_bytes counts 8 x batch x widest layer x 4 bytes of activations,
+# over 8 GB at 2**24 even for layers 16 wide; and it is 4096x the default grid's largest batch.
+# Above it a number is a typo, which numpy met with a traceback after the measuring.
+MAX_BATCH_SIZE = 2**24
 ZIPF_S = 1.05  # the skew of the production-like presets (presets/models/*_prod.yaml)
+# What sim.presets takes for a file rather than a preset name (with a path separator).
+MODEL_SUFFIXES = (".yaml", ".yml", ".json")
+ENTRY_KEYS = ("name", "model", "batch_size")  # what a configs file's entry may hold
 
 
 @dataclass(frozen=True)
@@ -85,10 +96,10 @@ def default_grid() -> list[ValidationConfig]:
 
 def load_configs(path: str | Path) -> list[ValidationConfig]:
     """Configurations from a YAML or JSON file: a list (or `configs:` list) of entries with
-    `model` (a preset name, a path, or an inline model mapping), `batch_size` and optional
-    `name`. PresetError names the file and the entry on any problem."""
+    `model` (a preset name, a path relative to the file's folder, or an inline model mapping),
+    `batch_size` and optional `name`. PresetError names the file and the entry on any problem."""
     path = Path(path)
-    data = read_file(path, allow_list=True)
+    data = _read(path)
     entries = data.get("configs") if isinstance(data, dict) else data
     if not isinstance(entries, list) or not entries:
         raise PresetError(f"{path}: expected `configs:` with a non-empty list of "
@@ -96,17 +107,74 @@ def load_configs(path: str | Path) -> list[ValidationConfig]:
     return list(_entries(path, entries))
 
 
+def _read(path: Path) -> Any:
+    try:
+        return read_file(path, allow_list=True)
+    except PresetError:
+        if _holds_nothing(path):  # read_file would say "got NoneType"
+            raise PresetError(f"{path}: the file is empty; give a list of {{model: ..., "
+                              "batch_size: N} entries") from None
+        raise
+
+
+def _holds_nothing(path: Path) -> bool:
+    """Whether the file is empty or only comments (YAML reads it as nothing)."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) is None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+
+
 def _entries(path: Path, entries: Iterable[Any]) -> Iterable[ValidationConfig]:
+    seen: dict[str, int] = {}  # name -> index of the entry that has it
     for i, entry in enumerate(entries):
-        where = f"{path}: configs[{i}]"
-        if not isinstance(entry, dict) or "model" not in entry or "batch_size" not in entry:
-            raise PresetError(f"{where}: give `model` and `batch_size`")
-        model = entry["model"]
-        try:
-            spec = model_from_mapping(model) if isinstance(model, dict) else load_model(str(model))
-        except PresetError as err:
-            raise PresetError(f"{where}: {err}") from err
-        batch = entry["batch_size"]
-        if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-            raise PresetError(f"{where}.batch_size = {batch!r}: give a whole number >= 1")
-        yield ValidationConfig(str(entry.get("name", f"{spec.name}_b{batch}")), spec, batch)
+        config = _entry(path, i, entry)
+        if config.name in seen:  # rows, plots and JSON are keyed by name
+            raise PresetError(f"{path}: configs[{i}]: name {config.name!r} is also configs"
+                              f"[{seen[config.name]}]'s; give each entry its own `name`")
+        seen[config.name] = i
+        yield config
+
+
+def _model(path: Path, where: str, model: Any) -> ModelSpec:
+    """The entry's model: inline, a preset name, or a file relative to the configs file."""
+    try:
+        if isinstance(model, dict):
+            return model_from_mapping(model)
+        return load_model(_model_file(path, where, str(model)))
+    except PresetError as err:
+        raise PresetError(f"{where}: {err}") from err
+
+
+def _model_file(path: Path, where: str, text: str) -> str:
+    """A model path relative to the configs file's folder, so that the file means the same from
+    any current folder (a preset name is left as it is); PresetError naming where it looked."""
+    if not (text.endswith(MODEL_SUFFIXES) or os.sep in text):
+        return text  # a preset name, as sim.presets tells them apart
+    found = path.parent / Path(text).expanduser()  # an absolute path stays itself
+    if not found.exists():
+        raise PresetError(f"{where}.model {text!r}: no such file {found} (a path is read "
+                          "relative to the configs file's folder); give a preset name or the "
+                          "path of a model YAML file")
+    return str(found)
+
+
+def _entry(path: Path, i: int, entry: Any) -> ValidationConfig:
+    where = f"{path}: configs[{i}]"
+    if not isinstance(entry, dict) or "model" not in entry or "batch_size" not in entry:
+        raise PresetError(f"{where}: give `model` and `batch_size`")
+    unknown = [key for key in entry if key not in ENTRY_KEYS]
+    if unknown:  # a typo such as `nmae:` would otherwise be dropped without a word
+        raise PresetError(f"{where}: unknown key {unknown[0]!r}; an entry takes only "
+                          f"{', '.join(ENTRY_KEYS)}")
+    spec = _model(path, where, entry["model"])
+    batch = entry["batch_size"]
+    whole = isinstance(batch, int) and not isinstance(batch, bool)
+    if not whole or not 1 <= batch <= MAX_BATCH_SIZE:
+        raise PresetError(f"{where}.batch_size = {batch!r}: give a whole number from 1 to "
+                          f"{MAX_BATCH_SIZE} (2**24)")
+    name = entry.get("name", f"{spec.name}_b{batch}")
+    if not isinstance(name, str) or not name.strip():
+        raise PresetError(f"{where}.name = {name!r}: give a non-empty name, or leave `name` "
+                          "out for MODEL_bBATCH")
+    return ValidationConfig(name, spec, batch)

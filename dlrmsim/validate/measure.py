@@ -23,6 +23,8 @@ MEMORY_HEADROOM = 0.6  # share of available memory a configuration may take (dim
 # Steps timed part by part after the whole steps (count): enough for a median per part. They
 # are kept apart because each part's end waits for the device, which a GPU step never does.
 PHASED_STEPS = 10
+# What a configuration that does not fit can change: validate runs one trainer on one device.
+SMALLER = "give a smaller batch, fewer rows or fewer tables"
 
 
 @dataclass(frozen=True)
@@ -94,14 +96,22 @@ def _batches(config: ValidationConfig, seed: int, device: torch.device) -> list[
     return batches
 
 
+def memory_shortfall(config: ValidationConfig) -> str | None:
+    """Why `config` does not fit in this host's available memory, or None when it does."""
+    need = footprint_bytes(config)
+    available = available_memory_bytes()
+    if need <= MEMORY_HEADROOM * available:
+        return None
+    return (f"needs about {need / 1e9:.1f} GB, more than {MEMORY_HEADROOM:.0%} of the "
+            f"{available / 1e9:.1f} GB available; {SMALLER}")
+
+
 def measure_step(config: ValidationConfig, *, device: str = "cpu", threads: int, seed: int = 0,
                  warmup: int = 3, min_steps: int = 10, min_time_s: float = 1.0) -> StepTiming:
     """Median step time of `config`; SkipConfig when it does not fit in memory here."""
-    need = footprint_bytes(config)
-    available = available_memory_bytes()
-    if need > MEMORY_HEADROOM * available:
-        raise SkipConfig(f"needs about {need / 1e9:.1f} GB, more than {MEMORY_HEADROOM:.0%} of "
-                         f"the {available / 1e9:.1f} GB available")
+    reason = memory_shortfall(config)
+    if reason:
+        raise SkipConfig(reason)
     torch.set_num_threads(threads)
     try:
         return _time_steps(config, torch.device(device), seed, warmup, min_steps, min_time_s)

@@ -104,7 +104,11 @@ def summary_text(data: dict[str, Any]) -> str:
             return f"{label}: no configuration measured"
         return (f"{label}: median |error| {stats['median_abs_error']:.1%}, "
                 f"p90 {stats['p90_abs_error']:.1%}, max {stats['max_abs_error']:.1%}")
-    lines = [line("calibrated (profile)", data), line("analytic (nominal rates)", data["analytic"])]
+    lines = [profile_line(data), line("calibrated (profile)", data)]
+    if data.get("uncalibrated_ops"):  # else "calibrated" would pass for the analytic model
+        lines.append(f"  not in the profile, charged at analytic costs: "
+                     f"{', '.join(data['uncalibrated_ops'])}")
+    lines.append(line("analytic (nominal rates)", data["analytic"]))
     drift = drift_text(data.get("drift") or {})
     if drift:
         lines.append(drift)
@@ -117,6 +121,16 @@ def summary_text(data: dict[str, Any]) -> str:
                   format_table(("phase", "share of step", "signed error", "|error|",
                                 "p90 |error|"), rows)]
     return "\n".join(lines)
+
+
+def profile_line(data: dict[str, Any]) -> str:
+    """Which profile the calibrated column came from: its path, mode and host, so that a table
+    kept without the command line still says what it validated."""
+    host = data.get("host") or {}
+    where = ", ".join(str(host[k]) for k in ("hostname", "cpu_model", "gpu_name") if host.get(k))
+    mode = data.get("mode") or "unknown"
+    return (f"profile: {data.get('profile')} ({mode} mode, {data.get('device')}, "
+            f"measured on {where or 'an unnamed host'})")
 
 
 def check_plot_path(path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from dlrmsim.validate.configs import ValidationConfig
+from dlrmsim.validate.coverage import uncalibrated_ops
 from dlrmsim.validate.drift import ProbeResult, drift_record, profile_probe_points, run_probes
 from dlrmsim.validate.host import (
     GpuFacts,
@@ -19,7 +20,13 @@ from dlrmsim.validate.host import (
     profile_threads,
     read_gpu_facts,
 )
-from dlrmsim.validate.measure import SkipConfig, StepTiming, measure_step
+from dlrmsim.validate.measure import (
+    SMALLER,
+    SkipConfig,
+    StepTiming,
+    measure_step,
+    memory_shortfall,
+)
 from dlrmsim.validate.phases import measured_groups
 from dlrmsim.validate.predict import Prediction, predict_step
 from dlrmsim.validate.report import ValidationRow, signed_error
@@ -27,6 +34,7 @@ from sim.errors import DlrmsimInputError, PlacementError
 from sim.profile import Profile
 from sim.specs import ServerSpec
 
+GB = 1e9  # bytes, for messages
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "profiles"
 
 
@@ -78,11 +86,31 @@ def validation_platform(profile: Profile, device: str, gpu: GpuFacts | None = No
 def _predictions(config: ValidationConfig, profile: Profile, platform: ServerSpec, seed: int
                  ) -> tuple[Prediction, Prediction] | str:
     """(calibrated, analytic) predicted steps, or why the configuration cannot run."""
+    # Checked first: the simulator would generate a huge batch's lookups before measure_step
+    # skipped it. On a GPU the placement says first whether the tables fit the GPU.
+    too_big = None if platform.gpus else memory_shortfall(config)
+    if too_big:
+        return f"skipped: {too_big}"
     try:
         return (predict_step(config, platform, profile=profile.path, seed=seed),
                 predict_step(config, platform, profile=None, seed=seed))
     except PlacementError as reason:
-        return f"skipped: {reason}"
+        # The simulator's wording suggests options (--gpus, --trainers) validate has not.
+        return f"skipped: {_tables_do_not_fit(config, platform) or reason}"
+
+
+def _tables_do_not_fit(config: ValidationConfig, platform: ServerSpec) -> str | None:
+    """Why the tables with optimizer state outgrow the one device that holds them here, in
+    validate's terms, or None when they fit (the placement failed for another reason)."""
+    model = config.model
+    need = model.embedding_bytes + model.optimizer_state_bytes
+    gpu = platform.gpus[0] if platform.gpus else None
+    where = f"the GPU ({gpu.name})" if gpu else "this host's memory"
+    holds = gpu.hbm_capacity_bytes if gpu else platform.mem_capacity_bytes
+    if need <= holds:
+        return None
+    return (f"the tables need {need / GB:.1f} GB with optimizer state but {where} holds "
+            f"{holds / GB:.1f} GB, short by {(need - holds) / GB:.1f} GB; {SMALLER}")
 
 
 def _row(config: ValidationConfig, predicted: tuple[Prediction, Prediction] | str,
@@ -102,6 +130,16 @@ def _row(config: ValidationConfig, predicted: tuple[Prediction, Prediction] | st
                          measured_phases_s=phases, predicted_phases_s=calibrated.phases_s)
 
 
+def check_profile_device(profile: Profile, device: str) -> None:
+    """DlrmsimInputError when `profile` was measured on the other device: its costs would time
+    none of the step's processors."""
+    if profile.device != device:
+        raise DlrmsimInputError(
+            f"{profile.path}: a {profile.device} profile, but the steps run on {device}; give "
+            f"a {device} profile with --profile (or leave it out), or use --device "
+            f"{profile.device}")
+
+
 def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, device: str,
                  seed: int, min_time_s: float, rounds: int = 1,
                  progress: Progress = lambda name, round_, outcome: None,
@@ -115,11 +153,7 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
     (drift.py), and meta["drift"] holds their ratios to the profile's times."""
     if rounds < 1:
         raise DlrmsimInputError(f"--rounds {rounds}: give a whole number >= 1")
-    if profile.device != device:  # its costs would time none of the step's processors
-        raise DlrmsimInputError(
-            f"{profile.path}: a {profile.device} profile, but the steps run on {device}; give "
-            f"a {device} profile with --profile (or leave it out), or use --device "
-            f"{profile.device}")
+    check_profile_device(profile, device)
     threads = profile_threads(profile)
     platform = validation_platform(profile, device, gpu)
     predicted = [_predictions(config, profile, platform, seed) for config in configs]
@@ -145,8 +179,10 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
     rows = [_row(c, p, m, s, kind) for c, p, m, s in zip(configs, predicted, measured, skipped,
                                                          strict=True)]
     meta = {"profile": profile.path, "device": device, "threads": threads,
-            "host": dict(profile.host), "rounds": rounds, "platform": platform.description,
-            "drift": drift_record(before, probe("after"))}
+            "host": dict(profile.host), "mode": profile.mode, "rounds": rounds,
+            "platform": platform.description,
+            "drift": drift_record(before, probe("after")),
+            "uncalibrated_ops": uncalibrated_ops(profile, [c.model for c in configs])}
     return rows, meta
 
 

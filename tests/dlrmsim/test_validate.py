@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dlrmsim.cli import main
-from dlrmsim.validate.configs import default_grid, load_configs
+from dlrmsim.validate.configs import ValidationConfig, default_grid, load_configs
 from dlrmsim.validate.host import (
     GPU_NOMINAL,
     GpuFacts,
@@ -55,8 +55,8 @@ def test_default_grid_spans_the_test_suite_axes() -> None:
     assert (1024, 1024, 1024, 1024) in [m.bottom_mlp for m in models]
 
 
-def _config_points(grid: list) -> set[tuple[str, tuple[float, ...]]]:
-    points = set()
+def _config_points(grid: list[ValidationConfig]) -> set[tuple[str, tuple[float, ...]]]:
+    points: set[tuple[str, tuple[float, ...]]] = set()
     for config in grid:
         model, b = config.model, config.batch_size
         for t in model.tables:
@@ -71,7 +71,7 @@ def _config_points(grid: list) -> set[tuple[str, tuple[float, ...]]]:
 SPOT_CHECK = ROOT / "presets" / "validate" / "spot_check.yaml"
 
 
-def load_configs_text(text: str) -> list:  # type: ignore[type-arg]
+def load_configs_text(text: str) -> list[ValidationConfig]:
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:
@@ -117,6 +117,15 @@ def test_config_file_takes_presets_paths_and_inline_models(tmp_path: Path) -> No
     ("- {model: test_suite}\n", r"configs\[0\]: give `model` and `batch_size`"),
     ("- {model: nope, batch_size: 3}\n", "unknown model preset 'nope'"),
     ("- {model: test_suite, batch_size: 0}\n", r"configs\[0\]\.batch_size = 0"),
+    ("- {model: test_suite, batch_size: 8, colour: red}\n", r"configs\[0\]: unknown key 'colour'"),
+    ("- {model: test_suite, batch_size: 8, nmae: x}\n", r"configs\[0\]: unknown key 'nmae'"),
+    ("- {model: test_suite, batch_size: 8, name: ''}\n", r"configs\[0\]\.name = ''"),
+    ("- {model: test_suite, batch_size: 8, name: ' '}\n", r"configs\[0\]\.name = ' '"),
+    ("- {model: test_suite, batch_size: 8, name: null}\n", r"configs\[0\]\.name = None"),
+    ("- {model: test_suite, batch_size: 8, name: a}\n- {model: test_suite, batch_size: 9, "
+     "name: a}\n", r"configs\[1\]: name 'a' is also configs\[0\]'s"),
+    ("- {model: test_suite, batch_size: 8}\n- {model: test_suite, batch_size: 8}\n",
+     r"configs\[1\]: name 'test_suite_b8' is also configs\[0\]'s"),
 ])
 def test_bad_config_files_name_the_entry(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.yaml"
@@ -362,6 +371,7 @@ def test_a_model_larger_than_the_gpu_is_skipped_with_the_reason(tmp_path: Path) 
     (row,) = rows
     assert row.measured_s is None and row.skipped is not None
     assert "GPU" in row.skipped and "short by" in row.skipped
+    assert_worded_for_validate(row.skipped)
     assert "Small GPU" in meta["platform"]
 
 
@@ -489,3 +499,190 @@ def test_validate_reports_the_host_speed_check_and_can_skip_it(
     assert main([*args, "--no-drift-check"]) == 0
     out, _ = capsys.readouterr()
     assert json.loads(out)["drift"] == {"before": [], "after": []}
+
+
+def test_the_step_ops_are_the_ones_the_calibrated_costs_ask_for() -> None:
+    from dlrmsim.validate.coverage import UPDATE_OPS
+    from sim.costs.calibrated import _UPDATE_OPS
+
+    assert UPDATE_OPS == _UPDATE_OPS
+
+
+def test_a_profile_that_times_none_of_the_step_is_refused_before_measuring(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    # As `dlrmsim calibrate --ops host_copy` writes it: a bandwidth and no kernel.
+    def measure(*args: object, **kwargs: object) -> None:
+        raise AssertionError("measured with a profile that times no kernel of the step")
+
+    monkeypatch.setattr("dlrmsim.validate.run.validate_all", measure)
+    profile, configs = tiny_files(tmp_path)
+    data = json.loads(profile.read_text())
+    data["cost_models"] = {}
+    profile.write_text(json.dumps(data))
+    code = main(["validate", "--profile", str(profile), "--configs", str(configs), "--plot",
+                 str(tmp_path / "p.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and "times none of the step's kernels" in err
+    assert "mlp_forward" in err and "embedding_forward" in err
+
+
+def test_ops_missing_from_the_profile_are_named_in_the_summary_and_json(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    profile, configs = tiny_files(tmp_path, "[{name: a, rows: 100, dim: 16, pooling: "
+                                            "{mean_lookups: 2}}]")
+    data = json.loads(profile.read_text())
+    for op in ("mlp_forward", "mlp_backward"):
+        del data["cost_models"][op]
+    profile.write_text(json.dumps(data))
+    args = ["validate", "--profile", str(profile), "--configs", str(configs), "--min-time",
+            "0.02", "--plot", str(tmp_path / "p.png"), "--no-drift-check"]
+    assert main([*args, "--json"]) == 0
+    out, err = capsys.readouterr()
+    missing = json.loads(out)["uncalibrated_ops"]
+    assert {"mlp_forward", "mlp_backward"} <= set(missing) and "embedding_forward" not in missing
+    assert "mlp_forward" in err
+    assert main(args) == 0
+    summary_lines = capsys.readouterr().out.splitlines()
+    (said,) = [line for line in summary_lines if "charged at analytic costs" in line]
+    assert "mlp_forward" in said and "mlp_backward" in said
+
+
+def test_the_summary_names_the_profile_its_mode_and_host(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    profile, configs = tiny_files(tmp_path, "[{name: a, rows: 100, dim: 16, pooling: "
+                                            "{mean_lookups: 2}}]")
+    assert main(["validate", "--profile", str(profile), "--configs", str(configs), "--min-time",
+                 "0.02", "--plot", str(tmp_path / "p.png"), "--no-drift-check"]) == 0
+    out = capsys.readouterr().out
+    (said,) = [line for line in out.splitlines() if line.startswith("profile:")]
+    # fake_profile: a quick profile measured on host "elsewhere", CPU "Other CPU"
+    assert str(profile) in said and "quick" in said
+    assert "elsewhere" in said and "Other CPU" in said
+
+
+def _never_measured(monkeypatch: pytest.MonkeyPatch) -> None:
+    def measure(*args: object, **kwargs: object) -> None:
+        raise AssertionError("measured although the input is out of range")
+
+    monkeypatch.setattr("dlrmsim.validate.run.validate_all", measure)
+
+
+@pytest.mark.parametrize("seed", [str(2**64), str(10**30)])
+def test_a_seed_beyond_torch_s_range_is_refused_before_measuring(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        seed: str) -> None:
+    # torch.Generator.manual_seed takes at most 2**64 - 1; past it the run crashed at the end.
+    _never_measured(monkeypatch)
+    profile, configs = tiny_files(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", "--profile", str(profile), "--configs", str(configs), "--plot",
+              str(tmp_path / "p.png"), "--seed", seed])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--seed" in err and str(2**64 - 1) in err
+
+
+def test_the_largest_seed_torch_takes_seeds_the_step() -> None:
+    import torch
+
+    from dlrmsim.commands.validate import MAX_SEED
+
+    torch.Generator().manual_seed(MAX_SEED)  # the bound is torch's, not a guess
+    with pytest.raises(ValueError, match="Overflow"):  # the traceback the bound prevents
+        torch.Generator().manual_seed(MAX_SEED + 1)
+
+
+@pytest.mark.parametrize("batch", [10**30, 2**24 + 1])
+def test_a_batch_beyond_the_bound_is_refused_as_the_file_is_read(batch: int) -> None:
+    with pytest.raises(PresetError, match=rf"configs\[0\]\.batch_size = {batch}: .*2\*\*24"):
+        load_configs_text(f"- {{model: test_suite, batch_size: {batch}}}\n")
+    (config,) = load_configs_text(f"- {{model: test_suite, batch_size: {2**24}}}\n")
+    assert config.batch_size == 2**24
+
+
+def test_a_batch_too_big_for_memory_is_skipped_before_it_is_simulated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def predict(*args: object, **kwargs: object) -> None:
+        raise AssertionError("simulated a batch that cannot fit in memory")
+
+    monkeypatch.setattr("dlrmsim.validate.run.predict_step", predict)
+    profile, _ = tiny_files(tmp_path)
+    (config,) = load_configs_text(f"- {{model: test_suite, batch_size: {2**24}}}\n")
+    rows, _ = validate_all([config], load_profile(profile), device="cpu", seed=0,
+                           min_time_s=0.01, drift_check=False)
+    (row,) = rows
+    assert row.measured_s is None and row.skipped is not None and "GB available" in row.skipped
+
+
+TINY_MODEL = ("name: tinymodel\ndense_features: 8\nbottom_mlp: [16]\ntop_mlp: [8]\n"
+              "tables: [{name: a, rows: 100, dim: 16, pooling: {mean_lookups: 2}}]\n")
+
+
+def test_a_model_path_is_read_relative_to_the_configs_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "tinymodel.yaml").write_text(TINY_MODEL)
+    (sub / "cfg.yaml").write_text("- {model: tinymodel.yaml, batch_size: 8}\n"
+                                  "- {model: test_suite, batch_size: 8}\n")  # still a preset
+    monkeypatch.chdir(tmp_path)  # the current folder holds no tinymodel.yaml
+    configs = load_configs(Path("sub/cfg.yaml"))
+    assert [c.model.name for c in configs] == ["tinymodel", "test_suite"]
+
+
+def test_a_missing_model_file_says_where_it_was_looked_for(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (tmp_path / "tinymodel.yaml").write_text(TINY_MODEL)  # beside the current folder only
+    (sub / "cfg.yaml").write_text("- {model: tinymodel.yaml, batch_size: 8}\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PresetError, match=r"configs\[0\]\.model 'tinymodel\.yaml': no such "
+                                          r"file sub/tinymodel\.yaml \(.*configs file's folder"):
+        load_configs(Path("sub/cfg.yaml"))
+
+
+def assert_worded_for_validate(reason: str) -> None:
+    """A skip names what validate can change, in GB, not simulate's options or raw bytes."""
+    assert "--gpus" not in reason and "--trainers" not in reason and "--sparse-ps" not in reason
+    assert "bytes" not in reason and " GB" in reason
+    assert "smaller batch, fewer rows or fewer tables" in reason
+
+
+def test_tables_too_big_for_the_host_are_skipped_in_validate_s_words(tmp_path: Path) -> None:
+    # 10**14 rows x dim 16 x 4 bytes = 6.4 PB: more than any host holds
+    (config,) = load_configs_text("""
+- name: huge
+  batch_size: 32
+  model: {name: huge, dense_features: 8, bottom_mlp: [16], top_mlp: [8], optimizer: sgd,
+          tables: [{name: a, rows: 100000000000000, dim: 16, pooling: {mean_lookups: 2}}]}
+""")
+    profile, _ = tiny_files(tmp_path)
+    rows, _ = validate_all([config], load_profile(profile), device="cpu", seed=0,
+                           min_time_s=0.01, drift_check=False)
+    (row,) = rows
+    assert row.skipped is not None and "6400000.0 GB" in row.skipped
+    assert_worded_for_validate(row.skipped)
+
+
+@pytest.mark.parametrize("text", ["", "\n", "# only a comment\n"])
+def test_an_empty_configs_file_is_called_empty(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "configs.yaml"
+    path.write_text(text)
+    with pytest.raises(PresetError, match=r"configs\.yaml: the file is empty") as info:
+        load_configs(path)
+    assert "NoneType" not in str(info.value) and str(info.value).endswith("batch_size: N} entries")
+
+
+def test_a_cuda_profile_for_cpu_steps_is_refused_without_the_other_host_warning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    _never_measured(monkeypatch)
+    _, configs = tiny_files(tmp_path)
+    cuda = tmp_path / "cuda.json"
+    cuda.write_text(json.dumps({**fake_profile("Other CPU", 64), "device": "cuda"}))
+    code = main(["validate", "--profile", str(cuda), "--configs", str(configs), "--plot",
+                 str(tmp_path / "p.png"), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2 and "a cuda profile, but the steps run on cpu" in err
+    assert "warning" not in err and len(err.strip().splitlines()) == 1

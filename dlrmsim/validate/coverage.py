@@ -1,0 +1,58 @@
+"""Which of a step's kernels the profile times. The simulator charges an op the profile lacks
+at its analytic cost, so a "calibrated" prediction from a partial profile is partly (or wholly)
+the analytic one under another name: validation names those ops, and refuses a profile that
+times none of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sim.errors import DlrmsimInputError
+from sim.profile import Profile
+from sim.specs import ModelSpec
+
+# The embedding-update kernel that sim/costs/calibrated.py asks the profile for, per optimizer
+# (its own table is private to sim/; a test checks that the two agree).
+UPDATE_OPS = {
+    "sgd": "embedding_backward_sgd",
+    "rowwise_adagrad": "embedding_backward_rowwise_adagrad",
+    "adagrad": "embedding_backward_rowwise_adagrad",
+}
+
+
+def step_ops(model: ModelSpec) -> list[str]:
+    """The profile ops that one training step of `model` is charged with. A cat interaction
+    has none: calibration times only the dot one, so it is analytic with any profile."""
+    ops = ["embedding_forward", UPDATE_OPS[model.optimizer], "mlp_forward", "mlp_backward",
+           "loss", "dense_optimizer_step"]
+    if model.interaction == "dot":
+        ops += ["interaction_forward", "interaction_backward"]
+    return ops
+
+
+def uncalibrated_ops(profile: Profile, models: Iterable[ModelSpec]) -> list[str]:
+    """The ops some step needs that `profile` does not time, in a stable order."""
+    needed = dict.fromkeys(op for model in models for op in step_ops(model))
+    return [op for op in needed if not profile.has(op)]
+
+
+def check_coverage(profile: Profile, models: Iterable[ModelSpec]) -> list[str]:
+    """The ops the steps need and `profile` lacks; DlrmsimInputError when it has none of them,
+    since every "calibrated" prediction would then be the analytic one."""
+    models = list(models)
+    needed = list(dict.fromkeys(op for model in models for op in step_ops(model)))
+    missing = uncalibrated_ops(profile, models)
+    if needed and len(missing) == len(needed):
+        raise DlrmsimInputError(
+            f"{profile.path}: times none of the step's kernels ({', '.join(missing)}), so every "
+            "calibrated prediction would be the analytic one; give a profile made with "
+            "`dlrmsim calibrate` without --ops (or with --ops naming them)")
+    return missing
+
+
+def coverage_warning(profile: Profile, missing: list[str]) -> str | None:
+    """A one-line warning naming the ops charged at analytic costs, else None."""
+    if not missing:
+        return None
+    return (f"warning: profile {profile.path} does not time {', '.join(missing)}; the "
+            "calibrated predictions charge them at analytic (nominal) costs")
