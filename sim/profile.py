@@ -187,7 +187,7 @@ def parse_profile(data: object, where: str) -> Profile:
             path=where,
             device=_device(data["device"]),
             mode=str(data.get("mode", "")),
-            host=dict(data.get("host", {})),
+            host=_host(data.get("host", {})),
             cost_functions=functions,
             bandwidths_bytes_per_s=_rates("bandwidths_bytes_per_s", data),
             latencies_s=_rates("latencies_s", data),
@@ -223,6 +223,12 @@ def _device(device: object) -> str:
         raise ValueError(f"device {device!r} is not one of {', '.join(DEVICES)}; "
                          "recalibrate (`dlrmsim calibrate`) or correct the profile")
     return str(device)
+
+
+def _host(host: object) -> dict[str, Any]:
+    if not isinstance(host, dict):
+        raise ValueError(f"host is {json.dumps(host)[:40]}, not an object")
+    return dict(host)
 
 
 def _cost_function(op: str, body: dict[str, Any]) -> CostFunction:

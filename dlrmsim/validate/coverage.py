@@ -7,17 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sim.costs.calibrated import UPDATE_OPS
 from sim.errors import DlrmsimInputError
 from sim.profile import Profile
 from sim.specs import ModelSpec
-
-# The embedding-update kernel that sim/costs/calibrated.py asks the profile for, per optimizer
-# (its own table is private to sim/; a test checks that the two agree).
-UPDATE_OPS = {
-    "sgd": "embedding_backward_sgd",
-    "rowwise_adagrad": "embedding_backward_rowwise_adagrad",
-    "adagrad": "embedding_backward_rowwise_adagrad",
-}
 
 
 def step_ops(model: ModelSpec) -> list[str]:

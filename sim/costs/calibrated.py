@@ -14,7 +14,9 @@ from sim.profile import Profile
 
 _DEVICE_KIND = {"cpu": "cpu", "cuda": "gpu"}
 _COPY_KEY = {"cpu": "host_copy", "gpu": "device_copy"}  # profile bandwidth of each kind's memory
-_UPDATE_OPS = {
+# The profile op that times each optimizer's embedding update (dlrmsim validate reads it to
+# name the ops a step needs).
+UPDATE_OPS = {
     "sgd": "embedding_backward_sgd",
     "rowwise_adagrad": "embedding_backward_rowwise_adagrad",
     "adagrad": "embedding_backward_rowwise_adagrad",  # closest measured kernel
@@ -118,4 +120,4 @@ class CalibratedCosts:
 
     def embedding_update(self, proc: Processor, work: EmbeddingWork, optimizer: str) -> OpCost:
         analytic = self.fallback.embedding_update(proc, work, optimizer)
-        return self._embedding(proc, _UPDATE_OPS[optimizer], analytic, work)
+        return self._embedding(proc, UPDATE_OPS[optimizer], analytic, work)

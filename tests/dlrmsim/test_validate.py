@@ -501,13 +501,6 @@ def test_validate_reports_the_host_speed_check_and_can_skip_it(
     assert json.loads(out)["drift"] == {"before": [], "after": []}
 
 
-def test_the_step_ops_are_the_ones_the_calibrated_costs_ask_for() -> None:
-    from dlrmsim.validate.coverage import UPDATE_OPS
-    from sim.costs.calibrated import _UPDATE_OPS
-
-    assert UPDATE_OPS == _UPDATE_OPS
-
-
 def test_a_profile_that_times_none_of_the_step_is_refused_before_measuring(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
         ) -> None:

@@ -380,6 +380,7 @@ def test_a_profiles_copy_rate_is_half_the_memory_traffic_it_sustains(tmp_path: P
 @pytest.mark.parametrize(("change", "said"), [
     (lambda d: d["cost_models"].update(mlp_forward=None), "cost model 'mlp_forward' is null"),
     (lambda d: d.pop("device"), "field 'device' is missing"),
+    (lambda d: d.update(host="vm"), "host is \"vm\", not an object"),
 ])
 def test_a_malformed_profile_names_what_is_wrong_and_the_fix(
         change: Callable[[dict[str, Any]], object], said: str) -> None:
