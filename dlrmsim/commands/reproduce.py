@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from dlrmsim.commands import arguments
@@ -46,7 +47,12 @@ def _ids(text: str) -> tuple[str, ...]:
 
 def run(args: argparse.Namespace) -> int:
     settings = Settings.for_mode(args.quick, seed=args.seed, only=args.only)
-    done = reproduce(args.out, settings, jobs=args.jobs)
+    try:
+        done = reproduce(args.out, settings, jobs=args.jobs)
+    except KeyboardInterrupt:  # dlrmsim's own handler would say only "interrupted"
+        print(f"dlrmsim reproduce: interrupted; {args.out} is as it was (results go in only "
+              "when a run completes)", file=sys.stderr)
+        return 130
     if args.json:
         print_json({"out": str(done.out), "report": str(done.report),
                     "seconds": round(done.seconds, 1), "simulations": done.simulations,

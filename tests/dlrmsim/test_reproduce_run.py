@@ -176,3 +176,18 @@ def test_run_info_says_what_shaped_the_runs_time(quick_run: Path) -> None:
     assert info["only"] == list(SUBSET) and info["jobs"] == 1
     assert info["mode"] == "quick" and info["seconds"] > 0 and info["simulations"] > 0
 
+
+
+def test_an_interrupted_reproduce_says_the_folder_is_as_it_was(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    from dlrmsim.cli import main
+    from dlrmsim.commands import reproduce as command
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "reproduce", interrupted)
+    assert main(["reproduce", "--quick", "--out", str(tmp_path / "r")]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and f"{tmp_path / 'r'} is as it was" in err
