@@ -11,11 +11,12 @@ from dlrmsim.output import format_table, print_json
 from dlrmsim.reproduce import DEFAULT_OUT, Reproduction, Settings, reproduce
 from dlrmsim.reproduce.types import FULL_ITERATIONS, QUICK_ITERATIONS
 
-# Timed on the 2-core development VM: --quick 16-30 s, the full run 66-117 s (quiet to busy;
-# README's figures, the 16 s and a 45 s full run with --jobs 2 on its Xeon host in session 10).
+# Timed on the 2-core development VM: --quick 16-30 s on its Xeon host (quiet to busy), the full
+# run 66-117 s; on its AMD EPYC host (session 13) --quick 47-50 s, or 35 s with --jobs 2 against
+# a full run of 132 s (README's figures).
 QUICK_HELP = (f"{QUICK_ITERATIONS} simulated iterations per worker instead of {FULL_ITERATIONS}, "
               "and fewer samples: a quarter to a third of the full run's time (on a 2-core VM, "
-              "16-30 s against 1-2 minutes)")
+              "16-50 s against 1-2.5 minutes)")
 
 
 def register(subparsers: Any) -> None:
