@@ -116,7 +116,8 @@ def _matched_tables(model: ModelSpec, trace: str, tables: Sequence[TraceTable]) 
         raise DlrmsimInputError(
             f"trace {trace} has {len(tables)} tables but model {model.name} has "
             f"{model.num_tables}; give a trace generated for this model (dlrmsim trace generate "
-            f"--model {_model_argument(model)}) or the model the trace was made for")
+            f"--model {_model_argument(model)}), the model the trace was made for, or a model "
+            f"fitted to the trace (dlrmsim trace fit {trace} --out MODEL.yaml)")
     pairs = list(zip(tables, model.tables, strict=True))
     rows_differ = [(i, t, m) for i, (t, m) in enumerate(pairs) if t.rows != m.rows]
     if rows_differ:

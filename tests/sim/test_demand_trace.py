@@ -93,3 +93,20 @@ def test_a_trace_of_another_batch_size_is_rescaled_with_a_note(tmp_path: Path,
     (note,) = double.notes
     assert f"trace {trace} has batches of {BATCH} examples and the run {2 * BATCH}" in note
     assert "overstates" in note and f"--batch-size {2 * BATCH}" in note
+
+
+def test_a_trace_of_another_table_count_says_every_way_out(tmp_path: Path,
+                                                           model: ModelSpec) -> None:
+    # The advice names the preset to generate for when the model is that preset, unchanged,
+    # and offers a model fitted to the trace.
+    trace = write_trace(tmp_path / "two.trace", dataclasses.replace(model, tables=model.tables[:2]),
+                        [BATCH])
+    with pytest.raises(DlrmsimInputError) as caught:
+        demand_for(model, BATCH, seed=0, trace=trace)
+    message = str(caught.value)
+    assert "trace generate --model test_suite)" in message and "trace fit" in message
+    # A preset edited under its own name: its name would give the preset, not this model.
+    edited = dataclasses.replace(model, dense_features=model.dense_features + 1)
+    with pytest.raises(DlrmsimInputError) as caught:
+        demand_for(edited, BATCH, seed=0, trace=trace)
+    assert "--model MODEL.yaml, the file that defines model test_suite" in str(caught.value)
