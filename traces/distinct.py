@@ -7,9 +7,13 @@ import threading
 import numpy as np
 
 # Up to this many rows, a stamp array (int32 per row) is used instead of sorting; its pages are
-# touched only where rows are hit. Unit: rows (4 bytes each). Source: the largest hash size of the
-# paper's models, 20M (Acun et al., Section IV), plus headroom.
-STAMP_MAX_ROWS = 1 << 26
+# touched only where rows are hit. Unit: rows (4 bytes each). Source: benchmarks/
+# bench_distinct_count.py on M3's batches (session 13, EPYC host): above 8M rows the stamp's
+# random writes miss the TLB and its first use faults in up to 80 MB, so sorting costs as
+# little per batch (36.6-38.4 ms at this limit against 40.5-43.8 with the stamp up to 64M
+# rows, in 2 of 3 runs; 26.8 against 26.0 in the third) and a fresh process's first batch
+# 51-121 ms against 162-328.
+STAMP_MAX_ROWS = 1 << 23
 
 
 class DistinctCounter:
