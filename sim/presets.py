@@ -27,6 +27,11 @@ _SUFFIXES = (".yaml", ".yml", ".json")
 T = TypeVar("T")
 
 
+def names_a_file(text: str) -> bool:
+    """Whether `text` names a spec file rather than a preset: a spec suffix or a folder in it."""
+    return text.endswith(_SUFFIXES) or os.sep in text
+
+
 def preset_root() -> Path:
     """The presets folder; `DLRMSIM_PRESETS` overrides it (for tests and private fleets)."""
     return Path(os.environ.get("DLRMSIM_PRESETS", PRESET_ROOT))
@@ -85,7 +90,7 @@ def _locate(kind: str, name_or_path: str | os.PathLike[str], field: str = "") ->
     job field that gave the name, so that the message says which of the job's entries is bad."""
     text = os.fspath(name_or_path)
     what = f"{field} '{text}'" if field else text
-    if text.endswith(_SUFFIXES) or os.sep in text:
+    if names_a_file(text):
         path = Path(text)
         if path.is_dir():  # e.g. a folder named x.yaml, where "no such file" would be untrue
             raise PresetError(f"{what}: is a folder; a spec file (.yaml, .yml or .json) or a "
@@ -207,7 +212,7 @@ def load_job_part(job: str | os.PathLike[str] | None, field: str, name_or_path: 
 
 def load_any(name_or_path: str) -> tuple[str, Any]:
     """Resolve a name or file of any kind; returns (kind, spec). Files say `kind:` or are guessed."""
-    if name_or_path.endswith(_SUFFIXES) or os.sep in name_or_path:
+    if names_a_file(name_or_path):
         data = read_file(_locate("models", name_or_path))
         kind = str(data.get("kind", "")) + "s"
         if kind not in KINDS:

@@ -40,11 +40,11 @@ DEFAULT_GPU_BATCH, DEFAULT_CPU_BATCH = 1600, 200
 _OVERRIDES = {"batch_size": "batch_size", "trainers": "trainers", "sparse_ps": "sparse_ps",
               "dense_ps": "dense_ps", "readers": "readers", "hogwild": "hogwild_threads",
               "gpus": "gpus_per_trainer"}
-# The command-line flag that sets each spec field a run can override, for error messages.
-_FLAGS = {"batch_size": "--batch-size", "trainers": "--trainers", "sparse_ps": "--sparse-ps",
-          "dense_ps": "--dense-ps", "readers": "--readers", "hogwild_threads": "--hogwild",
-          "gpus_per_trainer": "--gpus", "kind": "--placement", "sharding": "--sharding",
-          "packing": "--packing"}
+# The command-line flag that sets each spec field a run can override, for error messages: the
+# keyword's name as a flag (dlrmsim simulate and sweep name their options after the keywords).
+_FLAGS = {field: "--" + keyword.replace("_", "-") for keyword, field in
+          (*_OVERRIDES.items(), ("placement", "kind"), ("sharding", "sharding"),
+           ("packing", "packing"))}
 
 
 def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None = None,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.specs import PoolingSpec
+from sim.specs.model import pareto_capped_mean
 
 # Where a power law with alpha <= 2 has no finite mean and the spec gives no truncation, bags are
 # capped at this multiple of mean_lookups to define one. Unit: multiple of the mean. Source: an
@@ -67,16 +68,8 @@ def _x_min_for_capped_mean(mean: float, tail: float, cap: float) -> float:
     if cap <= mean:
         return cap  # every draw is capped: lengths equal the cap
 
-    def capped_mean(x_min: float) -> float:
-        ratio = x_min / cap
-        if abs(tail - 1.0) < 1e-12:
-            body = x_min * (1.0 + math.log(cap / x_min)) - cap * ratio
-        else:
-            body = x_min * tail / (tail - 1.0) * (1.0 - ratio ** (tail - 1.0))
-        return body + cap * ratio ** tail
-
     lo, hi = 1e-12, mean
     for _ in range(200):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if capped_mean(mid) < mean else (lo, mid)
+        lo, hi = (mid, hi) if pareto_capped_mean(mid, tail, cap) < mean else (lo, mid)
     return 0.5 * (lo + hi)

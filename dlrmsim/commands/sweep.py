@@ -30,8 +30,8 @@ _COUNT_FLAGS = (("--batch-size", "examples per batch (per CPU thread, per GPU se
                 ("--dense-ps", "dense parameter servers", 0), ("--readers", "reader servers", 0),
                 ("--hogwild", "Hogwild threads per CPU trainer", 1),
                 ("--gpus", "GPUs per trainer server (0: all)", 0))
-_CSV_COLUMNS = ("throughput_examples_per_s", "throughput_rse", "examples_per_joule", "power_w", "bottleneck",
-                "longest_phase", "error", "notes")
+_CSV_COLUMNS = ("throughput_examples_per_s", "throughput_rse", "examples_per_joule", "power_w",
+                "bottleneck", "longest_phase", "error", "notes")
 
 
 def register(subparsers: Any) -> None:

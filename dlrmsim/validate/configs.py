@@ -9,7 +9,6 @@ the committed profiles. Nothing here is fitted to the end-to-end measurements.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import yaml
 
 from sim.errors import PresetError
-from sim.presets import load_model, model_from_mapping, read_file
+from sim.presets import load_model, model_from_mapping, names_a_file, read_file
 from sim.specs import ModelSpec, PoolingSpec, PopularitySpec, TableSpec
 
 # The centre of the default grid; every other default point changes one or a few axes.
@@ -52,8 +51,6 @@ MIXED: dict[str, dict[str, Any]] = {
 # Above it a number is a typo, which numpy met with a traceback after the measuring.
 MAX_BATCH_SIZE = 2**24
 ZIPF_S = 1.05  # the skew of the production-like presets (presets/models/*_prod.yaml)
-# What sim.presets takes for a file rather than a preset name (with a path separator).
-MODEL_SUFFIXES = (".yaml", ".yml", ".json")
 ENTRY_KEYS = ("name", "model", "batch_size")  # what a configs file's entry may hold
 
 
@@ -149,7 +146,7 @@ def _model(path: Path, where: str, model: Any) -> ModelSpec:
 def _model_file(path: Path, where: str, text: str) -> str:
     """A model path relative to the configs file's folder, so that the file means the same from
     any current folder (a preset name is left as it is); PresetError naming where it looked."""
-    if not (text.endswith(MODEL_SUFFIXES) or os.sep in text):
+    if not names_a_file(text):
         return text  # a preset name, as sim.presets tells them apart
     found = path.parent / Path(text).expanduser()  # an absolute path stays itself
     if not found.exists():

@@ -52,7 +52,8 @@ class PoolingSpec:
         if self.distribution == "lognormal":
             return _lognormal_capped_mean(mean, self.sigma, float(cap))
         if self.distribution == "power_law" and self.alpha > 2.0:
-            return _pareto_capped_mean(mean, self.alpha - 1.0, float(cap))
+            tail = self.alpha - 1.0
+            return pareto_capped_mean(mean * (tail - 1.0) / tail, tail, float(cap))
         # fixed; and a power law of alpha <= 2, whose scale is set so that the mean of the
         # draws capped at max_lookups is the mean (traces/pooling.py _power_law)
         return min(mean, float(cap))
@@ -78,13 +79,17 @@ def _lognormal_capped_mean(mean: float, sigma: float, cap: float) -> float:
     return mean * _normal_cdf(z - sigma) + cap * (1.0 - _normal_cdf(z))
 
 
-def _pareto_capped_mean(mean: float, tail: float, cap: float) -> float:
-    """E[min(X, cap)] for X Pareto of tail index `tail` > 1 with mean `mean`."""
-    x_min = mean * (tail - 1.0) / tail
+def pareto_capped_mean(x_min: float, tail: float, cap: float) -> float:
+    """E[min(X, cap)] for X Pareto of scale `x_min` and tail index `tail` (a finite mean needs
+    no tail > 1 here: the cap bounds it). traces/pooling.py sets its power laws' scale by it."""
     if cap <= x_min:
         return cap
     ratio = x_min / cap
-    return x_min * tail / (tail - 1.0) * (1.0 - ratio ** (tail - 1.0)) + cap * ratio ** tail
+    if abs(tail - 1.0) < 1e-12:
+        body = x_min * (1.0 + math.log(cap / x_min)) - cap * ratio
+    else:
+        body = x_min * tail / (tail - 1.0) * (1.0 - ratio ** (tail - 1.0))
+    return body + cap * ratio ** tail
 
 
 @dataclass(frozen=True)
