@@ -12,11 +12,14 @@ import importlib
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from types import FrameType
+from typing import Any
 
 from dlrmsim import __version__
 from dlrmsim.errors import user_error_types
+from sim.demand_cache import CacheWarning
 
 # Subcommand modules, each with `register(subparsers)`; the module sets `func` on its parser.
 # Listed by name so that a command whose optional dependencies are missing fails alone, when used.
@@ -60,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0 if args.command is None else 2
     try:
-        with _terminate_as_exit():
+        with _terminate_as_exit(), _warnings_as_lines(args.command):
             result = args.func(args)
     except user_error_types() as err:
         print(f"dlrmsim {args.command}: error: {err}", file=sys.stderr)
@@ -76,6 +79,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dlrmsim {args.command}: interrupted", file=sys.stderr)
         return 130
     return int(result or 0)
+
+
+@contextlib.contextmanager
+def _warnings_as_lines(command: str) -> Iterator[None]:
+    """The project's own warnings (e.g. a demand cache that cannot be written) print as one line
+    like its errors; other warnings keep Python's format, which points at the code. The format
+    before comes back after."""
+    plain = warnings.formatwarning
+
+    def format_warning(message: Warning | str, category: type[Warning], *rest: Any,
+                       **named: Any) -> str:
+        if issubclass(category, CacheWarning):
+            return f"dlrmsim {command}: warning: {message}\n"
+        return plain(message, category, *rest, **named)
+
+    warnings.formatwarning = format_warning
+    try:
+        yield
+    finally:
+        warnings.formatwarning = plain
 
 
 @contextlib.contextmanager

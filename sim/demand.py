@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim import demand_cache
 from sim.errors import DlrmsimInputError
 from sim.specs import ModelSpec
 
@@ -232,6 +233,10 @@ def _generated(model: ModelSpec, batch_size: int, seed: int, batches: int | None
     from traces.summary import ModelSummary
     from traces.summary_processes import available_cpus
 
+    key = demand_cache.entry_key(model, batch_size, seed, batches, target)
+    cached = demand_cache.load(key, model.num_tables)
+    if cached is not None:
+        return _read_only(Demand(batch_size, *cached))
     # One generator for all rounds of the sample: a round draws only the batches it adds, and
     # its first n batches are those a fresh draw of n would give. Large rounds are drawn in
     # a process per CPU (the same numbers; traces/summary_processes.py).
@@ -243,6 +248,12 @@ def _generated(model: ModelSpec, batch_size: int, seed: int, batches: int | None
             return Demand(batch_size, summary.lookups, summary.unique_rows)
 
         demand = first(batches) if batches is not None else sampled(first, target)
+    demand_cache.store(key, demand.lookups, demand.unique_rows)
+    return _read_only(demand)
+
+
+def _read_only(demand: Demand) -> Demand:
+    """The demand with its arrays made read-only: it is cached and shared by runs."""
     demand.lookups.setflags(write=False)
     demand.unique_rows.setflags(write=False)
     return demand
