@@ -24,6 +24,7 @@ from dlrmsim.reproduce.types import (
     Row,
     Settings,
 )
+from sim import demand_cache
 from sim.run import simulate
 
 DEFAULT_OUT = "reproduce_out"
@@ -111,8 +112,10 @@ def _run_info(work: Path, settings: Settings, simulations: int, seconds: float,
     simulations at once with --jobs), kept apart from the report so that the report itself
     does not change from run to run."""
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    cache = demand_cache.cache_folder()  # lookups found there cost no drawing time
     info = {"mode": settings.mode, "seed": settings.seed, "only": list(settings.only),
             "jobs": jobs, "simulations": simulations,
             "seconds": round(seconds, 1), "cpus": os.cpu_count(),
-            "load_average_1_5_15_min": [round(x, 2) for x in load]}
+            "load_average_1_5_15_min": [round(x, 2) for x in load],
+            "demand_cache": None if cache is None else str(cache)}
     (work / "run_info.json").write_text(json.dumps(info, indent=2) + "\n")

@@ -175,6 +175,7 @@ def test_run_info_says_what_shaped_the_runs_time(quick_run: Path) -> None:
     info = json.loads((quick_run / "run_info.json").read_text())
     assert info["only"] == list(SUBSET) and info["jobs"] == 1
     assert info["mode"] == "quick" and info["seconds"] > 0 and info["simulations"] > 0
+    assert info["demand_cache"] is None  # the suite runs with the cache off (tests/conftest.py)
 
 
 
