@@ -54,9 +54,13 @@ def cache_folder() -> Path | None:
     if os.environ.get(ENV_OFF, "") not in ("", "0"):
         return None
     given = os.environ.get(ENV_DIR)
-    if given:
-        return Path(given).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    try:
+        if given:
+            return Path(given).expanduser()
+        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    except RuntimeError:  # no home folder to be found (~ or ~user): no cache, no failure
+        _warn_unwritable(given or "~/.cache", "its home folder cannot be found")
+        return None
     return Path(base) / "dlrmsim" / "demand"
 
 

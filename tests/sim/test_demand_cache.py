@@ -201,6 +201,11 @@ def test_the_folder_follows_the_environment(monkeypatch: pytest.MonkeyPatch,
     assert demand_cache.cache_folder() == tmp_path / "mine"
     monkeypatch.setenv(demand_cache.ENV_OFF, "1")
     assert demand_cache.cache_folder() is None
+    monkeypatch.delenv(demand_cache.ENV_OFF)
+    monkeypatch.setenv(demand_cache.ENV_DIR, "~no_such_user_here/cache")
+    demand_cache._warn_unwritable.cache_clear()
+    with pytest.warns(demand_cache.CacheWarning, match="~no_such_user_here/cache"):
+        assert demand_cache.cache_folder() is None  # an unknown home: no cache, no failure
 
 
 def test_pruning_keeps_the_most_recently_used_entries(tmp_path: Path) -> None:
