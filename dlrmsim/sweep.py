@@ -8,8 +8,10 @@ combination simulated, and the best by throughput or by examples per joule picke
 
 A combination the simulator refuses (tables that do not fit where the placement puts them,
 remote placement without sparse parameter servers) is a point with an `error`, not the end of
-the sweep; an unknown preset ends it before anything runs, and so does a sweep whose every
-point fails. (`dlrmsim sweep` also refuses bad values, such as a count below 1, as it parses.)
+the sweep; an unknown preset or a value of the wrong type (a count given as '4', an axis as
+one value instead of a list) ends it before anything runs, and a sweep whose every point fails
+ends in an error too. (`dlrmsim sweep` also refuses bad values, such as a count below 1, as it
+parses.)
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from typing import Any
 
 from dlrmsim.reproduce.runner import run_all
 from dlrmsim.reproduce.types import Outcome, Task, task
-from sim.errors import DlrmsimInputError, PresetError
-from sim.run import DEFAULT_ITERATIONS, resolve
+from sim.arguments import check_whole, described
+from sim.errors import ArgumentError, DlrmsimInputError, PresetError
+from sim.run import DEFAULT_ITERATIONS, check_run_options, resolve
 
 # The settings a sweep can vary: `sim.run.simulate`'s keywords, as the CLI's flags name them.
 TEXT_AXES = ("model", "platform", "ps_platform", "placement", "sharding", "packing")
@@ -84,8 +87,7 @@ class Sweep:
     def best(self, metric: str) -> SweepPoint | None:
         """The point with the highest `metric` (one of METRICS); the earliest in grid order on
         a tie; None when every point failed."""
-        if metric not in METRICS:
-            raise ValueError(f"metric = {metric!r}: one of {', '.join(METRICS)}")
+        check_metric(metric)
         done = [p for p in self.points if p.ok]
         return max(done, key=lambda p: p.figures()[metric]) if done else None
 
@@ -100,6 +102,7 @@ class Sweep:
 
     def ranked(self, metric: str) -> list[SweepPoint]:
         """The points that ran, best first by `metric` (grid order on ties)."""
+        check_metric(metric)
         return sorted((p for p in self.points if p.ok), key=lambda p: -p.figures()[metric])
 
     def within_noise(self, metric: str) -> tuple[SweepPoint, SweepPoint] | None:
@@ -119,6 +122,12 @@ class Sweep:
                 "fixed": self.fixed, "points": [p.to_dict() for p in self.points], "best": best}
 
 
+def check_metric(metric: object) -> None:
+    """ArgumentError unless `metric` is one a sweep ranks by (METRICS)."""
+    if metric not in METRICS:
+        raise ArgumentError(f"metric = {described(metric)}: give one of {', '.join(METRICS)}")
+
+
 def combined_error(first: SweepPoint, second: SweepPoint, metric: str) -> float:
     """The standard error of the difference of two points' `metric`: their errors in quadrature,
     the runs being independent."""
@@ -128,13 +137,18 @@ def combined_error(first: SweepPoint, second: SweepPoint, metric: str) -> float:
 def grid(axes: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """Every combination of the axes' values, the first axis varying slowest.
 
-    Raises DlrmsimInputError for an unknown axis, an axis without values, or more than
-    MAX_POINTS combinations.
+    Raises DlrmsimInputError for an unknown axis, an axis without values, a count that is not
+    a whole number, or more than MAX_POINTS combinations.
     """
-    unknown = [name for name in axes if name not in AXES]
+    if not isinstance(axes, Mapping):
+        raise ArgumentError(f"axes = {described(axes)}: give a mapping of settings to their "
+                            "values, e.g. {'trainers': (4, 8)}")
+    unknown = [str(name) for name in axes if name not in AXES]
     if unknown:
         raise DlrmsimInputError(f"cannot sweep {', '.join(unknown)}: the settings a sweep varies "
                                 f"are {', '.join(AXES)}")
+    for name, values in axes.items():
+        _check_values(name, values)
     empty = [name for name, values in axes.items() if not values]
     if empty:
         raise DlrmsimInputError(f"sweep axis {empty[0]} has no values; give at least one")
@@ -147,6 +161,22 @@ def grid(axes: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes.values())]
 
 
+def _check_values(name: str, values: object) -> None:
+    """ArgumentError unless an axis's values are a list (or tuple, range) and, for a count, whole
+    numbers (or None: the job's own): a count out of range is a point that fails alone, as in
+    the command line's grid, but a value of another type could never run."""
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        raise ArgumentError(f"sweep axis {name} = {described(values)}: give a list or tuple of "
+                            "its values, e.g. {'trainers': (4, 8)} or {'placement': ('gpu', "
+                            "'system')}")
+    if name in COUNT_AXES:
+        wrong = [v for v in values if v is not None and (
+            not isinstance(v, int) or isinstance(v, bool))]
+        if wrong:
+            raise ArgumentError(f"sweep axis {name}: {described(wrong[0])} is not a whole "
+                                f"number; give ints, e.g. {{'{name}': (4, 8)}}")
+
+
 def sweep(job: str | None, axes: Mapping[str, Sequence[Any]], *, model: str | None = None,
           platform: str | None = None, profile: str | None = None, trace: str | None = None,
           iterations: int = DEFAULT_ITERATIONS, target_rse: float | None = None, seed: int = 0,
@@ -157,8 +187,12 @@ def sweep(job: str | None, axes: Mapping[str, Sequence[Any]], *, model: str | No
 
     Raises DlrmsimInputError before running anything when a point names a preset that does not
     exist, and after, when every point failed (with the first point's error); a combination
-    the specs or the placement refuse is one failed point among the others.
+    the specs or the placement refuse is one failed point among the others. Raises
+    ArgumentError before running anything for a setting of the wrong type.
     """
+    check_run_options(profile=profile, trace=trace, iterations=iterations, seed=seed,
+                      target_rse=target_rse)
+    check_whole("jobs", jobs, 1)
     fixed = {"model": model, "platform": platform}
     clash = [name for name, value in fixed.items() if value is not None and name in axes]
     if clash:
@@ -188,7 +222,7 @@ def _task(job: str | None, settings: dict[str, Any], **fixed: Any) -> Task:
                 settings.get("ps_platform"), settings.get("placement"),
                 {k: settings.get(k) for k in COUNT_AXES},
                 sharding=settings.get("sharding"), packing=settings.get("packing"))
-    except PresetError as err:
+    except (PresetError, ArgumentError) as err:  # a name or a value that no point can run with
         raise DlrmsimInputError(f"sweep point {_label(settings) or job}: {err}") from None
     except DlrmsimInputError:
         pass  # simulating the point says the same, as the point's error

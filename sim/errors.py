@@ -17,6 +17,12 @@ class SpecError(DlrmsimInputError):
         super().__init__(message or f"{spec}.{field} = {value!r} is not allowed: {allowed}")
 
 
+class ArgumentError(DlrmsimInputError):
+    """An argument of a public function (`simulate`, `sweep`, the loaders) is of the wrong type
+    or out of range, e.g. a number where a path goes; the command line parses its flags into
+    the right types, so mostly a Python caller's mistake (sim/arguments.py)."""
+
+
 class PresetError(DlrmsimInputError):
     """A preset or a user's YAML file cannot be found, parsed or turned into a spec."""
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from sim.arguments import described
 from sim.errors import PresetError
 from sim.mapping import from_mapping, to_mapping
 from sim.specs import JobSpec, ModelSpec, ServerSpec
@@ -88,6 +89,9 @@ def read_file(path: Path, *, allow_list: bool = False) -> Any:
 def _locate(kind: str, name_or_path: str | os.PathLike[str], field: str = "") -> Path:
     """The file of a preset name or a path; PresetError when there is none. `field` names the
     job field that gave the name, so that the message says which of the job's entries is bad."""
+    if not isinstance(name_or_path, str | os.PathLike):  # from Python: a number, a spec, None
+        raise PresetError(f"{kind[:-1]} = {described(name_or_path)}: give a {kind[:-1]} preset "
+                          f"name or the path of a YAML file{_already(kind, name_or_path)}")
     text = os.fspath(name_or_path)
     what = f"{field} '{text}'" if field else text
     if names_a_file(text):
@@ -108,6 +112,11 @@ def _locate(kind: str, name_or_path: str | os.PathLike[str], field: str = "") ->
     raise PresetError(
         f"{unknown}{hint}. Known: {', '.join(sorted(names))} (or give a path to a YAML file)"
     )
+
+
+def _already(kind: str, value: object) -> str:
+    """A hint for a spec given where its name or file goes: it needs no loading."""
+    return " (this one is loaded already: use it as it is)" if isinstance(value, KINDS[kind]) else ""
 
 
 def _expand_tables(data: dict[str, Any], path: Path) -> dict[str, Any]:

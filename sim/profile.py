@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.arguments import check_path
 from sim.errors import ProfileError
 
 SCHEMA_NAME = "dlrmsim.profile"
@@ -157,6 +158,8 @@ class Profile:
 
 def load_profile(path: str | Path) -> Profile:
     """Load and check a profile; ProfileError names the file and the problem."""
+    check_path("path", path, "a calibration profile (`dlrmsim calibrate` writes one)",
+               ProfileError, optional=False)
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

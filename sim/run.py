@@ -8,13 +8,15 @@ import dataclasses
 import os
 from typing import Any
 
+import numpy as np
 import simpy
 
+from sim.arguments import check_path, check_whole, described, shown
 from sim.cluster import Job
 from sim.costs import cost_model_for, describe_costs
 from sim.demand import demand_for, sample_target
 from sim.engine import FluidNetwork, Timeline
-from sim.errors import DlrmsimInputError, SpecError
+from sim.errors import ArgumentError, DlrmsimInputError, SpecError
 from sim.meter import MIN_ROUNDS, Meter
 from sim.notes import (
     analytic_interaction,
@@ -64,21 +66,21 @@ def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None 
     With `target_rse` (e.g. 0.01) the run stops as soon as the throughput's relative standard
     error is below it, `iterations` being a cap; warm-up then defaults to that of a default run.
 
-    Raises SpecError, PresetError, PlacementError, ProfileError or DlrmsimInputError (all
-    DlrmsimInputError) for bad input.
+    Raises SpecError, PresetError, PlacementError, ProfileError, ArgumentError (an argument
+    of the wrong type, e.g. a number for `trace`) or DlrmsimInputError (all DlrmsimInputError)
+    for bad input.
     """
+    check_run_options(profile=profile, trace=trace, iterations=iterations, seed=seed,
+                      target_rse=target_rse)
+    check_path("chrome_trace", chrome_trace, "the Chrome trace file to write")
     overrides = {"batch_size": batch_size, "trainers": trainers, "sparse_ps": sparse_ps,
                  "dense_ps": dense_ps, "readers": readers, "hogwild": hogwild, "gpus": gpus}
     model_spec, trainer_spec, ps_spec, spec = resolve(job, model, platform, ps_platform,
                                                       placement, overrides, sharding=sharding,
                                                       packing=packing)
-    if not isinstance(iterations, int) or iterations < 3:
-        raise DlrmsimInputError(f"iterations = {iterations!r}: give a whole number >= 3")
     warm = warmup if warmup is not None else default_warmup(iterations, target_rse)
-    if target_rse is not None and not (isinstance(target_rse, float) and 0 < target_rse < 1):
-        raise DlrmsimInputError(f"target_rse = {target_rse!r}: give a fraction in (0, 1)")
-    if not isinstance(warm, int) or not 1 <= warm < iterations:
-        raise DlrmsimInputError(f"warmup = {warmup!r}: give a whole number in [1, iterations)")
+    if not isinstance(warm, int) or isinstance(warm, bool) or not 1 <= warm < iterations:
+        raise ArgumentError(f"warmup = {shown(warmup)}: give a whole number in [1, iterations)")
     if chrome_trace is not None:
         check_output_file(os.fspath(chrome_trace), "--chrome-trace")
     sim_job = build(spec, model_spec, trainer_spec, ps_spec, profile=profile, trace=trace,
@@ -88,6 +90,19 @@ def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None 
     if chrome_trace is not None:
         sim_job.timeline.write(chrome_trace)
     return result
+
+
+def check_run_options(*, profile: object, trace: object, iterations: object, seed: object,
+                      target_rse: object) -> None:
+    """ArgumentError for a setting of a run of the wrong type or out of range; `sweep` checks
+    the settings its points share with it before any point runs."""
+    check_path("profile", profile, "a calibration profile (`dlrmsim calibrate` writes one)")
+    check_path("trace", trace, "a native trace (`dlrmsim trace generate` or `convert`)")
+    check_whole("iterations", iterations, 3)
+    # The generator takes numpy's integers as seeds too.
+    check_whole("seed", int(seed) if isinstance(seed, np.integer) else seed, 0)
+    if target_rse is not None and not (isinstance(target_rse, float) and 0 < target_rse < 1):
+        raise ArgumentError(f"target_rse = {shown(target_rse)}: give a fraction in (0, 1)")
 
 
 def default_warmup(iterations: int, target_rse: float | None) -> int:
@@ -114,10 +129,14 @@ def resolve(job: JobSpec | str | None, model: ModelSpec | str | None,
     """The specs of a run after overrides (`placement` a kind or a whole PlacementSpec;
     `sharding` and `packing` override its GPU sharding and packing); SpecError names a bad
     override's flag and field."""
+    job = _job_argument(job)
     base = load_job(job) if isinstance(job, str) else job
-    model_spec = _spec(model, load_model) if model is not None else None
-    trainer_spec = _spec(platform, load_platform) if platform is not None else None
-    ps_given = _spec(ps_platform, load_platform) if ps_platform else None
+    model_spec = _spec("model", model, load_model, ModelSpec)
+    trainer_spec = _spec("platform", platform, load_platform, ServerSpec)
+    ps_given = _spec("ps_platform", ps_platform, load_platform, ServerSpec)
+    if placement is not None and not isinstance(placement, str | PlacementSpec):
+        raise ArgumentError(f"placement = {described(placement)}: give gpu, system, remote or "
+                            f"hybrid, or a PlacementSpec{_belongs(placement)}")
     if base is None:
         if model_spec is None or trainer_spec is None:
             raise DlrmsimInputError("give a job (e.g. --job m2_gpu), or a model and a platform "
@@ -163,7 +182,7 @@ def _by_flag(error: SpecError, given: dict[str, Any]) -> SpecError:
     if flag is None:
         return error
     if error.field in given:
-        message = (f"{flag} {error.value}: not allowed; {error.allowed} "
+        message = (f"{flag} {_value_of_flag(error)}: not allowed; {error.allowed} "
                    f"({error.spec}.{error.field})")
     else:
         message = f"{error}; set it with {flag} N" if isinstance(error.value, int) else (
@@ -171,12 +190,49 @@ def _by_flag(error: SpecError, given: dict[str, Any]) -> SpecError:
     return SpecError(error.spec, error.field, error.value, error.allowed, message)
 
 
+def _value_of_flag(error: SpecError) -> str:
+    """The bad value as the message shows it: the text of a flag that takes text (--packing
+    packed) as given, anything else as Python writes it, so that a count given from Python as
+    '3200' does not read as the number 3200."""
+    takes_text = error.field in ("kind", "sharding", "packing")
+    return error.value if takes_text and isinstance(error.value, str) else shown(error.value)
+
+
 def _path(value: str | os.PathLike[str] | None) -> str | None:
     return None if value is None else os.fspath(value)
 
 
-def _spec(value: Any, loader: Any) -> Any:
-    return loader(value) if isinstance(value, str | os.PathLike) else value
+# Where each kind of spec goes, for a spec given in the wrong place.
+_SPEC_KEYWORDS = {JobSpec: "job (the first argument)", ModelSpec: "model=",
+                  ServerSpec: "platform= or ps_platform=", PlacementSpec: "placement="}
+
+
+def _belongs(value: object) -> str:
+    keyword = _SPEC_KEYWORDS.get(type(value))
+    return f" (a {type(value).__name__} goes in {keyword})" if keyword else ""
+
+
+def _job_argument(job: object) -> JobSpec | str | None:
+    """The job as `resolve` reads it: a path as text, since the names in a job file are looked
+    up beside it; ArgumentError for anything that is not a job."""
+    if job is None or isinstance(job, JobSpec | str):
+        return job
+    if isinstance(job, os.PathLike):
+        return os.fspath(job)
+    raise ArgumentError(f"job = {described(job)}: give a job preset name (e.g. 'm2_gpu'), the "
+                        f"path of a job YAML file, or a JobSpec{_belongs(job)}")
+
+
+def _spec(name: str, value: object, loader: Any, kind: type) -> Any:
+    """The spec `value` names (a preset name or a file), or `value` itself when it is one of
+    `kind`; None for None."""
+    if value is None or isinstance(value, kind):
+        return value
+    if isinstance(value, str | os.PathLike):
+        return loader(value)
+    preset = "model" if kind is ModelSpec else "platform"
+    raise ArgumentError(f"{name} = {described(value)}: give a {preset} preset name, the path of "
+                        f"a YAML file, or a {kind.__name__}{_belongs(value)}")
 
 
 def build(spec: JobSpec, model: ModelSpec, trainer: ServerSpec, ps: ServerSpec, *,

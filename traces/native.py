@@ -29,7 +29,7 @@ import numpy as np
 
 from traces.atomic import atomic_output
 from traces.batch import TraceBatch, index_dtype_for, validate_batch
-from traces.errors import TraceError, trace_error
+from traces.errors import TraceError, check_path_argument, trace_error
 
 MAGIC, END_MAGIC, VERSION = b"DLRMSIMT", b"DLRMSEND", 1
 _HEADER = struct.Struct("<8sIIQQ")
@@ -202,6 +202,7 @@ def open_native(path: str | os.PathLike[str]) -> NativeTrace:
 
     Raises TraceError if the file is missing, truncated or not a native trace.
     """
+    check_path_argument("path", path, "a native trace")
     p = Path(path)
     try:
         size = p.stat().st_size

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from traces.batch import TraceBatch
+from traces.errors import TraceError, whole_or_repr
 from traces.locality import access_counts, locality_of_counts
 from traces.lru import DEFAULT_MAX_ACCESSES, hit_ratio_curve, sample_mask
 from traces.lru_estimate import Window, cut_windows, estimated_curve, window_bounds
@@ -41,7 +42,9 @@ def trace_stats(source: Source, *, max_batches: int | None = None, lru: bool = T
                 lru_max_accesses: int = DEFAULT_MAX_ACCESSES, show_progress: bool = True
                 ) -> dict[str, Any]:
     """All statistics as a JSON-ready dict (keys: lookups, unique_rows, unique_ratio,
-    once_fraction, top1pct_share, ..., tables). Raises TraceError on a corrupt trace."""
+    once_fraction, top1pct_share, ..., tables). Raises TraceError on a corrupt trace, or on an
+    argument of the wrong type (a path where the Source goes)."""
+    _check_arguments(source, max_batches, lru_max_accesses)
     batches = _batch_supplier(source, max_batches, show_progress)
     first = next(batches(), None)
     sizes = sorted({b.batch_size for b in batches()})
@@ -69,6 +72,20 @@ def trace_stats(source: Source, *, max_batches: int | None = None, lru: bool = T
                                        lru_max_accesses)
     report["tables"] = tables
     return report
+
+
+def _check_arguments(source: object, max_batches: object, lru_max_accesses: object) -> None:
+    """TraceError for an argument of the wrong type: a path where the Source goes, a count that
+    is not a whole number >= 1 (max_batches 0 would give statistics of nothing)."""
+    if not isinstance(source, Source):
+        raise TraceError(f"source = {source!r:.60}: give a Source, e.g. "
+                         "traces.sources.open_source(path)")
+    counts = {"lru_max_accesses": lru_max_accesses}
+    if max_batches is not None:
+        counts["max_batches"] = max_batches
+    for name, value in counts.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise TraceError(f"{name} = {whole_or_repr(value)}: give a whole number >= 1")
 
 
 def _bag_lengths(batches: Callable[[], Iterator[TraceBatch]], table: int) -> dict[str, float]:

@@ -9,14 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlrmsim.commands import arguments
+from dlrmsim.validate.configs import MAX_SEED
 from sim.errors import DlrmsimInputError
 
 if TYPE_CHECKING:
     from dlrmsim.validate.report import ValidationRow
-
-# torch.Generator.manual_seed takes an unsigned 64-bit seed (numpy's SeedSequence takes any
-# size): a larger one failed with a traceback after all the measuring.
-MAX_SEED = 2**64 - 1
 
 # The validation machinery imports torch (about 1 s): imported in `run`, so that other commands
 # and `dlrmsim --help` do not wait for it.

@@ -14,6 +14,7 @@ from pathlib import Path
 from dlrmsim.reproduce import outdir, report
 from dlrmsim.reproduce.catalog_fleet import all_claims
 from dlrmsim.reproduce.claims import evaluate
+from dlrmsim.reproduce.errors import ReproduceError
 from dlrmsim.reproduce.registry import Registry, default_registry
 from dlrmsim.reproduce.runner import Simulator, progress_bar, run_all
 from dlrmsim.reproduce.types import (
@@ -25,6 +26,8 @@ from dlrmsim.reproduce.types import (
     Settings,
 )
 from sim import demand_cache
+from sim.arguments import check_path, check_whole, described
+from sim.errors import ArgumentError
 from sim.run import simulate
 
 DEFAULT_OUT = "reproduce_out"
@@ -51,7 +54,14 @@ def reproduce(out: str | os.PathLike[str] = DEFAULT_OUT, settings: Settings | No
               jobs: int = 1, progress: bool | None = None, registry: Registry | None = None,
               simulator: Simulator = simulate) -> Reproduction:
     """Run the experiments of `settings` (all by default, full size) and write the report into
-    `out`. Raises ReproduceError for an unwritable folder or an unknown experiment id."""
+    `out`. Raises ReproduceError for an unwritable folder or an unknown experiment id, and
+    ArgumentError, before anything runs, for an argument of the wrong type."""
+    check_path("out", out, "the folder to write the report in", ReproduceError,
+               optional=False)
+    if settings is not None and not isinstance(settings, Settings):
+        raise ArgumentError(f"settings = {described(settings)}: give a Settings, e.g. "
+                            "Settings.for_mode(quick=True), or None for the full run")
+    check_whole("jobs", jobs, 1)
     settings = settings or Settings.for_mode(quick=False)
     chosen = (registry or default_registry()).select(settings.only)
     began = time.perf_counter()

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sim.arguments import check_whole, described
+from sim.errors import ArgumentError
 from sim.specs import JobSpec
 
 # One flat record of an experiment's results (a CSV row); the keys are the experiment's columns.
@@ -35,7 +37,7 @@ QUICK_FIG9_JOBS, FULL_FIG9_JOBS = 300, 3000
 class Settings:
     """How big a reproduction is. `only` limits it to some experiment ids (empty: all).
 
-    Raises ValueError on a bad field.
+    Raises ArgumentError (a DlrmsimInputError, and so a ValueError) on a bad field.
     """
 
     quick: bool = False
@@ -46,18 +48,24 @@ class Settings:
     only: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.iterations, int) or self.iterations < 3:
-            raise ValueError(f"iterations = {self.iterations!r}: give a whole number >= 3")
-        for name in ("fig5_runs", "fig9_jobs"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 2:
-                raise ValueError(f"{name} = {value!r}: give a whole number >= 2")
+        if not isinstance(self.quick, bool):
+            raise ArgumentError(f"quick = {described(self.quick)}: give True or False")
+        check_whole("seed", self.seed, 0)
+        check_whole("iterations", self.iterations, 3)
+        check_whole("fig5_runs", self.fig5_runs, 2)
+        check_whole("fig9_jobs", self.fig9_jobs, 2)
+        # A string is a sequence of its letters: "fig1" would ask for experiments f, i, g, 1.
+        if isinstance(self.only, str) or not isinstance(self.only, Sequence) or not all(
+                isinstance(i, str) for i in self.only):
+            raise ArgumentError(f"only = {described(self.only)}: give a tuple of experiment ids, "
+                                "e.g. ('fig1', 'table3'), or () for all")
 
     @classmethod
     def for_mode(cls, quick: bool, seed: int = 0, only: Sequence[str] = ()) -> Settings:
+        ids: Any = only if isinstance(only, str) else tuple(only)  # a string refused, not split
         if quick:
-            return cls(True, seed, QUICK_ITERATIONS, QUICK_FIG5_RUNS, QUICK_FIG9_JOBS, tuple(only))
-        return cls(False, seed, FULL_ITERATIONS, FULL_FIG5_RUNS, FULL_FIG9_JOBS, tuple(only))
+            return cls(True, seed, QUICK_ITERATIONS, QUICK_FIG5_RUNS, QUICK_FIG9_JOBS, ids)
+        return cls(False, seed, FULL_ITERATIONS, FULL_FIG5_RUNS, FULL_FIG9_JOBS, ids)
 
     @property
     def mode(self) -> str:

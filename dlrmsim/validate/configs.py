@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from sim.arguments import check_path
 from sim.errors import PresetError
 from sim.presets import load_model, model_from_mapping, names_a_file, read_file
 from sim.specs import ModelSpec, PoolingSpec, PopularitySpec, TableSpec
@@ -50,6 +51,9 @@ MIXED: dict[str, dict[str, Any]] = {
 # over 8 GB at 2**24 even for layers 16 wide; and it is 4096x the default grid's largest batch.
 # Above it a number is a typo, which numpy met with a traceback after the measuring.
 MAX_BATCH_SIZE = 2**24
+# torch.Generator.manual_seed takes an unsigned 64-bit seed (numpy's SeedSequence takes any
+# size): a larger one failed with a traceback after all the measuring.
+MAX_SEED = 2**64 - 1
 ZIPF_S = 1.05  # the skew of the production-like presets (presets/models/*_prod.yaml)
 ENTRY_KEYS = ("name", "model", "batch_size")  # what a configs file's entry may hold
 
@@ -95,6 +99,8 @@ def load_configs(path: str | Path) -> list[ValidationConfig]:
     """Configurations from a YAML or JSON file: a list (or `configs:` list) of entries with
     `model` (a preset name, a path relative to the file's folder, or an inline model mapping),
     `batch_size` and optional `name`. PresetError names the file and the entry on any problem."""
+    check_path("path", path, "a YAML or JSON file of configurations", PresetError,
+               optional=False)
     path = Path(path)
     data = _read(path)
     entries = data.get("configs") if isinstance(data, dict) else data

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -13,6 +14,7 @@ import numpy as np
 from calibrate.fit import error_summary
 from dlrmsim.output import format_table
 from dlrmsim.validate.drift import drift_text
+from sim.arguments import check_path
 from sim.errors import DlrmsimInputError
 from traces.atomic import atomic_output
 from traces.errors import TraceError
@@ -137,15 +139,10 @@ def check_plot_path(path: Path) -> None:
     """Raise DlrmsimInputError when the plot could not be written at `path`: a folder, an
     image format matplotlib does not write, or a place where no file can be made. Called
     before measuring, so that a bad --plot does not cost the minutes of a run."""
-    from matplotlib.backend_bases import FigureCanvasBase
-
     if path.is_dir():
         raise DlrmsimInputError(f"--plot {path} is a folder; give a file name, e.g. "
                                 f"{path / 'validate.png'}")
-    formats = FigureCanvasBase.get_supported_filetypes()
-    if path.suffix.lstrip(".").lower() not in formats:
-        raise DlrmsimInputError(f"--plot {path}: end the name with an image extension that "
-                                "matplotlib writes, e.g. .png, .svg or .pdf")
+    _check_format(path)
     folder = _nearest_existing(path.parent)
     try:  # the missing folders below `folder` are made when the plot is written
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
@@ -155,16 +152,29 @@ def check_plot_path(path: Path) -> None:
                                 "give a path in a folder you can write") from err
 
 
+def _check_format(path: Path) -> None:
+    """DlrmsimInputError unless matplotlib writes an image format of `path`'s extension."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    if path.suffix.lstrip(".").lower() not in FigureCanvasBase.get_supported_filetypes():
+        raise DlrmsimInputError(f"--plot {path}: end the name with an image extension that "
+                                "matplotlib writes, e.g. .png, .svg or .pdf")
+
+
 def _nearest_existing(folder: Path) -> Path:
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     return folder
 
 
-def write_plot(rows: Sequence[ValidationRow], path: Path) -> None:
+def write_plot(rows: Sequence[ValidationRow], path: str | os.PathLike[str]) -> None:
     """Predicted against measured step time, log-log, with y = x and a +-10% band.
 
-    Written whole or not at all; raises DlrmsimInputError when it cannot be written."""
+    Written whole or not at all; raises DlrmsimInputError when it cannot be written, and
+    before drawing when matplotlib has no format for its name."""
+    check_path("path", path, "the image file to write, e.g. validate.png", optional=False)
+    path = Path(path)
+    _check_format(path)  # savefig's own refusal is a raw ValueError
     import matplotlib
 
     matplotlib.use("Agg")

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from dlrmsim.validate.configs import ValidationConfig
+from dlrmsim.validate.configs import MAX_SEED, ValidationConfig
 from dlrmsim.validate.coverage import uncalibrated_ops
 from dlrmsim.validate.drift import ProbeResult, drift_record, profile_probe_points, run_probes
 from dlrmsim.validate.host import (
@@ -30,8 +31,9 @@ from dlrmsim.validate.measure import (
 from dlrmsim.validate.phases import measured_groups
 from dlrmsim.validate.predict import Prediction, predict_step
 from dlrmsim.validate.report import ValidationRow, signed_error
-from sim.errors import DlrmsimInputError, PlacementError
-from sim.profile import Profile
+from sim.arguments import check_whole, described
+from sim.errors import ArgumentError, DlrmsimInputError, PlacementError
+from sim.profile import DEVICES, Profile
 from sim.specs import ServerSpec
 
 GB = 1e9  # bytes, for messages
@@ -150,7 +152,12 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
     a configuration's measured time is the median of its rounds' medians, and each phase
     group's (phases.py) the median of its rounds' sums of part medians. With `drift_check`,
     a few of the profile's own microbenchmark points are timed again before the steps and after
-    (drift.py), and meta["drift"] holds their ratios to the profile's times."""
+    (drift.py), and meta["drift"] holds their ratios to the profile's times.
+
+    Raises ArgumentError, before anything is measured, for an argument of the wrong type."""
+    _check_arguments(configs, profile, device, seed, min_time_s)
+    if not isinstance(rounds, int) or isinstance(rounds, bool):
+        raise ArgumentError(f"rounds = {described(rounds)}: give a whole number >= 1")
     if rounds < 1:
         raise DlrmsimInputError(f"--rounds {rounds}: give a whole number >= 1")
     check_profile_device(profile, device)
@@ -184,6 +191,29 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
             "drift": drift_record(before, probe("after")),
             "uncalibrated_ops": uncalibrated_ops(profile, [c.model for c in configs])}
     return rows, meta
+
+
+def _check_arguments(configs: object, profile: object, device: object, seed: object,
+                     min_time_s: object) -> None:
+    """ArgumentError for an argument the command line cannot get wrong and a notebook can: a
+    profile's path where the Profile goes, a single configuration, a seed torch refuses."""
+    if isinstance(configs, str) or not isinstance(configs, Sequence) or not all(
+            isinstance(c, ValidationConfig) for c in configs):
+        raise ArgumentError(f"configs = {described(configs)}: give a list of ValidationConfig, "
+                            "e.g. default_grid() or load_configs(path)")
+    if not isinstance(profile, Profile):
+        raise ArgumentError(f"profile = {described(profile)}: give a Profile, e.g. "
+                            "sim.profile.load_profile(path)")
+    if device not in DEVICES:
+        raise ArgumentError(f"device = {described(device)}: give one of {', '.join(DEVICES)}")
+    check_whole("seed", seed, 0)
+    if seed > MAX_SEED:  # type: ignore[operator]
+        raise ArgumentError(f"seed = {seed}: give at most 2**64 - 1, the range torch's "
+                            "generators take")
+    if not (isinstance(min_time_s, int | float) and not isinstance(min_time_s, bool)
+            and math.isfinite(min_time_s) and min_time_s >= 0):
+        raise ArgumentError(f"min_time_s = {described(min_time_s)}: give a finite number of "
+                            "seconds >= 0")
 
 
 def _drift_probe(profile: Profile, device: str, threads: int, seed: int, progress: Progress,
