@@ -17,7 +17,7 @@ import numpy as np
 
 from sim.specs import ModelSpec, TableSpec
 from traces.batch import TraceBatch, index_dtype_for
-from traces.errors import TraceError
+from traces.errors import TraceError, whole_or_repr
 from traces.native import NativeWriter, TraceTable
 from traces.pooling import PoolingSampler
 from traces.progress import progress
@@ -102,10 +102,12 @@ class ModelGenerator:
     """
 
     def __init__(self, model: ModelSpec, *, seed: int, workers: int = 1) -> None:
+        check_model(model)
         check_seed(seed)
+        check_workers(workers)
         self.model = model
         self.streams = [TableStream(t, seed, i) for i, t in enumerate(model.tables)]
-        self.workers = max(1, int(workers))
+        self.workers = workers
         self.index_dtype = index_dtype_for(max(t.rows for t in model.tables))
 
     def map_tables(self, batches: int, batch_size: int,
@@ -158,6 +160,20 @@ def check_seed(seed: int) -> None:
         raise TraceError(f"seed must be a whole number >= 0, got {seed!r}")
 
 
+def check_model(model: object) -> None:
+    """TraceError unless `model` is a ModelSpec (from Python, a preset's name is easily given
+    where the loaded model goes)."""
+    if not isinstance(model, ModelSpec):
+        hint = (f", e.g. sim.presets.load_model({model!r})" if isinstance(model, str) else "")
+        raise TraceError(f"model = {model!r} ({type(model).__name__}): give a ModelSpec{hint}")
+
+
+def check_workers(workers: object) -> None:
+    """Threads are whole numbers >= 1 (0 or 1.5 used to pass as 1 without a word)."""
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise TraceError(f"workers = {whole_or_repr(workers)}: give a whole number >= 1")
+
+
 def check_counts(batches: int, batch_size: int) -> None:
     for name, value in (("batches", batches), ("batch size", batch_size)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -170,6 +186,7 @@ def generate_trace(
 ) -> int:
     """Write `batches` batches of `model`'s lookups to a native trace at `path`; returns the
     number of lookups written. Memory holds one batch. Same arguments, same bytes."""
+    check_model(model)
     check_counts(batches, batch_size)
     tables = [TraceTable(t.name, t.rows, t.dim) for t in model.tables]
     source = {"generator": "dlrmsim.traces", "model": model.name, "seed": seed,

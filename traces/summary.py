@@ -13,8 +13,8 @@ import numpy as np
 
 from sim.specs import ModelSpec
 from traces.distinct import thread_counter
-from traces.errors import TraceError
-from traces.generator import ModelGenerator, TableStream, check_counts
+from traces.errors import TraceError, whole_or_repr
+from traces.generator import ModelGenerator, TableStream, check_counts, check_model
 from traces.native import TraceTable, open_native
 from traces.summary_processes import GroupWorker, can_fork, table_groups
 
@@ -65,6 +65,10 @@ def summarize_trace(path: str | os.PathLike[str], *, max_batches: int | None = N
 
     Raises TraceError for an unreadable or corrupt file, or batches of different sizes.
     """
+    if max_batches is not None and (not isinstance(max_batches, int)
+                                    or isinstance(max_batches, bool) or max_batches < 1):
+        raise TraceError(f"max_batches = {whole_or_repr(max_batches)}: give a whole number >= 1, "
+                         "or None for every batch")
     summary = TraceSummary(path)
     return summary.first(summary.available if max_batches is None else max_batches)
 
@@ -181,6 +185,7 @@ class ModelSummary(_GrowingSummary):
 
     def __init__(self, model: ModelSpec, *, batch_size: int, seed: int, workers: int = 1,
                  processes: int = 1, min_fork_lookups: float = MIN_FORK_LOOKUPS) -> None:
+        check_model(model)
         check_counts(1, batch_size)
         super().__init__(tuple(t.name for t in model.tables),
                          np.array([t.dim for t in model.tables], dtype=np.int64))

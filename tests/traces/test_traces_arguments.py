@@ -58,3 +58,35 @@ def test_trace_stats_takes_a_source_not_a_path(trace: Path) -> None:
 def test_trace_stats_names_a_bad_count(trace: Path, keyword: str, value: object) -> None:
     with pytest.raises(TraceError, match=rf"{keyword} = .*: give a whole number >= 1"):
         trace_stats(open_source(trace), show_progress=False, **{keyword: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("call", ["generate_trace", "summarize_model"])
+def test_the_generators_take_a_loaded_model_not_its_name(tmp_path: Path, call: str) -> None:
+    from traces.summary import summarize_model
+
+    with pytest.raises(TraceError, match=r"model = 'test_suite' \(str\): give a ModelSpec, "
+                                         r"e\.g\. sim\.presets\.load_model\('test_suite'\)"):
+        if call == "generate_trace":
+            generate_trace("test_suite", tmp_path / "t.trace", batches=1,  # type: ignore[arg-type]
+                           batch_size=4, seed=0, show_progress=False)
+        else:
+            summarize_model("test_suite", batches=1, batch_size=4, seed=0)  # type: ignore[arg-type]
+    assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+@pytest.mark.parametrize("workers", [0, 1.5, "2", True])
+def test_the_generators_name_a_bad_thread_count(workers: object) -> None:
+    from traces.summary import summarize_model
+
+    with pytest.raises(TraceError, match=r"workers = .*: give a whole number >= 1"):
+        summarize_model(load_model("test_suite"), batches=1, batch_size=4, seed=0,
+                        workers=workers)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["1", 0, -2, 1.0])
+def test_summarize_trace_names_a_bad_batch_count(trace: Path, value: object) -> None:
+    from traces.summary import summarize_trace
+
+    with pytest.raises(TraceError, match=r"max_batches = .*: give a whole number >= 1, or None"):
+        summarize_trace(trace, max_batches=value)  # type: ignore[arg-type]
+    assert summarize_trace(trace, max_batches=1).num_batches == 1
