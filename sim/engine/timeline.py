@@ -45,9 +45,13 @@ class Timeline:
         return {"traceEvents": events, "displayTimeUnit": "ms"}
 
     def write(self, path: str | os.PathLike[str]) -> None:
+        """Write the trace whole or not at all (a temporary file renamed into place), so that
+        an interrupted write leaves no half file, and an earlier trace there stays whole."""
+        from traces.atomic import atomic_write_text  # sim/ needs traces/ only when it writes
+        from traces.errors import TraceError
+
         try:
-            with open(path, "w") as out:
-                json.dump(self.to_chrome(), out)
-        except OSError as err:
-            raise DlrmsimInputError(f"{path}: cannot write the Chrome trace ({err.strerror}); "
-                                    "check the folder") from err
+            atomic_write_text(path, json.dumps(self.to_chrome()))
+        except TraceError as err:
+            raise DlrmsimInputError(f"cannot write the Chrome trace: {err}; check the "
+                                    "folder") from err

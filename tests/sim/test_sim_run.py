@@ -6,6 +6,7 @@ import ast
 import dataclasses
 import itertools
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from sim.cluster import DENSE_BYTES, INDEX_BYTES, LENGTH_BYTES
 from sim.costs import EmbeddingWork, OpCost, Processor
 from sim.costs.base import streamed_update
+from sim.engine import Timeline
 from sim.errors import DlrmsimInputError, PlacementError, SpecError
 from sim.presets import load_job, load_model, load_platform
 from sim.processes.cpu_trainer import cpu_batch_plan
@@ -486,6 +488,35 @@ def test_chrome_trace_is_written(tmp_path: Path) -> None:
     simulate("test_suite_gpu", iterations=4, chrome_trace=out)
     events = json.loads(out.read_text())["traceEvents"]
     assert any(e["ph"] == "X" for e in events)
+
+
+@pytest.mark.parametrize("where", ["serializing", "renaming"])
+def test_an_interrupted_chrome_trace_leaves_the_earlier_one_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    out = tmp_path / "t.json"
+    out.write_text("earlier\n")
+    timeline = Timeline(enabled=True)
+    for i in range(5000):
+        timeline.span("trainer0", "step", "forward", i, i + 1.0)
+    if where == "serializing":  # fails after thousands of events, as a full disk would
+        events = timeline.to_chrome()
+        events["traceEvents"].append(object())  # type: ignore[attr-defined]
+        monkeypatch.setattr(timeline, "to_chrome", lambda: events)
+        failure: type[BaseException] = TypeError
+    else:  # Ctrl-C with every byte written, before the rename
+        failure = KeyboardInterrupt
+
+        def interrupted(*args: object) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(failure):
+        timeline.write(out)
+    monkeypatch.undo()
+    assert out.read_text() == "earlier\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["t.json"]  # no temporary file left
+    timeline.write(out)
+    assert len(json.loads(out.read_text())["traceEvents"]) == 5002  # spans and two names
 
 
 @pytest.mark.parametrize(("name", "lane"), [("test_suite_cpu", "hogwild0"),
