@@ -95,7 +95,7 @@ def demand_for(model: ModelSpec, batch_size: int, *, seed: int, trace: str | Non
     or its batches differ in size other than by a shorter last batch, which is left out.
     """
     if trace is None:
-        return _generated(model, batch_size, seed, batches, target)
+        return _generated(_Drawn(model), batch_size, seed, batches, target)
     from traces.summary import TraceSummary  # traces/ is optional at import time of sim/
 
     # One reader for all rounds of the sample: a round reads only the batches it adds.
@@ -227,12 +227,35 @@ def _rescaled(trace: str, traced: int, wanted: int) -> str:
             f"trace generate --batch-size {wanted})")
 
 
-@lru_cache(maxsize=32)
-def _generated(model: ModelSpec, batch_size: int, seed: int, batches: int | None,
+class _Drawn:
+    """A model as its generated demand sees it: equal to any model whose tables draw the same
+    numbers (`demand_cache.drawn_tables`), so that models that differ only in their MLPs or
+    their tables' names or widths (Figure 13's sweep of MLP sizes) share one draw."""
+
+    def __init__(self, model: ModelSpec) -> None:
+        self.model = model
+        self.tables = demand_cache.drawn_tables(model)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Drawn) and self.tables == other.tables
+
+    def __hash__(self) -> int:
+        return hash(self.tables)
+
+
+# Demands kept in this process (count). An entry is counts per batch and table, 8-107 KB for the
+# presets' jobs (at most 512 batches x tables x 16 bytes); `dlrmsim reproduce` draws 34 distinct
+# ones (session 14).
+MAX_DEMANDS_IN_MEMORY = 64
+
+
+@lru_cache(maxsize=MAX_DEMANDS_IN_MEMORY)
+def _generated(drawn: _Drawn, batch_size: int, seed: int, batches: int | None,
                target: float) -> Demand:
     from traces.summary import ModelSummary
     from traces.summary_processes import available_cpus
 
+    model = drawn.model
     key = demand_cache.entry_key(model, batch_size, seed, batches, target)
     cached = demand_cache.load(key, model.num_tables)
     if cached is not None:

@@ -68,7 +68,7 @@ def entry_key(model: ModelSpec, batch_size: int, seed: int, batches: int | None,
               target: float) -> str:
     """The hash that names the entry of a generated demand (see the module docstring)."""
     text = repr((FORMAT, _code_fingerprint(), np.__version__, platform.machine(),
-                 [_drawn_fields(t) for t in model.tables], batch_size, seed, batches, target))
+                 drawn_tables(model), batch_size, seed, batches, target))
     return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
@@ -138,9 +138,14 @@ def _prune(folder: Path, limit_bytes: int) -> None:
         total -= size
 
 
+def drawn_tables(model: ModelSpec) -> tuple[tuple[object, ...], ...]:
+    """What a model's generated numbers depend on: each table's fields but those the generator
+    does not read (so that a field added to TableSpec later counts until it is known not to).
+    Models equal in it draw the same demand, whatever their names, widths or MLPs."""
+    return tuple(_drawn_fields(table) for table in model.tables)
+
+
 def _drawn_fields(table: TableSpec) -> tuple[object, ...]:
-    """The fields of a table that its generated numbers depend on (all but the unused ones, so
-    that a field added to TableSpec later is part of the key until it is known not to count)."""
     return tuple(getattr(table, f.name) for f in dataclasses.fields(table)
                  if f.name not in _UNUSED_TABLE_FIELDS)
 

@@ -254,3 +254,20 @@ def test_the_command_warns_of_an_unwritable_cache_in_one_line(tmp_path: Path) ->
     assert len(lines) == 1, run.stderr
     assert lines[0].startswith("dlrmsim simulate: warning: cannot write the demand cache in ")
     assert "Warning" not in lines[0] and demand_cache.ENV_OFF in lines[0]
+
+
+def test_models_that_draw_the_same_numbers_share_one_draw_in_a_process(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(demand_cache.ENV_OFF, "1")  # the process's own cache alone
+    demand._generated.cache_clear()
+    draws = _Draws(monkeypatch)
+    model = _model()
+    wider = tuple(dataclasses.replace(t, dim=64) for t in model.tables)
+    first = demand_for(model, 64, seed=0)
+    for alike in (dataclasses.replace(model, name="other", top_mlp=(64, 1)),
+                  dataclasses.replace(model, tables=wider), _model(name="renamed")):
+        assert demand_for(alike, 64, seed=0) is first
+    assert draws.count == 1
+    demand_for(_model(rows=5_001), 64, seed=0)
+    assert draws.count == 2
+    demand._generated.cache_clear()
