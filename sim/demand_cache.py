@@ -1,8 +1,8 @@
 """Generated demand kept on disk between processes: a second run of the same tables, batch size,
 seed and sample target reads the lookups and distinct rows its generator drew before, instead of
 drawing them again (M3's 80M lookups take about 1.6 s of a 2.9 s `dlrmsim simulate --job m3_gpu`
-on the 2-vCPU development VM). An entry is a few hundred KB at most: counts per batch and table,
-not the lookups themselves.
+on the 2-vCPU development VM). An entry holds counts per batch and table, not the lookups
+themselves: 8 KB to 107 KB for the presets' jobs.
 
 An entry is found by a hash of everything its numbers depend on: the tables' rows, pooling and
 popularity (not their names or widths, which the generator does not read), the batch size, seed,
