@@ -185,7 +185,7 @@ def test_the_readmes_speed_command_reaches_the_precision_it_claims(
     estimate: that command, as written, must reach it (m2_cpu needs more than the default cap
     of iterations)."""
     text = " ".join(README.read_text().split())
-    jobs = re.search(r"each of (\w+), (\w+) and (\w+) reaches a 1% estimate", text)
+    jobs = re.search(r"(\w+), (\w+) and (\w+) each reach a 1% estimate", text)
     (flags,) = re.findall(r"`dlrmsim simulate --job J ([^`]*)`", text)
     assert jobs and "--target-rse 0.01" in flags
     for job in jobs.groups():
