@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from sim.errors import ArgumentError, DlrmsimInputError
+from sim.errors import ArgumentError
 
 
 def shown(value: object) -> str:
@@ -34,7 +34,7 @@ def is_path(value: object) -> bool:
 
 
 def check_path(name: str, value: object, what: str,
-               error: type[DlrmsimInputError] = ArgumentError, *, optional: bool = True) -> None:
+               error: type[ValueError] = ArgumentError, *, optional: bool = True) -> None:
     """`error` unless `value` is a non-empty path (a str or os.PathLike), or None when
     `optional`; `what` names the file expected, e.g. "a calibration profile"."""
     if value is None and optional:

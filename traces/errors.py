@@ -10,19 +10,6 @@ class TraceError(ValueError):
     range. The message names the file and, where it applies, the table and the position."""
 
 
-def check_path_argument(name: str, value: object, what: str) -> None:
-    """TraceError for a path argument that is not one (from Python: a number, None, an empty
-    string, which would read the current folder); `what` names the file expected."""
-    if not isinstance(value, str | os.PathLike) or not os.fspath(value):
-        raise TraceError(f"{name} = {value!r}: give the path of {what}")
-
-
-def whole_or_repr(value: object) -> str:
-    """`value` for a message about a count: a whole number as written, anything else as Python
-    writes it, so that the string '8' does not read as the number 8."""
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else repr(value)
-
-
 def trace_error(
     path: str | os.PathLike[str] | None,
     message: str,

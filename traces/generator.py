@@ -15,9 +15,10 @@ from typing import TypeVar
 
 import numpy as np
 
+from sim.arguments import shown
 from sim.specs import ModelSpec, TableSpec
 from traces.batch import TraceBatch, index_dtype_for
-from traces.errors import TraceError, whole_or_repr
+from traces.errors import TraceError
 from traces.native import NativeWriter, TraceTable
 from traces.pooling import PoolingSampler
 from traces.progress import progress
@@ -171,7 +172,7 @@ def check_model(model: object) -> None:
 def check_workers(workers: object) -> None:
     """Threads are whole numbers >= 1 (0 or 1.5 used to pass as 1 without a word)."""
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise TraceError(f"workers = {whole_or_repr(workers)}: give a whole number >= 1")
+        raise TraceError(f"workers = {shown(workers)}: give a whole number >= 1")
 
 
 def check_counts(batches: int, batch_size: int) -> None:

@@ -27,9 +27,10 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from sim.arguments import check_path
 from traces.atomic import atomic_output
 from traces.batch import TraceBatch, index_dtype_for, validate_batch
-from traces.errors import TraceError, check_path_argument, trace_error
+from traces.errors import TraceError, trace_error
 
 MAGIC, END_MAGIC, VERSION = b"DLRMSIMT", b"DLRMSEND", 1
 _HEADER = struct.Struct("<8sIIQQ")
@@ -202,7 +203,7 @@ def open_native(path: str | os.PathLike[str]) -> NativeTrace:
 
     Raises TraceError if the file is missing, truncated or not a native trace.
     """
-    check_path_argument("path", path, "a native trace")
+    check_path("path", path, "a native trace", TraceError, optional=False)
     p = Path(path)
     try:
         size = p.stat().st_size

@@ -17,10 +17,11 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from sim.arguments import check_path, shown
 from traces.batch import TraceBatch
 from traces.criteo import DENSE, SPARSE, TABLE_NAMES, read_criteo, separator
 from traces.dlrm_files import generate_lru, read_dlrm_distribution, read_dlrm_trace
-from traces.errors import TraceError, check_path_argument, trace_error, whole_or_repr
+from traces.errors import TraceError, trace_error
 from traces.locality_file import LOCALITY_MARKER
 from traces.meta_pt import GZIP_MAGIC, TORCH_MAGIC, open_meta
 from traces.native import MAX_ROWS, TraceTable, open_native, write_native
@@ -62,9 +63,9 @@ class ReadOptions:
                   ("--pooling", self.pooling), ("--length", self.length))
         for flag, value in counts:
             if not _whole(value) or value < 1:
-                raise TraceError(f"{flag} {whole_or_repr(value)}: give a whole number >= 1")
+                raise TraceError(f"{flag} {shown(value)}: give a whole number >= 1")
         if self.rows is not None and not (_whole(self.rows) and 1 <= self.rows <= MAX_ROWS):
-            raise TraceError(f"--rows {whole_or_repr(self.rows)}: give 1 to {MAX_ROWS} rows per "
+            raise TraceError(f"--rows {shown(self.rows)}: give 1 to {MAX_ROWS} rows per "
                              "table (row ids are 64-bit)")
 
 
@@ -206,7 +207,7 @@ def _only(data: bytes, allowed: bytes) -> bool:
 def open_source(path: str | os.PathLike[str], fmt: str = "auto",
                 options: ReadOptions | None = None) -> Source:
     """Open any supported trace. Raises TraceError for an unknown format or unreadable file."""
-    check_path_argument("path", path, "a trace file")
+    check_path("path", path, "a trace file", TraceError, optional=False)
     if options is not None and not isinstance(options, ReadOptions):
         raise TraceError(f"options = {options!r}: give a ReadOptions, e.g. ReadOptions(rows=N)")
     p, opts = Path(path), options or ReadOptions()

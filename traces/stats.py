@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from sim.arguments import shown
 from traces.batch import TraceBatch
-from traces.errors import TraceError, whole_or_repr
+from traces.errors import TraceError
 from traces.locality import access_counts, locality_of_counts
 from traces.lru import DEFAULT_MAX_ACCESSES, hit_ratio_curve, sample_mask
 from traces.lru_estimate import Window, cut_windows, estimated_curve, window_bounds
@@ -85,7 +86,7 @@ def _check_arguments(source: object, max_batches: object, lru_max_accesses: obje
         counts["max_batches"] = max_batches
     for name, value in counts.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise TraceError(f"{name} = {whole_or_repr(value)}: give a whole number >= 1")
+            raise TraceError(f"{name} = {shown(value)}: give a whole number >= 1")
 
 
 def _bag_lengths(batches: Callable[[], Iterator[TraceBatch]], table: int) -> dict[str, float]:

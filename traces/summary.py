@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.arguments import shown
 from sim.specs import ModelSpec
 from traces.distinct import thread_counter
-from traces.errors import TraceError, whole_or_repr
+from traces.errors import TraceError
 from traces.generator import ModelGenerator, TableStream, check_counts, check_model
 from traces.native import TraceTable, open_native
 from traces.summary_processes import GroupWorker, can_fork, table_groups
@@ -67,7 +68,7 @@ def summarize_trace(path: str | os.PathLike[str], *, max_batches: int | None = N
     """
     if max_batches is not None and (not isinstance(max_batches, int)
                                     or isinstance(max_batches, bool) or max_batches < 1):
-        raise TraceError(f"max_batches = {whole_or_repr(max_batches)}: give a whole number >= 1, "
+        raise TraceError(f"max_batches = {shown(max_batches)}: give a whole number >= 1, "
                          "or None for every batch")
     summary = TraceSummary(path)
     return summary.first(summary.available if max_batches is None else max_batches)
