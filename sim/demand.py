@@ -252,14 +252,14 @@ MAX_DEMANDS_IN_MEMORY = 64
 @lru_cache(maxsize=MAX_DEMANDS_IN_MEMORY)
 def _generated(drawn: _Drawn, batch_size: int, seed: int, batches: int | None,
                target: float) -> Demand:
-    from traces.summary import ModelSummary
-    from traces.summary_processes import available_cpus
-
     model = drawn.model
     key = demand_cache.entry_key(model, batch_size, seed, batches, target)
     cached = demand_cache.load(key, model.num_tables)
     if cached is not None:
         return _read_only(Demand(batch_size, *cached))
+    from traces.summary import ModelSummary  # the generator: imported only to draw
+    from traces.summary_processes import available_cpus
+
     # One generator for all rounds of the sample: a round draws only the batches it adds, and
     # its first n batches are those a fresh draw of n would give. Large rounds are drawn in
     # a process per CPU (the same numbers; traces/summary_processes.py).

@@ -22,16 +22,12 @@ from traces.batch import TraceBatch
 from traces.criteo import DENSE, SPARSE, TABLE_NAMES, read_criteo, separator
 from traces.dlrm_files import generate_lru, read_dlrm_distribution, read_dlrm_trace
 from traces.errors import TraceError, trace_error
+from traces.formats import DEFAULT_DIM, FORMATS
 from traces.locality_file import LOCALITY_MARKER
 from traces.meta_pt import GZIP_MAGIC, TORCH_MAGIC, open_meta
 from traces.native import MAX_ROWS, TraceTable, open_native, write_native
 from traces.progress import progress
 
-FORMATS = ("native", "meta", "criteo", "dlrm", "dlrm-bin", "dlrm-dist")
-# Embedding dimension recorded for formats that do not store one. Unit: elements per row.
-# Source: none, those files do not record it; 64 is the dimension of the m1_prod and m2_prod
-# presets. A placeholder that the user overrides with --dim.
-DEFAULT_DIM = 64
 # Bytes read at most to find the third line of a dlrm text file (its first line, the unique ids,
 # may be long). A choice: far above the test files, and never more than the readers, which load
 # the whole file, read anyway.

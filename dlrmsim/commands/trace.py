@@ -50,7 +50,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _add_read_options(p: argparse.ArgumentParser) -> None:
-    from traces.sources import DEFAULT_DIM, FORMATS
+    from traces.formats import DEFAULT_DIM, FORMATS
 
     p.add_argument("--format", default="auto", choices=("auto", *FORMATS),
                    help="the file's format (default: told from its content and name)")
