@@ -24,7 +24,6 @@ import functools
 import hashlib
 import os
 import platform
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -91,27 +90,32 @@ def load(key: str, tables: int) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def store(key: str, lookups: np.ndarray, unique_rows: np.ndarray) -> None:
-    """Write the entry `key` whole or not at all (a temporary file renamed into place, so that
-    concurrent runs never read half an entry); warn once per folder when it cannot be written."""
+    """Write the entry `key` whole or not at all (traces.atomic: a temporary file renamed into
+    place, so that concurrent runs never read half an entry); warn once per folder when it
+    cannot be written."""
+    from traces.atomic import atomic_output  # imported here: sim/ needs traces/ only to draw
+    from traces.errors import TraceError
+
     folder = cache_folder()
     if folder is None:
         return
     counts = np.stack([lookups, unique_rows]).astype(np.int64, copy=False)
-    temporary: str | None = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".", suffix=".tmp",
-                                         delete=False) as handle:
-            temporary = handle.name
+        with atomic_output(folder / f"{key}.npy") as handle:
             np.save(handle, counts, allow_pickle=False)
-        os.replace(temporary, folder / f"{key}.npy")
-        temporary = None
         _prune(folder, MAX_CACHE_BYTES)
-    except OSError as err:
-        _warn_unwritable(str(folder), err.strerror or str(err))
-    finally:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
+    except (OSError, TraceError) as err:
+        _warn_unwritable(str(folder), _reason(err))
+
+
+def _reason(err: BaseException) -> str:
+    """The operating system's words for a failed write (atomic_output keeps them as the
+    TraceError's cause), else the error's own."""
+    cause = err if isinstance(err, OSError) else err.__cause__
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    return str(err)
 
 
 def _well_formed(counts: np.ndarray, tables: int) -> bool:
