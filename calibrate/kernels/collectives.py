@@ -122,12 +122,17 @@ def _collect(results: Any, workers: list[Any], count: int, what: str) -> list[An
 
 
 def _stop(workers: list[Any], join_s: float) -> None:
-    """Give `workers` `join_s` seconds to finish, then terminate those still running."""
+    """Give `workers` `join_s` seconds to finish, then terminate those still running: every one
+    before waiting for any. Terminated one by one, a rank outlived its peer long enough to see
+    it gone and print "Process SpawnProcess-2:" over the parent's Ctrl-C line."""
+    deadline = time.monotonic() + join_s
     for worker in workers:
-        worker.join(timeout=join_s)
-        if worker.is_alive():
-            worker.terminate()
-            worker.join(timeout=5)
+        worker.join(timeout=max(0.0, deadline - time.monotonic()))
+    running = [worker for worker in workers if worker.is_alive()]
+    for worker in running:
+        worker.terminate()
+    for worker in running:
+        worker.join(timeout=5)
 
 
 def measure_collective(
