@@ -23,7 +23,14 @@ CONNECT_TIMEOUT_S = 5.0  # seconds to wait for a peer before declaring it unreac
 
 class _SinkHandler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
-        sock: socket.socket = self.request
+        # A sender that goes away mid-message (Ctrl-C, a killed calibration) resets the
+        # connection: for a sink that is the end of the conversation, not an error. Raised,
+        # socketserver printed its traceback, over the interrupted command's own last line.
+        with contextlib.suppress(ConnectionError):
+            self._swallow(self.request)
+
+    @staticmethod
+    def _swallow(sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         buffer = bytearray(_CHUNK_BYTES)
         view = memoryview(buffer)
