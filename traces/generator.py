@@ -3,6 +3,10 @@ from the popularity law (exact Zipf, explicit heavy hitters, inter-batch reuse).
 
 Each table has its own random stream, seeded from (seed, table index), so a table's lookups do not
 depend on the other tables or on how many threads generate them: same seed, same bytes.
+
+A summary (lookups and distinct rows per batch) of a plain Zipf table is drawn by the split of
+traces/zipf_split.py, which never builds the batch: it has the law of the written trace's
+summary, not its draws.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ import numpy as np
 from sim.arguments import shown
 from sim.specs import ModelSpec, TableSpec
 from traces.batch import TraceBatch, index_dtype_for
+from traces.distinct import DistinctCounter
 from traces.errors import TraceError
 from traces.native import NativeWriter, TraceTable
 from traces.pooling import PoolingSampler
 from traces.progress import progress
 from traces.rowmap import RowMap
 from traces.zipf import ZipfSampler
+from traces.zipf_split import SplitZipf
 
 # Rows a generated table may have: the rank -> row map multiplies two row numbers in int64.
 # Unit: rows. Source: 2^31 * 2^31 < 2^63.
@@ -56,6 +62,9 @@ class TableStream:
         self.hitter_share = float(sum(pop.heavy_hitters))
         self.hitter_cdf = np.cumsum(np.asarray(pop.heavy_hitters, dtype=np.float64))
         self.previous: np.ndarray | None = None
+        # Counts alone cannot say which lookups heavy hitters replace or a reuse copies.
+        self._counted = self.zipf is not None and self.hitter_share == 0 and pop.reuse_fraction == 0
+        self._splits: dict[int, SplitZipf] = {}  # by batch size, which sets the split
 
     def next_batch(self, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         """(bag lengths [batch_size], ranks [sum of lengths]) of the next batch, both int64."""
@@ -64,6 +73,24 @@ class TableStream:
         if self.table.popularity.reuse_fraction > 0:
             self.previous = ranks
         return lengths, ranks
+
+    def next_counts(self, batch_size: int, counter: DistinctCounter) -> tuple[int, int]:
+        """(lookups, distinct rows) of the next batch. A plain Zipf table's are drawn as counts
+        (traces/zipf_split.py): the law of `next_batch`'s, not its numbers, at a fraction of
+        the cost; other tables' are counted from `next_batch`."""
+        if not self._counted:
+            _, ranks = self.next_batch(batch_size)
+            return ranks.size, counter.count(ranks, self.table.rows)
+        count = int(self.pooling.sample(self.rng, batch_size).sum())
+        return count, self._split(batch_size).draw(self.rng, count).distinct(counter)
+
+    def _split(self, batch_size: int) -> SplitZipf:
+        split = self._splits.get(batch_size)
+        if split is None:
+            assert self.zipf is not None
+            expected = self.table.pooling.effective_mean_lookups * batch_size
+            split = self._splits[batch_size] = SplitZipf(self.zipf, expected)
+        return split
 
     def _ranks(self, count: int) -> np.ndarray:
         ranks = self._fresh(count)

@@ -79,8 +79,11 @@ def summarize_model(
 ) -> BatchDemand:
     """Generate `model`'s lookups batch by batch in memory (no file) and count them.
 
-    The numbers equal those of `summarize_trace` on `generate_trace(model, ..., seed=seed)`:
-    ranks map one-to-one to rows, so distinct ranks are distinct rows, and the row map is skipped.
+    Ranks map one-to-one to rows, so distinct ranks are distinct rows, and the row map is
+    skipped. The numbers equal those of `summarize_trace` on `generate_trace(model, ...,
+    seed=seed)` where every table is drawn lookup by lookup; a Zipf table whose hottest ranks a
+    batch expects to hit often is drawn as counts (traces/zipf_split.py), and its numbers then
+    agree with the written trace's in law, not one for one.
     Raises TraceError for a bad batch count or size.
     """
     return ModelSummary(model, batch_size=batch_size, seed=seed, workers=workers).first(batches)
@@ -290,5 +293,4 @@ def count_streams(streams: Sequence[TableStream], batches: int, batch_size: int
 
 
 def _count_batch(stream: TableStream, batch_size: int) -> tuple[int, int]:
-    _, ranks = stream.next_batch(batch_size)
-    return ranks.size, thread_counter().count(ranks, stream.table.rows)
+    return stream.next_counts(batch_size, thread_counter())
