@@ -52,7 +52,8 @@ def head_ranks(n: int, s: float, expected_draws: float) -> int:
     bound = expected_draws / (MIN_EXPECTED_DRAWS * norm)  # k^-s must reach 1 / bound
     if bound < 1.0:
         return 0
-    head = n if s == 0.0 else min(n, math.floor(bound ** (1.0 / s)))
+    # k <= bound^(1/s), compared in logs: a small s would overflow the power.
+    head = n if s == 0.0 or math.log(bound) / s >= math.log(n) else math.floor(bound ** (1.0 / s))
     head = min(head, MAX_HEAD_RANKS)
     return head if expected_draws * harmonic(head, s) / norm >= MIN_HEAD_DRAWS else 0
 

@@ -95,6 +95,7 @@ def test_the_head_is_the_ranks_expecting_enough_draws() -> None:
         assert head == 0 or head_pmf(n, S, head).sum() * d >= MIN_HEAD_DRAWS
     assert head_ranks(30, S, 40_800) == 30  # M2's 30-row table, 204 lookups x 200: all counted
     assert head_ranks(1000, 0.0, 2000.0) == 1000 and head_ranks(1000, 0.0, 1999.0) == 0
+    assert head_ranks(1000, 0.001, 1e6) == 1000  # 500^1000 would overflow a float
 
 
 @pytest.mark.parametrize(("n", "skip"), [(1000, 10), (2_000_000, 5000)])
