@@ -36,6 +36,12 @@ _DIRECT_SUM_RANKS = 10_000
 # Proposals drawn per vectorized pass; 16K float64 (128 KB) stays in L2. Unit: draws. Source:
 # measured on the 2-core Xeon of the dev machine (20 ns/draw at 100K vs 9 ns at 16K).
 _CHUNK = 16_384
+# Passes of fewer proposals than this skip the guide: the exact path settles them faster, since
+# the guide adds its own passes and a small pass costs its calls, not its elements (the same
+# ranks either way). Unit: proposals. Source: timeit on the EPYC development host (session 15),
+# least of 7: 2M rows, 100 / 1000 / 3000 / 8000 proposals 64 / 183 / 263 / 342 us guided,
+# 34 / 148 / 209 / 356 exact; 5,000 rows alike (crossing between 3000 and 8000).
+_GUIDE_MIN_PROPOSALS = 4096
 # Cells of the head guide. 2^16 int32 ranks = 256 KB, half the L2 a core has on the EPYC
 # development host (lscpu: 1 MiB in 2 instances); 4x the cells would add only about 8% of the
 # draws at s = 1.05 (the head grows with the cells to the power 1/s, the share like its log).
@@ -231,7 +237,7 @@ class ZipfSampler:
         u = rng.random(out.size)
         u *= self._lo - self._hi
         u += self._hi
-        guide = self._guide if fast else None
+        guide = self._guide if fast and out.size >= _GUIDE_MIN_PROPOSALS else None
         if guide is None:
             return self._settle(u, out)
         ranks = guide.ranks[guide.cell(u)]
