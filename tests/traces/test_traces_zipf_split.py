@@ -31,9 +31,8 @@ def chi_square_p(observed: np.ndarray, expected: np.ndarray) -> float:
     """p-value of observed per-rank counts against expected ones: ranks one by one up to 2048,
     then in geometric bins; bins expecting under 5 pooled."""
     n = observed.size
-    starts = np.unique(np.concatenate((np.arange(min(n, 2048)),
-                                       np.geomspace(2048, n, 40).astype(np.int64)))) if n > 2048 \
-        else np.arange(n)
+    binned = np.geomspace(2048, n, 40).astype(np.int64) if n > 2048 else np.zeros(0, np.int64)
+    starts = np.unique(np.concatenate((np.arange(min(n, 2048)), binned)))
     starts = starts[starts < n]
     got = np.add.reduceat(observed.astype(float), starts)
     want = np.add.reduceat(expected, starts)
@@ -66,8 +65,7 @@ def test_distinct_ranks_match_the_occupancy_closed_form(n: int, draws: int) -> N
     p = exact_pmf(n, S)
     seen = -np.expm1(draws * np.log1p(-p))
     mean, variance_bound = seen.sum(), (seen * (1 - seen)).sum()
-    split, counter, rng = SplitZipf(ZipfSampler(n, S), draws), DistinctCounter(), \
-        np.random.default_rng(5)
+    split, counter, rng = SplitZipf(ZipfSampler(n, S), draws), DistinctCounter(), np.random.default_rng(5)
     batches = 200
     got = np.mean([split.draw(rng, draws).distinct(counter) for _ in range(batches)])
     assert abs(got - mean) < 5 * np.sqrt(variance_bound / batches), (got, mean)
