@@ -110,6 +110,22 @@ def test_summarize_model_equals_generate_then_summarize(tmp_path: Path, make_mod
     assert summarize_trace(tmp_path / "t", max_batches=2).num_batches == 2
 
 
+def test_split_tables_draw_the_same_in_worker_processes(model: ModelSpec) -> None:
+    # At 4096 examples the Zipf tables' hottest ranks are counted (traces/zipf_split.py): their
+    # streams, with the split's state, go to the workers and come back on close unchanged.
+    from traces.summary_processes import can_fork
+
+    if not can_fork():
+        pytest.skip("fork is not available or not safe here")
+    assert head_ranks(1000, 1.05, model.tables[0].pooling.effective_mean_lookups * 4096) > 0
+    alone = ModelSummary(model, batch_size=4096, seed=8)
+    with ModelSummary(model, batch_size=4096, seed=8, processes=2, min_fork_lookups=0) as forked:
+        a, b = alone.first(3), forked.first(3)
+        assert (a.lookups == b.lookups).all() and (a.unique_rows == b.unique_rows).all()
+    a, b = alone.first(5), forked.first(5)  # closed: it goes on alone from the returned streams
+    assert (a.lookups == b.lookups).all() and (a.unique_rows == b.unique_rows).all()
+
+
 def test_a_summary_drawn_in_worker_processes_equals_one_drawn_alone(model: ModelSpec) -> None:
     # Each table has its own stream, so splitting the tables over forked workers changes no
     # number, round after round; the workers start at the first round and stop on close.
