@@ -18,9 +18,9 @@ saw. Every access of a window is counted
 see many rows).
 
 On the m1_prod trace of the README (20 x 1600, rows sampled at rate 0.075), every point of the
-shared-cache curve is within 0.003 of the exact one (0.007 with windows at the ends of their
-stretches, session 15); row sampling alone was off by up to 0.125. On an m3_prod trace (2 x
-800, rate 0.198) within 0.002 (0.008 before).
+shared-cache curve is within 0.003 of the exact one (session 15; 0.007 when the windows ended
+their stretches, as measured when they were added); row sampling alone was off by up to 0.125.
+On an m3_prod trace (2 x 800, rate 0.198), within 0.002 (0.008 with the windows at the ends).
 """
 
 from __future__ import annotations
