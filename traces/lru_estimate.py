@@ -75,10 +75,10 @@ def window_bounds(lookups: int, max_accesses: int) -> list[tuple[int, int, int]]
     # windows fell on the same phases of a periodic trace (a table-major trace's batches)
     # whenever the stride was near a small multiple of its period: in a 4-table test trace,
     # on two phases only, which left out two tables (the shared curve off by up to 0.17).
-    room = max(0, stride - min(span, stride))
-    shifts = np.floor(np.random.default_rng(WINDOW_SEED).random(count) * (room + 1))
-    stops = (np.arange(count) * stride + min(span, stride) + shifts.astype(np.int64)).tolist()
-    return [(max(0, stop - min(span, stride)), stop - length, stop) for stop in stops]
+    reach = min(span, stride)  # a stretch: the window and as much of its lead as fits
+    shifts = np.floor(np.random.default_rng(WINDOW_SEED).random(count) * (stride - reach + 1))
+    stops = (np.arange(count) * stride + reach + shifts.astype(np.int64)).tolist()
+    return [(stop - reach, stop - length, stop) for stop in stops]
 
 
 def estimated_curve(sampled: np.ndarray, sample_rate: float,

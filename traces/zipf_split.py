@@ -79,16 +79,6 @@ class SplitDraw:
     head_counts: np.ndarray
     tail: np.ndarray
 
-    @property
-    def size(self) -> int:
-        return int(self.head_counts.sum()) + int(self.tail.size)
-
-    def counts(self) -> np.ndarray:
-        """Draws of each rank, int64 [rows]."""
-        counts = np.bincount(self.tail, minlength=self.rows).astype(np.int64)
-        counts[:self.head_counts.size] += self.head_counts
-        return counts
-
     def distinct(self, counter: DistinctCounter) -> int:
         """Distinct ranks drawn (the tail's ranks are past the head's: the sets are disjoint)."""
         return int(np.count_nonzero(self.head_counts)) + counter.count(self.tail, self.rows)
