@@ -15,7 +15,12 @@ stretch of trace before it (its lead): an access whose row was seen since the le
 exact distance, and one whose row was not misses every cache no larger than the rows the lead
 saw. Every access of a window is counted
 (skipping the first ones instead would under-weight the hot stretches, which take longest to
-see many rows).
+see many rows). Where the batches are known (the shared curve of a table-major trace, where a
+window's phase in its batch decides the tables it sees), the windows start at phases spread
+evenly over a batch, so each table gets its share of them.
+
+Where the two estimates meet they can disagree, and the curve is then made non-decreasing
+(pooled adjacent violators), as an LRU cache's hit ratio is.
 
 On the m1_prod trace of the README (20 x 1600, rows sampled at rate 0.075), every point of the
 shared-cache curve is within 0.003 of the exact one (session 15; 0.007 when the windows ended
@@ -61,10 +66,13 @@ class Window:
     from_start: bool
 
 
-def window_bounds(lookups: int, max_accesses: int) -> list[tuple[int, int, int]]:
+def window_bounds(lookups: int, max_accesses: int, batch_starts: np.ndarray | None = None
+                  ) -> list[tuple[int, int, int]]:
     """(lead start, start, stop) of the windows in a trace of `lookups` accesses, one window
     with its lead in each of equal strata, at a random place in it (a fixed seed: the same
-    trace, the same windows); no two stretches overlap."""
+    trace, the same windows); no two stretches overlap. Given where each batch starts (and
+    `lookups` last), each window starts at its own phase of a batch where its stratum has one
+    that leaves room for it, the phases spread evenly over a batch."""
     span = WINDOW_ACCESSES + LEAD_ACCESSES
     count = max(MIN_WINDOWS, int(WINDOW_SHARE * max_accesses) // span)
     stride = lookups // count
@@ -76,9 +84,36 @@ def window_bounds(lookups: int, max_accesses: int) -> list[tuple[int, int, int]]
     # whenever the stride was near a small multiple of its period: in a 4-table test trace,
     # on two phases only, which left out two tables (the shared curve off by up to 0.17).
     reach = min(span, stride)  # a stretch: the window and as much of its lead as fits
-    shifts = np.floor(np.random.default_rng(WINDOW_SEED).random(count) * (stride - reach + 1))
+    rng = np.random.default_rng(WINDOW_SEED)
+    shifts = np.floor(rng.random(count) * (stride - reach + 1))
     stops = (np.arange(count) * stride + reach + shifts.astype(np.int64)).tolist()
+    if batch_starts is not None:
+        stops = _on_batch_phases(stops, stride, reach, length, np.asarray(batch_starts), rng)
     return [(stop - reach, stop - length, stop) for stop in stops]
+
+
+def _on_batch_phases(stops: list[int], stride: int, reach: int, length: int,
+                     batch_starts: np.ndarray, rng: np.random.Generator) -> list[int]:
+    """`stops` moved so that window k starts at phase (p_k + u_k) / count of a batch of its
+    stratum (p a permutation, u uniform; the batch drawn among those that leave room), the
+    stop kept where no batch of the stratum does.
+
+    Why: in a table-major trace a window's phase picks the tables it sees, so windows at
+    random phases give each table a random share of them. With 16 windows over a 4-table test
+    trace, that alone moved the shared curve at 128-256 rows by up to 0.05 from seed to seed
+    (the tables' own curves within 0.01); evenly spread phases give each table its share."""
+    count = len(stops)
+    phases = (rng.permutation(count) + rng.random(count)) / count
+    starts, sizes = batch_starts[:-1], np.diff(batch_starts)
+    moved = []
+    for k, (stop, phase) in enumerate(zip(stops, phases, strict=True)):
+        lo, hi = k * stride + reach - length, (k + 1) * stride - length  # window starts that fit
+        first = max(0, int(np.searchsorted(starts, lo, side="right")) - 1)
+        last = int(np.searchsorted(starts, hi, side="right"))
+        begins = starts[first:last] + np.floor(phase * sizes[first:last]).astype(np.int64)
+        fits = begins[(begins >= lo) & (begins <= hi)]
+        moved.append(int(fits[rng.integers(fits.size)]) + length if fits.size else stop)
+    return moved
 
 
 def estimated_curve(sampled: np.ndarray, sample_rate: float,
@@ -102,10 +137,27 @@ def estimated_curve(sampled: np.ndarray, sample_rate: float,
             hit = shards(size)
         else:
             continue
-        points.append((size, min(max(hit, 0.0), limit)))
-    return HitRatioCurve(tuple(p[0] for p in points), tuple(p[1] for p in points), sample_rate,
+        points.append((size, hit))
+    hits = [min(max(hit, 0.0), limit) for hit in _non_decreasing([p[1] for p in points])]
+    return HitRatioCurve(tuple(p[0] for p in points), tuple(hits), sample_rate,
                          window_rows=window_rows, windows=len(windows),
                          window_accesses=max((w.keys.size - w.lead for w in windows), default=0))
+
+
+def _non_decreasing(hits: list[float]) -> list[float]:
+    """The non-decreasing sequence nearest `hits` in least squares (pool adjacent violators).
+
+    An LRU cache holds what any smaller one holds, so its hit ratio never falls with size; the
+    two estimators can disagree where they meet (the windows' largest size against SHARDS-adj's
+    smallest), and a falling curve is then a sampling artefact, not a property of the trace."""
+    blocks: list[list[float]] = []  # [mean, count] of runs pooled so far
+    for hit in hits:
+        blocks.append([hit, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            mean, count = blocks.pop()
+            blocks[-1] = [(blocks[-1][0] * blocks[-1][1] + mean * count) / (blocks[-1][1] + count),
+                          blocks[-1][1] + count]
+    return [mean for mean, count in blocks for _ in range(int(count))]
 
 
 def _shards_adj(sampled: np.ndarray, rate: float, lookups: int) -> Callable[[int], float]:

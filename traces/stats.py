@@ -111,7 +111,10 @@ def _overall_curve(source: Source, batches: Callable[[], Iterator[TraceBatch]], 
     """One cache shared by all tables: keys are (table, row) flattened, in trace order."""
     base = np.concatenate(([0], np.cumsum([t.rows for t in source.tables])[:-1])).astype(np.int64)
     rate = min(1.0, max_accesses / lookups) if lookups else 1.0
-    bounds = window_bounds(lookups, max_accesses) if rate < 1.0 else []
+    bounds: list[tuple[int, int, int]] = []
+    if rate < 1.0:  # windows spread over the phases of the batches, where the tables are
+        starts = np.cumsum([0, *(b.indices.size for b in batches())], dtype=np.int64)
+        bounds = window_bounds(lookups, max_accesses, starts)
     parts: list[np.ndarray] = []
     pieces: list[list[np.ndarray]] = [[] for _ in bounds]
     position = 0

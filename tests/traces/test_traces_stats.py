@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from traces.generator import ModelGenerator
 from traces.locality import BIN_LABELS, access_counts, locality_of_counts
 from traces.locality_file import read_locality_file
 from traces.lru import hit_ratio_curve, stack_distances
-from traces.lru_estimate import window_bounds
+from traces.lru_estimate import _non_decreasing, window_bounds
 from traces.sources import ReadOptions, open_source
 from traces.stats import format_stats, trace_stats
 from traces.zipf import ZipfSampler
@@ -142,6 +143,38 @@ def test_windows_fill_their_strata_without_overlap(lookups: int, budget: int) ->
         assert k * stride <= lead <= start < stop <= (k + 1) * stride
 
 
+def test_windows_given_the_batches_start_at_evenly_spread_phases_of_them() -> None:
+    # Batches of uneven size (as a trace's are: pooling is drawn), so phases cannot come from a
+    # fixed period. Each of the 16 windows starts in its own sixteenth of a batch, in its stratum.
+    sizes = np.random.default_rng(1).integers(6_000, 8_000, size=40)
+    starts = np.concatenate(([0], np.cumsum(sizes)))
+    lookups = int(starts[-1])
+    bounds = window_bounds(lookups, 40_000, starts)
+    assert bounds == window_bounds(lookups, 40_000, starts)
+    stride = lookups // len(bounds)
+    slices = []
+    for k, (lead, start, stop) in enumerate(bounds):
+        assert k * stride <= lead <= start < stop <= (k + 1) * stride
+        batch = int(np.searchsorted(starts, start, side="right")) - 1
+        slices.append(int((start - starts[batch]) / sizes[batch] * len(bounds)))
+    assert sorted(slices) == list(range(len(bounds)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-1.0, 2.0), max_size=30))
+def test_a_curve_is_made_non_decreasing_by_pooling_its_violators(hits: list[float]) -> None:
+    fitted = _non_decreasing(hits)
+    assert len(fitted) == len(hits) and all(a <= b + 1e-12 for a, b in itertools.pairwise(fitted))
+    assert sum(fitted) == pytest.approx(sum(hits), abs=1e-9)  # pooling keeps each block's mean
+    if hits == sorted(hits):
+        assert fitted == hits
+
+
+def test_pooled_violators_take_their_mean() -> None:
+    assert _non_decreasing([0.1, 0.5, 0.3, 0.6]) == pytest.approx([0.1, 0.4, 0.4, 0.6])
+    assert _non_decreasing([0.9, 0.6, 0.3]) == pytest.approx([0.6, 0.6, 0.6])
+
+
 def test_windows_do_not_fall_on_the_same_phases_of_a_periodic_trace() -> None:
     # The test trace below: 40 batches of about 7,180 accesses, 16 windows 2.5 batches apart.
     # Each window ended its stratum, so all of them ended at two phases of a batch (0 and 1/2),
@@ -151,11 +184,15 @@ def test_windows_do_not_fall_on_the_same_phases_of_a_periodic_trace() -> None:
     assert len(phases) >= 5  # of 8 eighths of a batch
 
 
-def test_a_sampled_lru_curve_follows_the_exact_one(model: ModelSpec, tmp_path: Path) -> None:
+@pytest.mark.parametrize("seed", [2, 0, 3, 4])
+def test_a_sampled_lru_curve_follows_the_exact_one(model: ModelSpec, tmp_path: Path,
+                                                   seed: int) -> None:
     # Before, row sampling alone gave one value for every cache below 1/rate rows (4 to 8 times
     # the exact hit ratio of a 1-row cache on the README's m1 trace) and a last point above
-    # 1 - unique ratio, which no cache reaches.
-    generate_trace(model, tmp_path / "t", batches=40, batch_size=500, seed=2)
+    # 1 - unique ratio, which no cache reaches. Seeds 0, 3 and 4 put the shared curve 0.034 to
+    # 0.053 off while its windows took random phases of the batches (so random shares of the
+    # four tables); only seed 2 was tested then.
+    generate_trace(model, tmp_path / "t", batches=40, batch_size=500, seed=seed)
     source = open_source(tmp_path / "t")
     exact = trace_stats(source, lru_max_accesses=10**9, show_progress=False)
     sampled = trace_stats(source, lru_max_accesses=40_000, show_progress=False)
@@ -165,6 +202,7 @@ def test_a_sampled_lru_curve_follows_the_exact_one(model: ModelSpec, tmp_path: P
         for size, hit in zip(got["lru"]["cache_rows"], got["lru"]["hit_ratio"], strict=True):
             assert hit == pytest.approx(truth.get(size, truth[max(truth)]), abs=0.03), size
             assert hit <= 1.0 - want["unique_ratio"] + 1e-12
+        assert list(got["lru"]["hit_ratio"]) == sorted(got["lru"]["hit_ratio"])  # an LRU's never falls
     assert sampled["lru"]["sample_rate"] < 0.2
     assert f"rows sampled at rate {sampled['lru']['sample_rate']:.4g}" in format_stats(sampled)
 
