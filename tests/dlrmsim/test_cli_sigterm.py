@@ -44,3 +44,16 @@ def test_sigterm_during_a_write_leaves_no_temporary_file(tmp_path: Path) -> None
     assert process.returncode == 128 + signal.SIGTERM
     assert b"Traceback" not in err
     assert not list(tmp_path.iterdir())
+
+
+def test_ctrl_c_while_the_subcommands_load_is_one_line(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    # Loading the subcommands takes about a second; Ctrl-C then printed a traceback.
+    from dlrmsim import cli
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    assert cli.main(["presets"]) == 130
+    assert capsys.readouterr().err == "dlrmsim: interrupted\n"
