@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from sim.notes import (
 from sim.paths import check_output_file
 from sim.placement import check_fit, place, sharing_servers
 from sim.placement_costs import KernelCosts, demand_per_batch
-from sim.presets import load_job, load_job_part, load_model, load_platform
+from sim.presets import load_job, load_job_part, load_model, load_platform, names_a_file
 from sim.processes import cpu_trainer, gpu_step
 from sim.results import SimResult, summary_fields
 from sim.specs import JobSpec, ModelSpec, PlacementSpec, ServerSpec
@@ -82,7 +83,10 @@ def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None 
     if not isinstance(warm, int) or isinstance(warm, bool) or not 1 <= warm < iterations:
         raise ArgumentError(f"warmup = {shown(warmup)}: give a whole number in [1, iterations)")
     if chrome_trace is not None:
-        check_output_file(os.fspath(chrome_trace), "--chrome-trace")
+        check_output_file(os.fspath(chrome_trace), "--chrome-trace", inputs=[
+            *spec_files([("--job", job), ("--model", model), ("--platform", platform),
+                         ("--ps-platform", ps_platform)]),
+            ("--profile", profile), ("--trace", trace)])
     sim_job = build(spec, model_spec, trainer_spec, ps_spec, profile=profile, trace=trace,
                     seed=seed, iterations=iterations, warmup=warm,
                     record=chrome_trace is not None, target_rse=target_rse)
@@ -90,6 +94,12 @@ def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None 
     if chrome_trace is not None:
         sim_job.timeline.write(chrome_trace)
     return result
+
+
+def spec_files(settings: Iterable[tuple[str, object]]) -> list[tuple[str, object]]:
+    """The (option, value) pairs whose value is read as a spec file, not a preset's name."""
+    return [(option, value) for option, value in settings
+            if isinstance(value, os.PathLike) or (isinstance(value, str) and names_a_file(value))]
 
 
 def check_run_options(*, profile: object, trace: object, iterations: object, seed: object,

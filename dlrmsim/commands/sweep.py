@@ -14,6 +14,7 @@ from dlrmsim.output import counted, format_table, print_json
 from dlrmsim.sweep import MAX_POINTS, METRICS, Sweep, SweepPoint, combined_error, sweep
 from sim.errors import DlrmsimInputError
 from sim.paths import check_output_file
+from sim.run import spec_files
 from sim.specs.job import PACKINGS, PLACEMENTS, SHARDINGS
 
 # (flag, what it names, choices or smallest value): each takes one value or a comma-separated
@@ -64,7 +65,11 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     axes = _axes(args)
     if args.csv is not None:
-        check_output_file(args.csv, "--csv")  # said before the sweep, not after it
+        check_output_file(args.csv, "--csv", inputs=[  # said before the sweep, not after it
+            *spec_files([("--job", args.job), *((f"--{name.replace('_', '-')}", value)
+                                                for name, values in axes.items()
+                                                for value in values)]),
+            ("--profile", args.profile), ("--trace", args.trace)])
     done = sweep(args.job, axes, profile=args.profile, trace=args.trace,
                  iterations=args.iterations, target_rse=args.target_rse, seed=args.seed,
                  jobs=args.jobs)

@@ -15,7 +15,8 @@ from sim.presets import list_presets, preset_root
 
 ITERATIONS = "4"
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -209,6 +210,35 @@ def test_a_chrome_trace_under_a_file_says_the_file_is_not_a_folder(
                               "--chrome-trace", str(some_file / "x.json")))
     assert f"{some_file} is a file, not a folder" in err and "does not exist" not in err
     assert some_file.read_text() == "notes\n"
+
+
+@pytest.mark.parametrize("flag", ["--job", "--profile", "--platform"])
+def test_a_chrome_trace_onto_a_file_the_run_reads_is_refused_before_the_run(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, flag: str) -> None:
+    # It was accepted and written after the run, over the user's job, profile or platform file.
+    sources = {"--job": ROOT / "presets" / "jobs" / "m1_gpu.yaml",
+               "--profile": ROOT / "profiles" / "cpu-vm-quick.json",
+               "--platform": ROOT / "presets" / "platforms" / "big_basin.yaml"}
+    mine = tmp_path / sources[flag].name
+    mine.write_bytes(sources[flag].read_bytes())
+    given = {"--job": "m1_gpu", flag: str(mine)}
+    err = one_line_error(*run(capsys, *(x for pair in given.items() for x in pair),
+                              "--iterations", ITERATIONS,
+                              "--chrome-trace", str(tmp_path / "." / mine.name)))
+    assert f"names the file given to {flag} ({mine}), which the run reads" in err
+    assert mine.read_bytes() == sources[flag].read_bytes()
+
+
+def test_a_chrome_trace_named_like_a_preset_is_not_taken_for_it(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    # A preset's name is not a file, though a file of that name may sit in the folder.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m1_gpu").write_text("an earlier timeline")
+    code, _, err = run(capsys, "--job", "m1_gpu", "--iterations", ITERATIONS,
+                       "--chrome-trace", "m1_gpu")
+    assert code == 0, err
+    assert "traceEvents" in (tmp_path / "m1_gpu").read_text()
 
 
 def test_a_chrome_trace_onto_a_folder_is_refused_before_the_run(

@@ -21,6 +21,7 @@ from sim.errors import DlrmsimInputError
 from sim.run import simulate
 
 ITERATIONS = 6
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -294,6 +295,21 @@ def test_cli_a_csv_path_through_a_file_is_refused_before_the_sweep(
     assert code == 2 and out == ""
     assert f"{notes} is a file, not a folder" in err and "does not exist" not in err
     assert notes.read_text() == "mine"
+
+
+def test_cli_a_csv_onto_a_file_the_sweep_reads_is_refused_before_the_sweep(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        ) -> None:
+    # It was accepted, and the CSV replaced the platform file of one of the sweep's points.
+    _nothing_runs(monkeypatch)
+    platform = tmp_path / "my_cpu.yaml"
+    text = (ROOT / "presets" / "platforms" / "dual_socket_cpu.yaml").read_text()
+    platform.write_text(text)
+    code, out, err = run(capsys, "--job", "m2_cpu", "--ps-platform",
+                         f"dual_socket_cpu,{platform}", "--csv", str(platform))
+    assert code == 2 and out == ""
+    assert f"names the file given to --ps-platform ({platform}), which the run reads" in err
+    assert platform.read_text() == text
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write in any folder")
