@@ -7,7 +7,7 @@ from typing import Any
 
 from dlrmsim.output import counted, format_table, human_bytes, print_json
 from sim.mapping import to_mapping
-from sim.presets import list_presets, load_any, load_model, load_platform
+from sim.presets import list_presets, load_any, load_job_part, load_model, load_platform
 from sim.specs import JobSpec, ModelSpec, ServerSpec
 
 
@@ -81,6 +81,9 @@ def derived_figures(spec: Any) -> dict[str, Any]:
 
 def run_show(args: argparse.Namespace) -> int:
     kind, spec = load_any(args.name)
+    if isinstance(spec, JobSpec):  # a job is resolved only if what it names resolves
+        for field in ("model", "trainer_platform", "ps_platform"):
+            load_job_part(args.name, field, getattr(spec, field))
     derived = derived_figures(spec)
     data = {"kind": kind[:-1], "spec": to_mapping(spec), "derived": derived}
     if args.json:

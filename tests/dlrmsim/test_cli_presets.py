@@ -73,6 +73,20 @@ def test_show_reads_a_users_file(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert code == 0 and "embedding_bytes" in out and "3.2 kB" in out
 
 
+@pytest.mark.parametrize(("field", "value"), [("model", "nomodel"),
+                                              ("trainer_platform", "no_platform.yaml")])
+def test_show_refuses_a_job_whose_model_or_platform_resolves_to_nothing(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, field: str, value: str) -> None:
+    # It printed the job as resolved and exited 0, where `simulate --job` refuses it.
+    job = {"model": "m1_prod", "trainer_platform": "big_basin", field: value}
+    path = tmp_path / "bad.yaml"
+    path.write_text("kind: job\nname: bad\nbatch_size: 1600\n"
+                    + "".join(f"{k}: {v}\n" for k, v in job.items()))
+    code, out, err = run(capsys, "presets", "show", str(path))
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert f"job file {path}: " in err and value in err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [(["presets", "show", "nope"], "unknown preset 'nope'"),
