@@ -45,6 +45,9 @@ class Job:
     readers: list[ServerResources] = field(default_factory=list)
     # The queues readers fill for a GPU trainer, by (server name, GPU); empty without readers.
     inputs: dict[tuple[str, int], simpy.Store] = field(default_factory=dict)
+    # How the run was asked for beside its spec (seed, iterations, trace, profile...), reported
+    # with its result.
+    run_options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def servers(self) -> list[ServerResources]:

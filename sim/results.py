@@ -58,6 +58,9 @@ class SimResult:
     costs: str = "analytic"
     # What to read before trusting the figures (sim/notes.py): idle servers, a missed target.
     notes: tuple[str, ...] = ()
+    # The resolved job and the run's options (seed, iterations, warmup, target_rse, trace,
+    # profile), from sim.run.run_settings.
+    settings: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from sim.costs import cost_model_for, describe_costs
 from sim.demand import demand_for, sample_target
 from sim.engine import FluidNetwork, Timeline
 from sim.errors import ArgumentError, DlrmsimInputError, SpecError
+from sim.mapping import to_mapping
 from sim.meter import MIN_ROUNDS, Meter
 from sim.notes import (
     analytic_interaction,
@@ -268,6 +269,8 @@ def build(spec: JobSpec, model: ModelSpec, trainer: ServerSpec, ps: ServerSpec, 
               Meter(env, net, workers, iterations, warmup, lambda: job.channels(),
                     target_rse, demand.lookups_rse,
                     min_rounds=max(MIN_ROUNDS, 2 * _sync_rounds(spec, gpu_job))))
+    job.run_options = {"seed": seed, "iterations": iterations, "warmup": warmup,
+                       "target_rse": target_rse, "trace": _path(trace), "profile": _path(profile)}
     job.trainers = [ServerResources.build(f"trainer{i}", "trainer", trainer)
                     for i in range(spec.trainers)]
     for role, count in (("sparse_ps", spec.sparse_ps), ("dense_ps", spec.dense_ps),
@@ -318,7 +321,16 @@ def execute(job: Job) -> SimResult:
         flows=job.net.flows_started, demand_rse=demand_rse,
         demand_batches=job.demand.num_batches,
         costs=describe_costs(job.trainer_costs, [s.spec for s in job.servers]), notes=notes,
-        **fields)
+        settings=run_settings(job), **fields)
+
+
+def run_settings(job: Job) -> dict[str, Any]:
+    """The resolved job the run simulated (every count, the placement with its sharding and
+    packing, the model and platforms by name) and how it was run: enough to run it again."""
+    settings = to_mapping(job.spec)
+    assert isinstance(settings, dict)
+    settings.pop("description", None)
+    return {**settings, **job.run_options}
 
 
 def _window_notes(job: Job, measured_iterations: int) -> list[str]:

@@ -62,6 +62,19 @@ def test_summary_table_has_a_column_per_class_and_a_row_per_role(
     assert all(len(values) == len(header) - 1 for values in rows.values())
 
 
+def test_json_says_what_ran(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Runs that differed only in --sharding or --packing printed the same description.
+    code, out, err = run(capsys, "--job", "m1_gpu", "--model", "m2_prod", "--sharding",
+                         "row_wise", "--trainers", "2", "--seed", "7", "--iterations", ITERATIONS,
+                         "--json")
+    assert code == 0, err
+    settings = json.loads(out)["settings"]
+    assert settings["model"] == "m2_prod" and settings["trainers"] == 2
+    assert settings["placement"] == {"kind": "gpu", "sharding": "row_wise", "packing": "spread"}
+    assert settings["seed"] == 7 and settings["iterations"] == int(ITERATIONS)
+    assert settings["trace"] is None and settings["profile"] is None
+
+
 def test_chrome_trace_is_written(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "timeline.json"
     code, _, err = run(capsys, "--job", "m1_gpu", "--iterations", ITERATIONS,
