@@ -50,6 +50,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _add_read_options(p: argparse.ArgumentParser) -> None:
+    from traces.dlrm_files import BINARY_DTYPES, DEFAULT_BINARY_DTYPE
     from traces.formats import DEFAULT_DIM, FORMATS
 
     p.add_argument("--format", default="auto", choices=("auto", *FORMATS),
@@ -63,8 +64,9 @@ def _add_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--length", type=_positive, default=100_000, help="ids drawn from a dlrm dist file")
     p.add_argument("--seed", type=arguments.seed, default=0,
                    help="seed of the ids drawn from a dlrm dist file")
-    p.add_argument("--binary-dtype", default="int32", choices=("int32", "int64", "uint64"),
-                   help="integer type of a dlrm binary trace (default int32)")
+    p.add_argument("--binary-dtype", default=DEFAULT_BINARY_DTYPE, choices=BINARY_DTYPES,
+                   help=f"integer type of a dlrm binary trace's ids (default {DEFAULT_BINARY_DTYPE}, "
+                   "as dlrm reads and writes them)")
     p.add_argument("--missing", default="zero", choices=("zero", "empty"),
                    help="Criteo empty feature: row 0 (dlrm) or an empty bag")
 
