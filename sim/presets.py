@@ -196,6 +196,11 @@ def load_model(name_or_path: str | os.PathLike[str]) -> ModelSpec:
     return _load("models", name_or_path)
 
 
+def model_file(name_or_path: str | os.PathLike[str]) -> Path:
+    """The file `load_model` reads for a preset name or a path; PresetError when there is none."""
+    return _locate("models", name_or_path)
+
+
 def load_platform(name_or_path: str | os.PathLike[str]) -> ServerSpec:
     return _load("platforms", name_or_path)
 

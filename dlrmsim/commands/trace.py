@@ -36,10 +36,11 @@ def _add_generate(sub: Any) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from sim.presets import load_model
+    from sim.presets import load_model, model_file
     from traces.generator import generate_trace
 
     model = load_model(args.model)
+    _refuse_overwriting(args.out, os.fspath(model_file(args.model)), "the --model file")
     lookups = generate_trace(model, args.out, batches=args.batches, batch_size=args.batch_size,
                              seed=args.seed)
     result = {"out": args.out, "model": model.name, "batches": args.batches,
@@ -127,13 +128,12 @@ def _note_ignored(args: argparse.Namespace, names: list[str], what: str) -> None
               file=sys.stderr)
 
 
-def _refuse_overwriting_the_source(args: argparse.Namespace) -> None:
-    """`--out` naming the input would replace it with what is read from it: refuse."""
+def _refuse_overwriting(out: str, source: str, what: str = "the input file") -> None:
+    """`--out` naming the input would replace it with what is made from it: refuse."""
     from traces.errors import TraceError
 
-    if os.path.exists(args.out) and os.path.exists(args.source) and \
-            os.path.samefile(args.out, args.source):
-        raise TraceError(f"--out {args.out}: is the input file {args.source}; give another name")
+    if os.path.exists(out) and os.path.exists(source) and os.path.samefile(out, source):
+        raise TraceError(f"--out {out}: is {what} {source}; give another name")
 
 
 def _add_stats(sub: Any) -> None:
@@ -177,7 +177,7 @@ def _fit(args: argparse.Namespace) -> int:
     from traces.stats import trace_stats
 
     check_output(args.out)  # save_model would find a folder there only after the fit
-    _refuse_overwriting_the_source(args)
+    _refuse_overwriting(args.out, args.source)
     if is_locality_file(args.source):
         _note_ignored(args, [*(name for name in _APPLIES_TO if name != "dim"), "format"],
                       "a locality statistics file")
@@ -225,7 +225,7 @@ def _add_convert(sub: Any) -> None:
 def _convert(args: argparse.Namespace) -> int:
     from traces.sources import convert
 
-    _refuse_overwriting_the_source(args)
+    _refuse_overwriting(args.out, args.source)
     source = _open(args)
     batches = convert(source, args.out)
     print(f"wrote {args.out}: {batches} batches, {len(source.tables)} tables "
