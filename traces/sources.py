@@ -58,7 +58,7 @@ class ReadOptions:
     seed: int = 0
     binary_dtype: str = DEFAULT_BINARY_DTYPE  # width of a dlrm binary trace's ids
     missing: str = "zero"  # Criteo: empty feature -> row 0, or an empty bag
-    tmp_dir: str | None = None
+    tmp_dir: str | None = None  # Meta .pt.gz: folder it is decompressed into (None: TMPDIR)
 
     def __post_init__(self) -> None:
         counts = (("--dim", self.dim), ("--batch-size", self.batch_size),

@@ -70,6 +70,8 @@ def _add_read_options(p: argparse.ArgumentParser) -> None:
                    "as dlrm reads and writes them)")
     p.add_argument("--missing", default="zero", choices=("zero", "empty"),
                    help="Criteo empty feature: row 0 (dlrm) or an empty bag")
+    p.add_argument("--tmp-dir", help="Meta .pt.gz: folder to decompress it into, with room for "
+                   "the whole file (default: TMPDIR, else the system's temporary folder)")
 
 
 def _keep_defaults(p: argparse.ArgumentParser) -> None:
@@ -90,6 +92,7 @@ _APPLIES_TO = {
     "seed": ("dlrm-dist",),
     "binary_dtype": ("dlrm-bin",),
     "missing": ("criteo",),
+    "tmp_dir": ("meta",),
 }
 
 _KINDS = {"native": "a native trace", "meta": "a Meta .pt trace", "criteo": "a Criteo log",
@@ -110,7 +113,7 @@ def _open(args: argparse.Namespace) -> Any:
         tables = (first, stop)
     opts = ReadOptions(dim=args.dim, batch_size=args.batch_size, rows=args.rows,
                        pooling=args.pooling, tables=tables, length=args.length, seed=args.seed,
-                       binary_dtype=args.binary_dtype, missing=args.missing)
+                       binary_dtype=args.binary_dtype, missing=args.missing, tmp_dir=args.tmp_dir)
     fmt = detect_format(args.source) if args.format == "auto" else args.format
     _note_ignored(args, [name for name, formats in _APPLIES_TO.items() if fmt not in formats],
                   _KINDS[fmt])
