@@ -77,9 +77,12 @@ def _add_read_options(p: argparse.ArgumentParser) -> None:
 def _keep_defaults(p: argparse.ArgumentParser) -> None:
     """Record the defaults of the options that may not apply in `args.defaults`, to tell the
     ones the user gave."""
-    names = [*_APPLIES_TO, "format", "entry", "fit_batch_size", "fit_tables"]
+    names = [*_APPLIES_TO, "format", *_FIT_LOCALITY]
     p.set_defaults(defaults={name: p.get_default(name) for name in names})
 
+
+# Options of `fit` that apply to a locality statistics file only.
+_FIT_LOCALITY = ("entry", "fit_batch_size", "fit_tables", "entry_tables")
 
 # Read options and the formats each applies to (the rest record what their files hold).
 _APPLIES_TO = {
@@ -166,6 +169,9 @@ def _add_fit(sub: Any) -> None:
     p.add_argument("--fit-batch-size", type=_positive, default=1024,
                    help="locality file: batch size the fit must reproduce the entry at")
     p.add_argument("--fit-tables", type=_positive, default=8, help="locality file: tables to model")
+    p.add_argument("--entry-tables", type=_positive,
+                   help="locality file: tables the entry covers (default: from its name, e.g. 856 "
+                   "for fbgemm_t856_bs65536.pt)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_read_options(p)
     _keep_defaults(p)
@@ -186,7 +192,7 @@ def _fit(args: argparse.Namespace) -> int:
                       "a locality statistics file")
         model = _fit_locality(args)
     else:
-        _note_ignored(args, ["entry", "fit_batch_size", "fit_tables"], "a trace")
+        _note_ignored(args, list(_FIT_LOCALITY), "a trace")
         model = fit_trace_stats(trace_stats(_open(args), lru=False), name="fit")
     save_model(model, args.out)
     tables = [{"name": t.name, "rows": t.rows, "dim": t.dim, "zipf_s": t.popularity.zipf_s,
@@ -209,11 +215,15 @@ def _fit_locality(args: argparse.Namespace) -> Any:
         raise TraceError(f"{args.source}: no entry {args.entry}; entries are numbered from 0, "
                          f"so give --entry 0 to {len(entries) - 1}")
     entry = entries[args.entry]
+    where = f"{args.source}, entry {args.entry} ({entry.file})"
+    if entry.tables is None and args.entry_tables is None:
+        raise TraceError(f"{where}: its name does not say how many tables it covers (no _tN_ in "
+                         "it); give them with --entry-tables N")
     try:
         return fit_locality_entry(entry, batch_size=args.fit_batch_size, tables=args.fit_tables,
-                                  dim=args.dim)
+                                  dim=args.dim, source_tables=args.entry_tables)
     except TraceError as err:  # the fit knows the numbers, not where they came from
-        raise TraceError(f"{args.source}, entry {args.entry} ({entry.file}): {err}") from err
+        raise TraceError(f"{where}: {err}") from err
 
 
 def _add_convert(sub: Any) -> None:

@@ -30,3 +30,22 @@ def test_a_bad_number_in_a_histogram_names_the_entry_and_line(
                    "of col sizes, line '(0, 1]: 0.47.3': '0.47.3' is not a number; correct the "
                    "line or fetch the file again")
     assert not (tmp_path / "m.yaml").exists()
+
+
+def test_an_entry_whose_name_lacks_its_tables_names_the_flag(
+        tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Before: "s.txt, entry 0 (fbgemm_bs65536.pt): fbgemm_bs65536.pt: the number of tables is
+    # unknown; pass it", with no flag to pass it by.
+    from sim.presets import load_model
+
+    source = _first_entry(data_dir, tmp_path, "fbgemm_t856_bs65536.pt", "fbgemm_bs65536.pt")
+    out = tmp_path / "m.yaml"
+    assert main(["trace", "fit", str(source), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"dlrmsim trace: error: {source}, entry 0 (fbgemm_bs65536.pt): its name does not say how "
+        "many tables it covers (no _tN_ in it); give them with --entry-tables N")
+    assert main(["trace", "fit", str(source), "--out", str(out), "--entry-tables", "856"]) == 0
+    named = tmp_path / "named.yaml"
+    assert main(["trace", "fit", str(data_dir / LOCALITY), "--out", str(named)]) == 0
+    fitted, expected = load_model(str(out)).tables[0], load_model(str(named)).tables[0]
+    assert (fitted.rows, fitted.popularity.zipf_s) == (expected.rows, expected.popularity.zipf_s)
