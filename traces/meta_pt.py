@@ -13,6 +13,8 @@ import contextlib
 import errno
 import gzip
 import os
+import pickle
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,12 +93,28 @@ def open_meta(path: str | os.PathLike[str], *, tmp_dir: str | None = None) -> Me
     except TraceError:
         raise
     except Exception as err:  # torch's unpickler raises many types on damaged bytes
+        held = _refused_global(err)
+        if held is not None:
+            raise trace_error(p, f"a torch file, but it does not hold the (indices, offsets, "
+                              f"lengths) tensors Meta's dlrm_datasets files hold (it holds "
+                              f"{held}, which torch's safe loading refuses); save the three as "
+                              "torch tensors (torch.from_numpy for numpy arrays)") from err
         # Their messages alone can be a bare number (KeyError: 101), so the type goes with them.
         why = f"{type(err).__name__}: {err}".replace("\n", " ")
         raise trace_error(p, f"cannot load as a torch file ({why}); a Meta trace is a whole "
                           "torch.save file of (indices, offsets, lengths): fetch it again, or "
                           "name its format with --format") from err
     return _checked(p, data)
+
+
+def _refused_global(err: Exception) -> str | None:
+    """The class a weights-only torch.load refused (e.g. `numpy._core.multiarray._reconstruct`
+    for numpy arrays), or None if `err` is not that refusal. Its own message runs to 1.3 kB of
+    advice, with terminal escape codes, on loading the file unsafely."""
+    if not isinstance(err, pickle.UnpicklingError) or "Weights only load failed" not in str(err):
+        return None
+    found = re.search(r"GLOBAL ([\w.]+)", str(err))
+    return found.group(1) if found else "other objects"
 
 
 def _check_magic(p: Path) -> None:

@@ -250,6 +250,20 @@ def test_a_text_file_read_as_meta_is_one_short_line(tmp_path: Path, data_dir: Pa
     assert "f.pt: not a torch file" in err and len(err) < 300 and "weights_only" not in err
 
 
+def test_a_torch_file_of_numpy_arrays_is_one_short_line(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    # Before: 1.3 kB of torch's weights_only advice, with terminal escape codes, and "fetch it
+    # again" as if the file were damaged.
+    torch = pytest.importorskip("torch")
+    np = pytest.importorskip("numpy")
+    torch.save((np.array([1, 2]),) * 3, tmp_path / "numpy.pt")
+    assert main(["trace", "stats", str(tmp_path / "numpy.pt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{tmp_path / 'numpy.pt'}: a torch file, but it does not hold the (indices, offsets, " \
+           "lengths) tensors Meta's dlrm_datasets files hold (it holds numpy." in err
+    assert len(err) < 400 and "\x1b" not in err and "fetch it again" not in err
+
+
 def test_options_that_do_not_apply_are_noted(tmp_path: Path, data_dir: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     trace = _trace(tmp_path)
