@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import tempfile
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -196,6 +195,11 @@ def load_model(name_or_path: str | os.PathLike[str]) -> ModelSpec:
     return _load("models", name_or_path)
 
 
+def model_file(name_or_path: str | os.PathLike[str]) -> Path:
+    """The file `load_model` reads for a preset name or a path; PresetError when there is none."""
+    return _locate("models", name_or_path)
+
+
 def load_platform(name_or_path: str | os.PathLike[str]) -> ServerSpec:
     return _load("platforms", name_or_path)
 
@@ -237,7 +241,12 @@ def load_any(name_or_path: str) -> tuple[str, Any]:
 
 
 def save_spec(spec: Any, path: str | os.PathLike[str], *, kind: str, source: str = "") -> None:
-    """Write a spec as YAML that the matching loader reads back; atomic (temp file + rename)."""
+    """Write a spec as YAML that the matching loader reads back: whole or not at all, through a
+    hidden temporary file renamed when complete, with a new file's permissions (the umask's).
+    Raises PresetError for a folder, or a file that cannot be written there."""
+    from traces.atomic import atomic_output  # imported here, as sim/demand_cache does
+    from traces.errors import TraceError
+
     data: dict[str, Any] = {"kind": kind}
     if source:
         data["source"] = source
@@ -248,20 +257,12 @@ def save_spec(spec: Any, path: str | os.PathLike[str], *, kind: str, source: str
     if target.is_dir():  # os.replace would fail only after the text was written
         raise PresetError(f"{target}: is a folder; give a file name, e.g. "
                           f"{target / (spec.name + '.yaml')}")
+    text = yaml.safe_dump(data, sort_keys=False)
     try:
-        handle, tmp = tempfile.mkstemp(dir=target.parent or ".", suffix=".tmp")
-    except OSError as err:
-        raise PresetError(f"{target}: cannot write ({err.strerror}); check the folder") from err
-    try:
-        with os.fdopen(handle, "w") as out:
-            yaml.safe_dump(data, out, sort_keys=False)
-        os.replace(tmp, target)
-    except BaseException as err:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, OSError):  # e.g. a full disk: the user's to fix, not a bug
-            raise PresetError(f"{target}: cannot write ({err.strerror}); check the path and "
-                              "the free space") from err
-        raise
+        with atomic_output(target) as out:
+            out.write(text.encode("utf-8"))
+    except TraceError as err:  # a missing folder, a full disk: the user's to fix, not a bug
+        raise PresetError(str(err)) from err
 
 
 def save_model(spec: ModelSpec, path: str | os.PathLike[str], *, source: str = "") -> None:

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from traces.errors import trace_error
+from traces.errors import TraceError, trace_error
 
 # Permissions of the temporary file, and so of the output: those of any new file (the kernel
 # takes the umask off), not mkstemp's 0o600.
 NEW_FILE_MODE = 0o666
+# Errors only a write gives: an OSError with one of these out of the `with` block is the output's,
+# never an input's. What each means, and how to get past it.
+_WRITE_FAILURES = {
+    errno.ENOSPC: "no space left on the disk; free some space there or write the file elsewhere",
+    errno.EDQUOT: "the disk quota is used up; free some space there or write the file elsewhere",
+    errno.EFBIG: "the file is larger than the system lets a process write (`ulimit -f`, or the "
+                 "file system's limit); raise the limit or write the file elsewhere",
+}
 
 
 @contextlib.contextmanager
@@ -22,15 +31,27 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
 
     The temporary file sits in the target's folder so that `os.replace` is a same-filesystem
     rename (atomic on POSIX). Raises TraceError when `path` is empty or a folder, or when the
-    file cannot be written there.
+    file cannot be written there: at its creation, while it is written (a full disk, a file
+    size limit) or at its closing and renaming. The temporary file is removed on any error.
     """
     target = _file_target(path)
     fd, tmp_name = _create_beside(target)
+    handle = os.fdopen(fd, "wb")
     try:
-        with os.fdopen(fd, "wb") as handle:
+        try:
             yield handle
+        except OSError as err:
+            if err.errno in _WRITE_FAILURES:
+                raise _write_failed(target, err) from err
+            raise  # e.g. an input that cannot be read: not the output's to explain
+        try:
+            handle.close()  # writes what is buffered: a full disk may show only here
+        except OSError as err:
+            raise _write_failed(target, err) from err
         _rename(tmp_name, target)
     except BaseException:
+        with contextlib.suppress(OSError):
+            handle.close()  # no-op once closed; else its own flush fails as the write did
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise
@@ -59,6 +80,12 @@ def _create_beside(target: Path) -> tuple[int, str]:
     except OSError as err:
         raise trace_error(target, f"cannot write here ({err.strerror})") from err
     return fd, tmp_name
+
+
+def _write_failed(target: Path, err: OSError) -> TraceError:
+    why = _WRITE_FAILURES.get(err.errno or 0, f"{err.strerror or err}; check the disk, or write "
+                              "the file elsewhere")
+    return trace_error(target, f"cannot write: {why} (nothing was written)")
 
 
 def _rename(tmp_name: str, target: Path) -> None:

@@ -2,10 +2,11 @@
 
 A line is a label, 13 integer features and 26 categorical features (8-hex-digit ids, possibly
 empty); a first line whose label is not a number is a header (`label,I1,...,C26` in the CSV
-files, any names in a TSV) and is skipped. Each categorical feature is one table; its id is
-hashed to `int(id, 16) mod rows`, as dlrm does with `--max-ind-range`. Every example is one bag
-of one lookup per table; an empty feature becomes row 0 (dlrm's choice) or an empty bag
-(missing="empty").
+files, any names in a TSV) and is skipped. A header that names the features I1..I13 and C1..C26
+is read by name, in whatever order it lists them; one that names some of them only is refused.
+Each categorical feature is one table; its id is hashed to `int(id, 16) mod rows`, as dlrm does
+with `--max-ind-range`. Every example is one bag of one lookup per table; an empty feature
+becomes row 0 (dlrm's choice) or an empty bag (missing="empty").
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from traces.errors import trace_error
 
 DENSE, SPARSE = 13, 26  # features per line (Criteo's published layout)
 TABLE_NAMES = tuple(f"C{i}" for i in range(1, SPARSE + 1))
+FEATURE_NAMES = (*(f"I{i}" for i in range(1, DENSE + 1)), *TABLE_NAMES)  # after the label
 
 
 def _open(p: Path) -> io.TextIOBase:
@@ -62,15 +64,17 @@ def _batches(p: Path, handle: io.TextIOBase, rows: np.ndarray, batch_size: int, 
     ids = np.zeros((batch_size, SPARSE), dtype=np.int64)
     present = np.ones((batch_size, SPARSE), dtype=bool)
     filled, seen, sep = 0, 0, "\t"
+    order: tuple[int, ...] | None = None
     try:
         for line_number, line in enumerate(handle, 1):
             if line_number == 1:
                 sep = separator(line)
                 if not _is_number(line.split(sep, 1)[0]):
+                    order = _column_order(p, line, sep)
                     continue  # a header: its categorical names (C1..C26) would pass as hex ids
             if not line.strip():
                 continue
-            ids[filled], present[filled] = _parse(p, line, line_number, sep, rows)
+            ids[filled], present[filled] = _parse(p, line, line_number, sep, rows, order)
             filled, seen = filled + 1, seen + 1
             if filled == batch_size:
                 yield _to_batch(ids, present, missing)
@@ -104,12 +108,42 @@ def separator(first_line: str) -> str:
     return "\t"
 
 
-def _parse(p: Path, line: str, line_number: int, sep: str, rows: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray]:
+def _column_order(p: Path, header: str, sep: str) -> tuple[int, ...] | None:
+    """Where the label and FEATURE_NAMES sit in lines under `header`; None for Criteo's own
+    order, or for a header that names none of the features (its columns are taken in Criteo's
+    order). Raises TraceError for a header that names some features but not each one once."""
+    names = [name.strip() for name in header.rstrip("\r\n").split(sep)]
+    if not any(name in FEATURE_NAMES for name in names):
+        return None
+    problems = _header_problems(names)
+    if problems:
+        raise trace_error(p, f"the header names Criteo's columns, but not the label, I1..I13 and "
+                          f"C1..C26 once each ({'; '.join(problems)}); fix the header, or remove "
+                          "it to read the columns in Criteo's order", position="line 1")
+    label = next(i for i, name in enumerate(names) if name not in FEATURE_NAMES)
+    order = (label, *(names.index(name) for name in FEATURE_NAMES))
+    return None if order == tuple(range(len(order))) else order
+
+
+def _header_problems(names: list[str]) -> list[str]:
+    missing = [name for name in FEATURE_NAMES if name not in names]
+    repeated = sorted({name for name in names if name in FEATURE_NAMES and names.count(name) > 1})
+    problems = [f"{len(names)} columns"] if len(names) != 1 + DENSE + SPARSE else []
+    if missing:
+        problems.append(f"no {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+    if repeated:
+        problems.append(f"{', '.join(repeated[:3])} more than once")
+    return problems
+
+
+def _parse(p: Path, line: str, line_number: int, sep: str, rows: np.ndarray,
+           order: tuple[int, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
     fields = line.rstrip("\r\n").split(sep)
     if len(fields) != 1 + DENSE + SPARSE:
         raise trace_error(p, f"{len(fields)} fields, expected {1 + DENSE + SPARSE} (label, "
                           f"{DENSE} integer and {SPARSE} categorical)", position=f"line {line_number}")
+    if order is not None:  # the header's order, back to Criteo's
+        fields = [fields[i] for i in order]
     if not _is_number(fields[0]):
         raise trace_error(p, f"label {fields[0]!r} is not a number (only the first line may be "
                           "a header); is this a Criteo file?", position=f"line {line_number}")

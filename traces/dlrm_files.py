@@ -1,7 +1,8 @@
 """The trace and distribution files of facebookresearch/dlrm (`dlrm_data_pytorch.py`).
 
 Trace file: one table's row ids, as one line of `", "`-separated integers (text) or as raw
-integers (binary; dlrm reads int32 and writes uint64, so the width is a parameter).
+little-endian integers (binary: dlrm's `read_trace_from_file` and `write_trace_to_file` use
+uint64, `np.fromfile(f, dtype=np.uint64)`, the default here; other widths are a parameter).
 Distribution file: line 1 the unique row ids, line 2 LRU stack distances, line 3 their cumulative
 probabilities; dlrm's `trace_generate_lru` turns it into a trace, ported in `generate_lru`.
 """
@@ -20,6 +21,9 @@ from traces.atomic import atomic_output
 from traces.errors import trace_error
 
 BINARY_DTYPES = ("int32", "int64", "uint64")
+# Source: facebookresearch/dlrm, dlrm_data_pytorch.py, read_trace_from_file and
+# write_trace_to_file (`np.fromfile(f, dtype=np.uint64)`, `.astype(np.uint64).tofile(f)`).
+DEFAULT_BINARY_DTYPE = "uint64"
 
 
 def _read_text(p: Path) -> str:
@@ -47,7 +51,7 @@ def _numbers(p: Path, line: str, line_number: int, kind: type) -> list:
 
 
 def read_dlrm_trace(path: str | os.PathLike[str], *, binary: bool = False,
-                    dtype: str = "int32") -> np.ndarray:
+                    dtype: str = DEFAULT_BINARY_DTYPE) -> np.ndarray:
     """Row ids (int64) of a dlrm trace file. Raises TraceError on a bad number, a negative id,
     a binary file whose size is not a multiple of the width, or a file without ids."""
     p = Path(path)
@@ -60,7 +64,9 @@ def read_dlrm_trace(path: str | os.PathLike[str], *, binary: bool = False,
         except OSError as err:
             raise trace_error(p, f"cannot read ({err.strerror})") from err
         if len(raw) % width:
-            raise trace_error(p, f"{len(raw)} bytes is not a whole number of {dtype} ids (truncated?)")
+            raise trace_error(p, f"{len(raw)} bytes is not a whole number of {dtype} ids ({width} "
+                              "bytes each): truncated, or of another width (--binary-dtype; "
+                              f"dlrm writes {DEFAULT_BINARY_DTYPE})")
         ids = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<"))
         if dtype == "uint64" and ids.size and int(ids.max()) >= 2**63:
             raise trace_error(p, "id too large", position=f"item {int(np.argmax(ids))}")
@@ -78,7 +84,7 @@ def read_dlrm_trace(path: str | os.PathLike[str], *, binary: bool = False,
 
 
 def write_dlrm_trace(path: str | os.PathLike[str], ids: np.ndarray, *, binary: bool = False,
-                     dtype: str = "int32") -> None:
+                     dtype: str = DEFAULT_BINARY_DTYPE) -> None:
     """Write row ids in dlrm's trace format (atomically)."""
     with atomic_output(path) as out:
         if binary:

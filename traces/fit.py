@@ -117,8 +117,9 @@ def fit_locality_entry(entry: LocalityEntry, *, batch_size: int, tables: int = 8
     `source_tables` is not given.
     """
     n_tables = source_tables or entry.tables
-    if not n_tables:
-        raise TraceError(f"{entry.file}: the number of tables is unknown; pass it")
+    if not n_tables:  # the caller names the entry: its name would only repeat here
+        raise TraceError("its name does not say how many tables it covers (no _tN_ in it); "
+                         "give source_tables")
     pooling = entry.lookups / (n_tables * entry.batch_size * entry.batches)
     fit = fit_zipf(pooling * batch_size, entry.unique_ratio, entry.once_fraction)
     spec = TableSpec("t0", fit.rows, dim,

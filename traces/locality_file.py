@@ -77,7 +77,8 @@ def _entry(p: Path, n: int, block: str) -> LocalityEntry:
     parts = block.split("Ratio of index distribution")
     if len(parts) != 2:
         raise trace_error(p, "missing the access-share histogram", position=where)
-    rows_hist, share = _histogram(p, parts[0], where), _histogram(p, parts[1], where)
+    rows_hist = _histogram(p, parts[0], f"{where}, histogram of col sizes")
+    share = _histogram(p, parts[1], f"{where}, ratio of index distribution")
     tables = re.search(r"_t(\d+)_", name)
     if values["batches"] < 1 or values["batch_size"] < 1:  # the fit divides by both
         raise trace_error(p, f"{values['batches']} batches of size {values['batch_size']}; both "
@@ -94,4 +95,13 @@ def _histogram(p: Path, text: str, where: str) -> tuple[float, ...]:
     missing = [label for label in BIN_LABELS if label not in found]
     if missing:
         raise trace_error(p, f"histogram lacks bins {missing[:3]}", position=where)
-    return tuple(float(found[label]) for label in BIN_LABELS)
+    return tuple(_share(p, label, found[label], where) for label in BIN_LABELS)
+
+
+def _share(p: Path, label: str, text: str, where: str) -> float:
+    """A bin's value; the pattern lets through digits and dots only, so `0.47.3` reaches here."""
+    try:
+        return float(text)
+    except ValueError:
+        raise trace_error(p, f"{text!r} is not a number; correct the line or fetch the file "
+                          "again", position=f"{where}, line '{label}: {text}'") from None

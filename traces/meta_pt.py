@@ -2,17 +2,19 @@
 
 `torch.load` gives `(indices, offsets, lengths)`: lengths [T, B], offsets T*B+1 table-major,
 row ids local to each table (rows = max + 1, the file does not store it). The file is
-memory-mapped (a `.pt.gz` is first decompressed to a temporary file, which is unlinked once
-mapped), so reading a table or a range of tables copies only those tables into memory. torch is
-imported here only, when such a file is opened.
+memory-mapped (a `.pt.gz` is first decompressed to a temporary file in `tmp_dir`, else TMPDIR's
+folder, which is unlinked once mapped), so reading a table or a range of tables copies only those
+tables into memory. torch is imported here only, when such a file is opened.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import os
-import shutil
+import pickle
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +23,12 @@ from typing import Any
 import numpy as np
 
 from traces.batch import TraceBatch
-from traces.errors import trace_error
+from traces.errors import TraceError, trace_error
 
 # How torch.save files start: a zip archive (torch >= 1.6), or a pickle's protocol opcode.
 TORCH_MAGIC = (b"PK\x03\x04", b"\x80")
 GZIP_MAGIC = b"\x1f\x8b"  # the first two bytes of every gzip member (RFC 1952, section 2.3.1)
+_CHUNK_BYTES = 1 << 24  # decompressed at a time; unit: bytes
 
 
 @dataclass(frozen=True)
@@ -87,13 +90,31 @@ def open_meta(path: str | os.PathLike[str], *, tmp_dir: str | None = None) -> Me
     _check_magic(p)
     try:
         data = _load(p, tmp_dir)
+    except TraceError:
+        raise
     except Exception as err:  # torch's unpickler raises many types on damaged bytes
+        held = _refused_global(err)
+        if held is not None:
+            raise trace_error(p, f"a torch file, but it does not hold the (indices, offsets, "
+                              f"lengths) tensors Meta's dlrm_datasets files hold (it holds "
+                              f"{held}, which torch's safe loading refuses); save the three as "
+                              "torch tensors (torch.from_numpy for numpy arrays)") from err
         # Their messages alone can be a bare number (KeyError: 101), so the type goes with them.
         why = f"{type(err).__name__}: {err}".replace("\n", " ")
         raise trace_error(p, f"cannot load as a torch file ({why}); a Meta trace is a whole "
                           "torch.save file of (indices, offsets, lengths): fetch it again, or "
                           "name its format with --format") from err
     return _checked(p, data)
+
+
+def _refused_global(err: Exception) -> str | None:
+    """The class a weights-only torch.load refused (e.g. `numpy._core.multiarray._reconstruct`
+    for numpy arrays), or None if `err` is not that refusal. Its own message runs to 1.3 kB of
+    advice, with terminal escape codes, on loading the file unsafely."""
+    if not isinstance(err, pickle.UnpicklingError) or "Weights only load failed" not in str(err):
+        return None
+    found = re.search(r"GLOBAL ([\w.]+)", str(err))
+    return found.group(1) if found else "other objects"
 
 
 def _check_magic(p: Path) -> None:
@@ -118,14 +139,54 @@ def _load(p: Path, tmp_dir: str | None) -> Any:
 
     if not p.name.endswith(".gz"):
         return _torch_load(torch, str(p))
-    fd, plain = tempfile.mkstemp(suffix=".pt", dir=tmp_dir)
+    plain = _decompressed(p, tmp_dir)
     try:
-        with os.fdopen(fd, "wb") as out, gzip.open(p, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 24)
         return _torch_load(torch, plain)
     finally:  # the mapping outlives the name on POSIX, so the disk space goes with the process
         with contextlib.suppress(OSError):
             os.unlink(plain)
+
+
+def _decompressed(p: Path, tmp_dir: str | None) -> str:
+    """The name of a new temporary file that holds `p` decompressed. Raises TraceError naming the
+    temporary folder when it cannot be written (full, missing, read-only); errors reading `p`
+    pass through, for open_meta to report."""
+    try:
+        fd, plain = tempfile.mkstemp(suffix=".pt", dir=tmp_dir)
+    except OSError as err:
+        raise _tmp_error(p, tmp_dir, err) from err
+    try:
+        with gzip.open(p, "rb") as src:
+            while chunk := src.read(_CHUNK_BYTES):
+                _write_all(p, tmp_dir, fd, memoryview(chunk))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(plain)
+        raise
+    finally:
+        os.close(fd)  # unbuffered writes: closing writes nothing, so it cannot fail as they did
+    return plain
+
+
+def _write_all(p: Path, tmp_dir: str | None, fd: int, data: memoryview) -> None:
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError as err:
+        raise _tmp_error(p, tmp_dir, err) from err
+
+
+def _tmp_error(p: Path, tmp_dir: str | None, err: OSError) -> TraceError:
+    folder = tmp_dir or tempfile.gettempdir()
+    elsewhere = "(--tmp-dir, or the TMPDIR variable)"
+    if err.errno == errno.EFBIG:
+        fix = "the decompressed file is larger than a process may write; raise the limit (`ulimit -f`)"
+    elif err.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = f"free space there, or give a folder with room for the decompressed file {elsewhere}"
+    else:
+        fix = f"give a folder you can write to, with room for the decompressed file {elsewhere}"
+    return trace_error(p, f"cannot decompress into the temporary folder {folder} "
+                       f"({err.strerror or err}); {fix}")
 
 
 def _torch_load(torch: Any, name: str) -> Any:

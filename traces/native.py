@@ -93,7 +93,11 @@ class NativeWriter:
 
     def __enter__(self) -> NativeWriter:
         self._handle = self._ctx.__enter__()
-        self._put(_HEADER.pack(MAGIC, VERSION, 0, len(self._json), 0) + self._json)
+        try:
+            self._put(_HEADER.pack(MAGIC, VERSION, 0, len(self._json), 0) + self._json)
+        except BaseException as failure:  # __exit__ will not run: the temporary file goes here
+            self._ctx.__exit__(type(failure), failure, failure.__traceback__)
+            raise
         return self
 
     def _put(self, data: bytes | memoryview) -> None:

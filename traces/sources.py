@@ -20,7 +20,12 @@ import numpy as np
 from sim.arguments import check_path, shown
 from traces.batch import TraceBatch
 from traces.criteo import DENSE, SPARSE, TABLE_NAMES, read_criteo, separator
-from traces.dlrm_files import generate_lru, read_dlrm_distribution, read_dlrm_trace
+from traces.dlrm_files import (
+    DEFAULT_BINARY_DTYPE,
+    generate_lru,
+    read_dlrm_distribution,
+    read_dlrm_trace,
+)
 from traces.errors import TraceError, trace_error
 from traces.formats import DEFAULT_DIM, FORMATS
 from traces.locality_file import LOCALITY_MARKER
@@ -35,6 +40,7 @@ SNIFF_LIMIT = 64 << 20
 _DLRM_TRACE_BYTES = b"0123456789, \r\n"  # what dlrm's text files are made of
 _DLRM_DIST_BYTES = _DLRM_TRACE_BYTES + b"."
 _CRITEO_NAMES = (".tsv", ".csv", ".tsv.gz", ".csv.gz")
+_WIDE_ID = 2**32  # the least row id that 32-bit ids cannot hold; unit: rows
 
 
 @dataclass(frozen=True)
@@ -50,9 +56,9 @@ class ReadOptions:
     tables: tuple[int, int] | None = None  # Meta: [first, stop) table range
     length: int = 100_000  # ids generated from a dlrm distribution file
     seed: int = 0
-    binary_dtype: str = "int32"
+    binary_dtype: str = DEFAULT_BINARY_DTYPE  # width of a dlrm binary trace's ids
     missing: str = "zero"  # Criteo: empty feature -> row 0, or an empty bag
-    tmp_dir: str | None = None
+    tmp_dir: str | None = None  # Meta .pt.gz: folder it is decompressed into (None: TMPDIR)
 
     def __post_init__(self) -> None:
         counts = (("--dim", self.dim), ("--batch-size", self.batch_size),
@@ -264,7 +270,24 @@ def _dlrm(p: Path, opts: ReadOptions) -> Source:
 
 
 def _dlrm_bin(p: Path, opts: ReadOptions) -> Source:
-    return _sequence(p, opts, read_dlrm_trace(p, binary=True, dtype=opts.binary_dtype), "dlrm-bin")
+    ids = read_dlrm_trace(p, binary=True, dtype=opts.binary_dtype)
+    _check_width(p, opts, ids)
+    return _sequence(p, opts, ids, "dlrm-bin")
+
+
+def _check_width(p: Path, opts: ReadOptions, ids: np.ndarray) -> None:
+    """Refuse 64-bit ids of 2^32 or more that --rows does not cover: read 64 bits at a time, a
+    file of 32-bit ids pairs them up into such ids (a table of over 4G rows otherwise)."""
+    if np.dtype(opts.binary_dtype).itemsize != 8 or not ids.size:
+        return
+    top = int(ids.max())
+    if top < _WIDE_ID or (opts.rows is not None and top < opts.rows):
+        return
+    covered = "" if opts.rows is None else f" (>= --rows {opts.rows})"
+    raise trace_error(p, f"row id {top}{covered} is 2^32 or more, as when 32-bit ids are read "
+                      f"as {opts.binary_dtype}: if the file holds 32-bit ids, give --binary-dtype "
+                      "int32; if its ids are that large, give --rows above the largest",
+                      position=f"item {int(np.argmax(ids))}")
 
 
 def _dlrm_dist(p: Path, opts: ReadOptions) -> Source:

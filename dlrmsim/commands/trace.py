@@ -36,10 +36,11 @@ def _add_generate(sub: Any) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from sim.presets import load_model
+    from sim.presets import load_model, model_file
     from traces.generator import generate_trace
 
     model = load_model(args.model)
+    _refuse_overwriting(args.out, os.fspath(model_file(args.model)), "the --model file")
     lookups = generate_trace(model, args.out, batches=args.batches, batch_size=args.batch_size,
                              seed=args.seed)
     result = {"out": args.out, "model": model.name, "batches": args.batches,
@@ -50,6 +51,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _add_read_options(p: argparse.ArgumentParser) -> None:
+    from traces.dlrm_files import BINARY_DTYPES, DEFAULT_BINARY_DTYPE
     from traces.formats import DEFAULT_DIM, FORMATS
 
     p.add_argument("--format", default="auto", choices=("auto", *FORMATS),
@@ -63,18 +65,24 @@ def _add_read_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--length", type=_positive, default=100_000, help="ids drawn from a dlrm dist file")
     p.add_argument("--seed", type=arguments.seed, default=0,
                    help="seed of the ids drawn from a dlrm dist file")
-    p.add_argument("--binary-dtype", default="int32", choices=("int32", "int64", "uint64"),
-                   help="integer type of a dlrm binary trace (default int32)")
+    p.add_argument("--binary-dtype", default=DEFAULT_BINARY_DTYPE, choices=BINARY_DTYPES,
+                   help=f"integer type of a dlrm binary trace's ids (default {DEFAULT_BINARY_DTYPE}, "
+                   "as dlrm reads and writes them)")
     p.add_argument("--missing", default="zero", choices=("zero", "empty"),
                    help="Criteo empty feature: row 0 (dlrm) or an empty bag")
+    p.add_argument("--tmp-dir", help="Meta .pt.gz: folder to decompress it into, with room for "
+                   "the whole file (default: TMPDIR, else the system's temporary folder)")
 
 
 def _keep_defaults(p: argparse.ArgumentParser) -> None:
     """Record the defaults of the options that may not apply in `args.defaults`, to tell the
     ones the user gave."""
-    names = [*_APPLIES_TO, "format", "entry", "fit_batch_size", "fit_tables"]
+    names = [*_APPLIES_TO, "format", *_FIT_LOCALITY]
     p.set_defaults(defaults={name: p.get_default(name) for name in names})
 
+
+# Options of `fit` that apply to a locality statistics file only.
+_FIT_LOCALITY = ("entry", "fit_batch_size", "fit_tables", "entry_tables")
 
 # Read options and the formats each applies to (the rest record what their files hold).
 _APPLIES_TO = {
@@ -87,6 +95,7 @@ _APPLIES_TO = {
     "seed": ("dlrm-dist",),
     "binary_dtype": ("dlrm-bin",),
     "missing": ("criteo",),
+    "tmp_dir": ("meta",),
 }
 
 _KINDS = {"native": "a native trace", "meta": "a Meta .pt trace", "criteo": "a Criteo log",
@@ -107,7 +116,7 @@ def _open(args: argparse.Namespace) -> Any:
         tables = (first, stop)
     opts = ReadOptions(dim=args.dim, batch_size=args.batch_size, rows=args.rows,
                        pooling=args.pooling, tables=tables, length=args.length, seed=args.seed,
-                       binary_dtype=args.binary_dtype, missing=args.missing)
+                       binary_dtype=args.binary_dtype, missing=args.missing, tmp_dir=args.tmp_dir)
     fmt = detect_format(args.source) if args.format == "auto" else args.format
     _note_ignored(args, [name for name, formats in _APPLIES_TO.items() if fmt not in formats],
                   _KINDS[fmt])
@@ -125,13 +134,12 @@ def _note_ignored(args: argparse.Namespace, names: list[str], what: str) -> None
               file=sys.stderr)
 
 
-def _refuse_overwriting_the_source(args: argparse.Namespace) -> None:
-    """`--out` naming the input would replace it with what is read from it: refuse."""
+def _refuse_overwriting(out: str, source: str, what: str = "the input file") -> None:
+    """`--out` naming the input would replace it with what is made from it: refuse."""
     from traces.errors import TraceError
 
-    if os.path.exists(args.out) and os.path.exists(args.source) and \
-            os.path.samefile(args.out, args.source):
-        raise TraceError(f"--out {args.out}: is the input file {args.source}; give another name")
+    if os.path.exists(out) and os.path.exists(source) and os.path.samefile(out, source):
+        raise TraceError(f"--out {out}: is {what} {source}; give another name")
 
 
 def _add_stats(sub: Any) -> None:
@@ -161,6 +169,9 @@ def _add_fit(sub: Any) -> None:
     p.add_argument("--fit-batch-size", type=_positive, default=1024,
                    help="locality file: batch size the fit must reproduce the entry at")
     p.add_argument("--fit-tables", type=_positive, default=8, help="locality file: tables to model")
+    p.add_argument("--entry-tables", type=_positive,
+                   help="locality file: tables the entry covers (default: from its name, e.g. 856 "
+                   "for fbgemm_t856_bs65536.pt)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_read_options(p)
     _keep_defaults(p)
@@ -175,13 +186,13 @@ def _fit(args: argparse.Namespace) -> int:
     from traces.stats import trace_stats
 
     check_output(args.out)  # save_model would find a folder there only after the fit
-    _refuse_overwriting_the_source(args)
+    _refuse_overwriting(args.out, args.source)
     if is_locality_file(args.source):
         _note_ignored(args, [*(name for name in _APPLIES_TO if name != "dim"), "format"],
                       "a locality statistics file")
         model = _fit_locality(args)
     else:
-        _note_ignored(args, ["entry", "fit_batch_size", "fit_tables"], "a trace")
+        _note_ignored(args, list(_FIT_LOCALITY), "a trace")
         model = fit_trace_stats(trace_stats(_open(args), lru=False), name="fit")
     save_model(model, args.out)
     tables = [{"name": t.name, "rows": t.rows, "dim": t.dim, "zipf_s": t.popularity.zipf_s,
@@ -204,11 +215,15 @@ def _fit_locality(args: argparse.Namespace) -> Any:
         raise TraceError(f"{args.source}: no entry {args.entry}; entries are numbered from 0, "
                          f"so give --entry 0 to {len(entries) - 1}")
     entry = entries[args.entry]
+    where = f"{args.source}, entry {args.entry} ({entry.file})"
+    if entry.tables is None and args.entry_tables is None:
+        raise TraceError(f"{where}: its name does not say how many tables it covers (no _tN_ in "
+                         "it); give them with --entry-tables N")
     try:
         return fit_locality_entry(entry, batch_size=args.fit_batch_size, tables=args.fit_tables,
-                                  dim=args.dim)
+                                  dim=args.dim, source_tables=args.entry_tables)
     except TraceError as err:  # the fit knows the numbers, not where they came from
-        raise TraceError(f"{args.source}, entry {args.entry} ({entry.file}): {err}") from err
+        raise TraceError(f"{where}: {err}") from err
 
 
 def _add_convert(sub: Any) -> None:
@@ -223,7 +238,7 @@ def _add_convert(sub: Any) -> None:
 def _convert(args: argparse.Namespace) -> int:
     from traces.sources import convert
 
-    _refuse_overwriting_the_source(args)
+    _refuse_overwriting(args.out, args.source)
     source = _open(args)
     batches = convert(source, args.out)
     print(f"wrote {args.out}: {batches} batches, {len(source.tables)} tables "

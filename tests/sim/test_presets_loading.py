@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -161,6 +162,29 @@ def test_saving_onto_a_folder_is_refused_and_leaves_nothing(tmp_path: Path) -> N
 def test_saving_into_a_missing_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PresetError, match="cannot write"):
         save_model(load_model("test_suite"), tmp_path / "no" / "model.yaml")
+
+
+def test_a_saved_spec_has_a_new_files_mode_and_a_hidden_temporary_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: mode 0600 (mkstemp's), through a temporary file named like `tmpab12cd.tmp`.
+    seen: list[list[str]] = []
+    rename = os.replace
+
+    def spy(src: str, dst: object) -> None:
+        seen.append(sorted(os.listdir(tmp_path)))
+        rename(src, dst)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "replace", spy)
+    old = os.umask(0o022)
+    try:
+        save_model(load_model("test_suite"), tmp_path / "m.yaml")
+    finally:
+        os.umask(old)
+    ((tmp,),) = seen
+    assert tmp.startswith(".m.yaml.") and tmp.endswith(".tmp")
+    assert os.listdir(tmp_path) == ["m.yaml"]
+    assert (tmp_path / "m.yaml").stat().st_mode & 0o777 == 0o644
+    assert load_model(str(tmp_path / "m.yaml")) == load_model("test_suite")
 
 
 def test_unknown_name_suggests_close_ones() -> None:

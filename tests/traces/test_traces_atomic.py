@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,3 +48,24 @@ def test_a_failed_rename_is_a_trace_error_and_leaves_nothing(tmp_path: Path) -> 
         f.write(b"x")
         target.mkdir()
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+@pytest.mark.parametrize(("code", "why"), [
+    (errno.ENOSPC, "no space left on the disk; free some space there or write the file elsewhere"),
+    (errno.EFBIG, "the file is larger than the system lets a process write"),
+])
+def test_a_write_that_fails_is_a_trace_error_and_leaves_nothing(tmp_path: Path, code: int,
+                                                                 why: str) -> None:
+    # Before, the OSError of a full disk went up as it was: a traceback from the command line.
+    with pytest.raises(TraceError, match=f"out: cannot write: {why}") as caught, \
+            atomic_output(tmp_path / "out") as f:
+        f.write(b"x")
+        raise OSError(code, os.strerror(code))
+    assert isinstance(caught.value.__cause__, OSError)  # the demand cache reads its words there
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_input_error_in_the_block_is_not_called_a_write_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError), atomic_output(tmp_path / "out"):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "input")
+    assert not list(tmp_path.iterdir())

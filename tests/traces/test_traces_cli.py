@@ -173,6 +173,25 @@ def test_convert_and_fit_refuse_to_write_over_their_input(
     assert {p: p.read_bytes() for p in before} == before
 
 
+def test_generate_refuses_to_write_over_its_model(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    # Before, the model's YAML (a file, or a preset's) was replaced by the trace made from it.
+    presets = tmp_path / "presets"
+    (presets / "models").mkdir(parents=True)
+    text = sim_presets.model_file("test_suite").read_bytes()
+    for path in (tmp_path / "m.yaml", presets / "models" / "mine.yaml"):
+        path.write_bytes(text)
+    monkeypatch.setenv("DLRMSIM_PRESETS", str(presets))
+    for model, out in ((str(tmp_path / "m.yaml"), tmp_path / "m.yaml"),
+                       ("mine", presets / "models" / "mine.yaml")):
+        assert main(["trace", "generate", "--model", model, "--batches", "1", "--batch-size", "4",
+                     "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"--out {out}: is the --model file " in err and "give another name" in err
+        assert len(err.splitlines()) == 1 and out.read_bytes() == text
+
+
 def test_a_dlrm_dist_length_too_big_for_memory_names_length(
         data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["trace", "stats", str(data_dir / "dlrm_dist_emb.log"), "--length",
@@ -229,6 +248,20 @@ def test_a_text_file_read_as_meta_is_one_short_line(tmp_path: Path, data_dir: Pa
     assert main(["trace", "stats", str(tmp_path / "f.pt"), "--format", "meta"]) == 2
     err = capsys.readouterr().err.strip()
     assert "f.pt: not a torch file" in err and len(err) < 300 and "weights_only" not in err
+
+
+def test_a_torch_file_of_numpy_arrays_is_one_short_line(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    # Before: 1.3 kB of torch's weights_only advice, with terminal escape codes, and "fetch it
+    # again" as if the file were damaged.
+    torch = pytest.importorskip("torch")
+    np = pytest.importorskip("numpy")
+    torch.save((np.array([1, 2]),) * 3, tmp_path / "numpy.pt")
+    assert main(["trace", "stats", str(tmp_path / "numpy.pt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{tmp_path / 'numpy.pt'}: a torch file, but it does not hold the (indices, offsets, " \
+           "lengths) tensors Meta's dlrm_datasets files hold (it holds numpy." in err
+    assert len(err) < 400 and "\x1b" not in err and "fetch it again" not in err
 
 
 def test_options_that_do_not_apply_are_noted(tmp_path: Path, data_dir: Path,
