@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -85,6 +86,7 @@ def check_writable(path: Path) -> None:
     """
     if path.is_dir():
         raise CalibrationError(f"output path {path} is a folder; give a file name")
+    path = output_file(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".probe-", delete=True):
@@ -102,9 +104,24 @@ def _umask() -> int:
     return mask
 
 
+def output_file(path: Path) -> Path:
+    """The file a profile written to `path` replaces: a symbolic link's target (renaming onto
+    the link would replace the link and leave its file as it was). Raises CalibrationError for
+    a pipe or a device, which a renamed file would take the place of (as root, in /dev)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:  # nothing there yet, or a dangling link: a new file
+        mode = stat.S_IFREG
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise CalibrationError(f"output path {path} is not a file (a pipe or a device); give "
+                               "the name of a file")
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
 def write_profile(data: Mapping[str, Any], path: Path) -> None:
     """Validate `data` and write it to `path` atomically. Raises CalibrationError."""
     validate_profile(data)
+    path = output_file(path)
     text = json.dumps(data, indent=1, allow_nan=False) + "\n"
     temp_name = None
     try:

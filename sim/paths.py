@@ -20,9 +20,18 @@ def check_output_file(path: str, option: str,
     regular file, a folder that does not exist or one that cannot be written. A file is created
     there and removed, since permission bits miss read-only disks and access lists (and root
     passes them all)."""
+    from traces.atomic import is_special  # sim/ needs traces/ only where it writes
+
     target = Path(path)
     if not path:
         raise DlrmsimInputError(f"{option}: the file name is empty; give a file to write")
+    if is_special(target):  # a pipe or a device (/dev/stdout): written in place, not replaced
+        if not os.access(target, os.W_OK):
+            raise DlrmsimInputError(f"{option} {path}: cannot be written (permission denied); "
+                                    "give another path")
+        return
+    if target.is_symlink():  # the file replaced is the one the link points to
+        target = Path(os.path.realpath(target))
     for name, source in inputs:
         if _same_file(target, source):  # written after the run, it would replace what it read
             raise DlrmsimInputError(f"{option} {path}: names the file given to {name} "

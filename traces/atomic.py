@@ -6,6 +6,7 @@ import contextlib
 import errno
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -33,8 +34,14 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     rename (atomic on POSIX). Raises TraceError when `path` is empty or a folder, or when the
     file cannot be written there: at its creation, while it is written (a full disk, a file
     size limit) or at its closing and renaming. The temporary file is removed on any error.
+    A symbolic link's target is the file replaced (the link stays); a pipe or a device
+    (/dev/null, /dev/stdout) is written in place, since it holds no file to keep whole.
     """
     target = _file_target(path)
+    if is_special(target):  # nothing to replace: written in place, as a shell's `>` would
+        with _special_output(target) as handle:
+            yield handle
+        return
     fd, tmp_name = _create_beside(target)
     handle = os.fdopen(fd, "wb")
     try:
@@ -64,12 +71,37 @@ def check_output(path: str | os.PathLike[str]) -> None:
 
 
 def _file_target(path: str | os.PathLike[str]) -> Path:
+    """The file to write for `path`: a symbolic link's target (renaming onto the link would
+    replace the link, and leave the file it points to as it was), else `path`."""
     if not os.fspath(path):
         raise trace_error(None, "the output file name is empty; give a file to write")
     target = Path(path)
     if target.is_dir():  # checked first: os.replace would refuse it only after all the work
         raise trace_error(target, "is a folder; give the name of a file to write")
+    if target.is_symlink() and not is_special(target):
+        return Path(os.path.realpath(target))
     return target
+
+
+def is_special(target: Path) -> bool:
+    """Whether `target` is something other than a file or folder that exists: a pipe, a
+    terminal, a device such as /dev/null or /dev/stdout. Renaming a file onto one would put a
+    file in its place (as root, in /dev) and the reader at the other end would get nothing."""
+    try:
+        mode = target.stat().st_mode
+    except OSError:  # nothing there yet (or a dangling link): a new file
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+@contextlib.contextmanager
+def _special_output(target: Path) -> Iterator[BinaryIO]:
+    try:
+        handle = open(target, "wb")  # noqa: SIM115 (closed below, its errors told apart)
+    except OSError as err:
+        raise trace_error(target, f"cannot write here ({err.strerror})") from err
+    with handle:
+        yield handle
 
 
 def _create_beside(target: Path) -> tuple[int, str]:

@@ -93,3 +93,23 @@ def test_check_writable_rejects_a_folder_and_an_unwritable_place(tmp_path):
         check_writable(blocker / "sub" / "p.json")
     check_writable(tmp_path / "new" / "p.json")  # creates the folder
     assert (tmp_path / "new").is_dir() and os.listdir(tmp_path / "new") == []
+
+
+def test_a_profile_written_through_a_symbolic_link_replaces_its_file(tmp_path):
+    # The rename went onto the link, which became a file; the file it named kept the old text.
+    (tmp_path / "real.json").write_text("old")
+    (tmp_path / "latest.json").symlink_to("real.json")
+    check_writable(tmp_path / "latest.json")
+    write_profile(minimal_profile(), tmp_path / "latest.json")
+    assert (tmp_path / "latest.json").is_symlink()
+    assert load_profile(tmp_path / "real.json") == minimal_profile()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_pipe_is_not_a_place_for_a_profile(tmp_path):
+    os.mkfifo(tmp_path / "p.json")
+    with pytest.raises(CalibrationError, match="is not a file"):
+        check_writable(tmp_path / "p.json")
+    with pytest.raises(CalibrationError, match="is not a file"):
+        write_profile(minimal_profile(), tmp_path / "p.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["p.json"]

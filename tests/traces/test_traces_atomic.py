@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,3 +71,34 @@ def test_an_input_error_in_the_block_is_not_called_a_write_error(tmp_path: Path)
     with pytest.raises(FileNotFoundError), atomic_output(tmp_path / "out"):
         raise FileNotFoundError(errno.ENOENT, "No such file or directory", "input")
     assert not list(tmp_path.iterdir())
+
+
+def test_a_symbolic_link_keeps_pointing_at_the_file_it_replaces(tmp_path: Path) -> None:
+    # The rename went onto the link: the link became a file and its target kept the old text.
+    (tmp_path / "real.json").write_text("old")
+    (tmp_path / "link.json").symlink_to("real.json")
+    atomic_write_text(tmp_path / "link.json", "new")
+    assert (tmp_path / "link.json").is_symlink()
+    assert (tmp_path / "real.json").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "real.json"]
+
+
+def test_a_dangling_symbolic_link_gets_its_file(tmp_path: Path) -> None:
+    (tmp_path / "link.json").symlink_to("later.json")
+    atomic_write_text(tmp_path / "link.json", "new")
+    assert (tmp_path / "link.json").is_symlink() and (tmp_path / "later.json").read_text() == "new"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_pipe_is_written_in_place_not_replaced(tmp_path: Path) -> None:
+    # A file renamed onto the pipe took its place, and its reader got nothing.
+    pipe = tmp_path / "out.csv"
+    os.mkfifo(pipe)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(pipe.read_bytes()))
+    reader.start()
+    atomic_write_text(pipe, "a,b\n")
+    reader.join(timeout=30)
+    assert got == [b"a,b\n"]
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
