@@ -18,6 +18,7 @@ from sim.demand import demand_for, sample_target
 from sim.engine import FluidNetwork, Timeline
 from sim.errors import ArgumentError, DlrmsimInputError, SpecError
 from sim.meter import MIN_ROUNDS, Meter
+from sim.nics import check_nics
 from sim.notes import (
     analytic_interaction,
     borrowed_timings,
@@ -30,7 +31,7 @@ from sim.notes import (
 from sim.paths import check_output_file
 from sim.placement import check_fit, place, sharing_servers
 from sim.placement_costs import KernelCosts, demand_per_batch
-from sim.presets import load_job, load_job_part, load_model, load_platform
+from sim.presets import load_job, load_job_part, load_model, load_platform, names_a_file
 from sim.processes import cpu_trainer, gpu_step
 from sim.results import SimResult, summary_fields
 from sim.specs import JobSpec, ModelSpec, PlacementSpec, ServerSpec
@@ -85,7 +86,8 @@ def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None 
         check_output_file(os.fspath(chrome_trace), "--chrome-trace")
     sim_job = build(spec, model_spec, trainer_spec, ps_spec, profile=profile, trace=trace,
                     seed=seed, iterations=iterations, warmup=warm,
-                    record=chrome_trace is not None, target_rse=target_rse)
+                    record=chrome_trace is not None, target_rse=target_rse,
+                    platform_files=platform_files(spec, platform, ps_platform))
     result = execute(sim_job)
     if chrome_trace is not None:
         sim_job.timeline.write(chrome_trace)
@@ -198,6 +200,19 @@ def _value_of_flag(error: SpecError) -> str:
     return error.value if takes_text and isinstance(error.value, str) else shown(error.value)
 
 
+def platform_files(spec: JobSpec, platform: object, ps_platform: object) -> dict[str, str]:
+    """The file each platform of a run was read from, by job field, where it came from one:
+    the path given (`platform`, `ps_platform`), else the one the job names; a preset name or
+    a ServerSpec has none. For messages, which would otherwise name only the spec's own name
+    (a preset's, often, in a copy of its file)."""
+    files = {}
+    for field, given in (("trainer_platform", platform), ("ps_platform", ps_platform)):
+        text = getattr(spec, field) if given is None else given
+        if isinstance(text, str | os.PathLike) and names_a_file(os.fspath(text)):
+            files[field] = os.fspath(text)
+    return files
+
+
 def _path(value: str | os.PathLike[str] | None) -> str | None:
     return None if value is None else os.fspath(value)
 
@@ -238,12 +253,14 @@ def _spec(name: str, value: object, loader: Any, kind: type) -> Any:
 def build(spec: JobSpec, model: ModelSpec, trainer: ServerSpec, ps: ServerSpec, *,
           profile: str | os.PathLike[str] | None, trace: str | None, seed: int,
           iterations: int, warmup: int, record: bool = False,
-          target_rse: float | None = None) -> Job:
+          target_rse: float | None = None, platform_files: dict[str, str] | None = None) -> Job:
     """Place the tables and build the servers, costs, demand and meter of a run. The sockets
     are balanced by what the run's own cost models charge its demand's mean batch, so that
-    placement weighs tables as the run will."""
+    placement weighs tables as the run will. `platform_files`: see `platform_files`, for the
+    messages of the checks made before anything is drawn."""
     trainer_costs, ps_costs = cost_model_for(trainer, _path(profile)), cost_model_for(ps, _path(profile))
     check_fit(model, spec, trainer, ps)  # tables too large for the memory: said before drawing
+    check_nics(spec, trainer, ps, platform_files)  # messages between servers without a NIC
     # Servers that share the tables train one global batch: its lookups are drawn together.
     demand = demand_for(model, spec.batch_size * sharing_servers(spec, trainer), seed=seed,
                         trace=trace, target=sample_target(target_rse))
