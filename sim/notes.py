@@ -1,7 +1,7 @@
 """Notes on a result that a user should read before trusting it: servers of the job that did
-no work (their power still counts), tables copied on several CPU trainers, a precision target
-the run could not meet, a profile's timings standing in for other hardware, and a cat
-interaction that a profile could not time."""
+no work (their power still counts), tables copied on several CPU trainers, the dense weights of
+CPU trainers that nothing synchronizes, a precision target the run could not meet, a profile's
+timings standing in for other hardware, and a cat interaction that a profile could not time."""
 
 from __future__ import annotations
 
@@ -39,6 +39,19 @@ def copied_tables(spec: JobSpec, gpu_trainers: bool) -> list[str]:
             f"memory, and the model never synchronizes the copies: the throughput is an upper "
             f"bound; production CPU jobs keep them on sparse parameter servers (--placement "
             f"remote)"]
+
+
+def unsynchronized_dense(spec: JobSpec, gpu_trainers: bool) -> list[str]:
+    """A note when several CPU trainers run without dense parameter servers: EASGD needs them,
+    so each trainer trains its own copy of the MLPs and the run leaves out the syncs that keep
+    the copies together. One trainer has a single copy, which its Hogwild threads share in
+    memory (cpu_trainer), so it has nothing to synchronize, whatever its threads; GPU trainers
+    all-reduce their gradients instead."""
+    if gpu_trainers or spec.trainers < 2 or spec.dense_ps:
+        return []
+    return [f"the dense weights of the {spec.trainers} CPU trainers are never synchronized (the "
+            f"job has no dense parameter server), so the throughput leaves out EASGD's syncs: "
+            f"an upper bound; give the job dense parameter servers (--dense-ps N)"]
 
 
 def unused_settings(spec: JobSpec, gpu_trainers: bool) -> list[str]:

@@ -26,6 +26,7 @@ from sim.notes import (
     idle_servers,
     target_missed,
     unsampled_syncs,
+    unsynchronized_dense,
     unused_settings,
 )
 from sim.paths import check_output_file
@@ -310,7 +311,8 @@ def execute(job: Job) -> SimResult:
     others = [*job.sparse_ps, *job.dense_ps, *job.readers]
     gpu_trainers = bool(job.trainers[0].spec.gpus)
     notes = (*job.demand.notes, *idle_servers(spec, gpu_trainers, watts),
-             *copied_tables(spec, gpu_trainers), *unused_settings(spec, gpu_trainers),
+             *copied_tables(spec, gpu_trainers), *unsynchronized_dense(spec, gpu_trainers),
+             *unused_settings(spec, gpu_trainers),
              *borrowed_timings(job.trainer_costs, [s.spec for s in job.servers]),
              *analytic_interaction(job.trainer_costs, job.model, job.trainers[0].spec),
              *target_missed(job.meter.target_rse, fields["throughput_rse"], demand_rse,
