@@ -24,6 +24,7 @@ from sim.notes import (
     borrowed_timings,
     copied_tables,
     idle_servers,
+    shared_cores,
     target_missed,
     unsampled_syncs,
     unsynchronized_dense,
@@ -312,7 +313,7 @@ def execute(job: Job) -> SimResult:
     gpu_trainers = bool(job.trainers[0].spec.gpus)
     notes = (*job.demand.notes, *idle_servers(spec, gpu_trainers, watts),
              *copied_tables(spec, gpu_trainers), *unsynchronized_dense(spec, gpu_trainers),
-             *unused_settings(spec, gpu_trainers),
+             *unused_settings(spec, gpu_trainers), *shared_cores(spec, job.trainers[0].spec),
              *borrowed_timings(job.trainer_costs, [s.spec for s in job.servers]),
              *analytic_interaction(job.trainer_costs, job.model, job.trainers[0].spec),
              *target_missed(job.meter.target_rse, fields["throughput_rse"], demand_rse,
