@@ -22,6 +22,21 @@ from sim.errors import ProfileError
 SCHEMA_NAME = "dlrmsim.profile"
 SUPPORTED_SCHEMA_VERSIONS = (1,)
 DEVICES = ("cpu", "cuda")  # what `dlrmsim calibrate` measures on; costs.calibrated maps them
+# The ops the simulator times from a profile and the params it evaluates each with
+# (sim.costs.calibrated; tests/sim/test_profile.py checks the two agree): a cost model of one of
+# them that lists another param would fail in the middle of a run, for want of it.
+_EMBEDDING_PARAMS = ("batch", "rows", "dim", "pooling", "zipf_s", "unique_rows")
+SIMULATED_PARAMS = {
+    "embedding_forward": _EMBEDDING_PARAMS,
+    "embedding_backward_sgd": _EMBEDDING_PARAMS,
+    "embedding_backward_rowwise_adagrad": _EMBEDDING_PARAMS,
+    "mlp_forward": ("batch", "in_features", "out_features"),
+    "mlp_backward": ("batch", "in_features", "out_features"),
+    "interaction_forward": ("batch", "features", "dim"),
+    "interaction_backward": ("batch", "features", "dim"),
+    "dense_optimizer_step": ("tensors", "elements"),
+    "loss": ("batch",),
+}
 
 
 @dataclass(frozen=True)
@@ -240,6 +255,12 @@ def _cost_function(op: str, body: dict[str, Any]) -> CostFunction:
     if body.get("form") != "piecewise_monomial_sum":
         raise ValueError(f"cost model {op!r} has unknown form {body.get('form')!r}")
     params = tuple(str(name) for name in body.get("params", ()))
+    given = SIMULATED_PARAMS.get(op, params)
+    extra = [name for name in params if name not in given]
+    if extra:
+        raise ValueError(f"cost model {op!r}: params lists {', '.join(map(repr, extra))}, "
+                         f"which the simulator does not give this op (it gives "
+                         f"{', '.join(given)})")
     pieces = tuple(_piece(op, i, p, params) for i, p in enumerate(body["pieces"]))
     if not pieces:
         raise ValueError(f"cost model {op!r} has no pieces")

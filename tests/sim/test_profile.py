@@ -1,5 +1,6 @@
-"""A profile's cost terms and piece ranges may name only their cost model's params: checked as
-the profile loads, since any other name failed in the middle of a run (KeyError)."""
+"""A profile's cost terms and piece ranges may name only their cost model's params, and those
+only params the simulator gives the op: checked as the profile loads, since any other name
+failed in the middle of a run (KeyError)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ from typing import Any
 import pytest
 
 from dlrmsim.cli import main
+from sim.costs import EmbeddingWork, Processor
+from sim.costs.calibrated import CalibratedCosts
 from sim.errors import ProfileError
-from sim.profile import load_profile
+from sim.presets import load_platform
+from sim.profile import SIMULATED_PARAMS, CostFunction, Profile, load_profile
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 EMBEDDING_PARAMS = "batch, rows, dim, pooling, zipf_s, unique_rows"
+BB = load_platform("big_basin")
 
 
 def edited(tmp_path: Path, edit: Any) -> Path:
@@ -63,3 +68,39 @@ def test_every_shipped_profile_still_loads(path: Path) -> None:
     data = json.loads(path.read_text())
     if data.get("schema") == "dlrmsim.profile":  # beside the validation reports
         assert load_profile(path).cost_functions
+
+
+def test_a_param_the_simulator_does_not_give_the_op_is_refused(tmp_path: Path) -> None:
+    # Listed and used, it passed the check above and failed at the first call instead.
+    def listed(model: dict[str, Any]) -> None:
+        model["params"].append("bogus")
+        model["pieces"][0]["terms"][1]["powers"] = {"bogus": 1}
+
+    with pytest.raises(ProfileError, match=r"cost model 'embedding_forward': params lists "
+                       rf"'bogus', which the simulator does not give this op \(it gives "
+                       rf"{EMBEDDING_PARAMS}\)"):
+        load_profile(edited(tmp_path, listed))
+
+
+def test_the_simulator_gives_each_timed_op_the_params_the_loader_allows(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: dict[str, set[str]] = {}
+
+    def record(self: Profile, op: str, **params: float) -> float:
+        asked[op] = set(params)
+        return 1e-6
+
+    monkeypatch.setattr(Profile, "seconds", record)
+    every = {op: CostFunction(op, params, ()) for op, params in SIMULATED_PARAMS.items()}
+    profile = Profile("x.json", "cpu", "quick", {}, every, {}, {})
+    costs, proc = CalibratedCosts(profile), Processor("cpu", BB.sockets[0], threads=1)
+    work = EmbeddingWork(batch=64, rows=1000, dim=16, pooling=4, unique_rows=100, zipf_s=1.0)
+    for backward in (False, True):
+        costs.mlp(proc, 64, 8, 4, backward=backward)
+        costs.interaction(proc, 64, 4, 16, backward=backward)
+    costs.embedding_forward(proc, work)
+    for optimizer in ("sgd", "rowwise_adagrad"):
+        costs.embedding_update(proc, work, optimizer)
+    costs.dense_update(proc, 2, 100)
+    costs.loss(proc, 64)
+    assert asked == {op: set(params) for op, params in SIMULATED_PARAMS.items()}
