@@ -100,7 +100,7 @@ def demand_for(model: ModelSpec, batch_size: int, *, seed: int, trace: str | Non
 
     # One reader for all rounds of the sample: a round reads only the batches it adds.
     source = TraceSummary(trace)
-    notes = _matched_tables(model, trace, source.tables)
+    notes = [*_matched_tables(model, trace, source.tables), *_unused_seed(seed, trace)]
     usable, left_out = _equal_batches(trace, source.batch_sizes)
 
     def first(count: int) -> Demand:
@@ -108,6 +108,15 @@ def demand_for(model: ModelSpec, batch_size: int, *, seed: int, trace: str | Non
         return _traced(model, batch_size, trace, summary, (*notes, *left_out))
 
     return sampled(first, target) if batches is None else first(batches)
+
+
+def _unused_seed(seed: int, trace: str) -> list[str]:
+    """A note when a seed other than the default comes with a trace: the seed only draws the
+    lookups (nothing else in a run is random), and a trace's lookups are read, not drawn."""
+    if not seed:
+        return []
+    return [f"seed = {seed} (--seed): the lookups come from trace {trace}, and nothing else in "
+            f"a run is drawn; the setting is not used"]
 
 
 def _matched_tables(model: ModelSpec, trace: str, tables: Sequence[TraceTable]) -> list[str]:

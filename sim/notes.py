@@ -1,7 +1,8 @@
 """Notes on a result that a user should read before trusting it: servers of the job that did
-no work (their power still counts), tables copied on several CPU trainers, a precision target
-the run could not meet, a profile's timings standing in for other hardware, and a cat
-interaction that a profile could not time."""
+no work (their power still counts), tables copied on several CPU trainers, the dense weights of
+CPU trainers that nothing synchronizes, settings the run does not use, Hogwild threads beyond
+the cores, a precision target the run could not meet, a profile's timings standing in for
+other hardware, and a cat interaction that a profile could not time."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from sim.costs import CostModel
 from sim.costs.calibrated import CalibratedCosts
 from sim.demand import MAX_BATCHES
-from sim.specs import JobSpec, ModelSpec, ServerSpec
+from sim.specs import JobSpec, ModelSpec, PlacementSpec, ServerSpec
 
 
 def idle_servers(spec: JobSpec, gpu_trainers: bool, watts: Mapping[str, float]) -> list[str]:
@@ -41,11 +42,31 @@ def copied_tables(spec: JobSpec, gpu_trainers: bool) -> list[str]:
             f"remote)"]
 
 
+def unsynchronized_dense(spec: JobSpec, gpu_trainers: bool) -> list[str]:
+    """A note when several CPU trainers run without dense parameter servers: EASGD needs them,
+    so each trainer trains its own copy of the MLPs and the run leaves out the syncs that keep
+    the copies together. One trainer has a single copy, which its Hogwild threads share in
+    memory (cpu_trainer), so it has nothing to synchronize, whatever its threads; GPU trainers
+    all-reduce their gradients instead."""
+    if gpu_trainers or spec.trainers < 2 or spec.dense_ps:
+        return []
+    return [f"the dense weights of the {spec.trainers} CPU trainers are never synchronized (the "
+            f"job has no dense parameter server), so the throughput leaves out EASGD's syncs: "
+            f"an upper bound; give the job dense parameter servers (--dense-ps N)"]
+
+
+# What uses each GPU layout setting of PlacementSpec, for the note on a placement that does not.
+_GPU_LAYOUT = {"sharding": "only placements gpu and hybrid shard tables over GPUs",
+               "packing": "only placement gpu packs tables on the fewest GPUs"}
+
+
 def unused_settings(spec: JobSpec, gpu_trainers: bool) -> list[str]:
     """A note for each setting of the job that it does not use: GPUs per trainer on CPU
     trainers, Hogwild threads on GPU trainers, a platform for parameter servers and readers
-    that the job does not have (the run would otherwise go on as if they were not set,
-    silently)."""
+    that the job does not have, a GPU sharding or packing where the placement keeps no tables
+    in GPU memory (the run would otherwise go on as if they were not set, silently). As a
+    setting given at its default cannot be told from one not given, only other values are
+    noted."""
     unused = []
     if not gpu_trainers and spec.gpus_per_trainer:
         unused.append(f"GPUs per trainer = {spec.gpus_per_trainer} (--gpus): the trainer "
@@ -57,7 +78,30 @@ def unused_settings(spec: JobSpec, gpu_trainers: bool) -> list[str]:
     if spec.ps_platform != default_ps and not (spec.sparse_ps or spec.dense_ps or spec.readers):
         unused.append(f"parameter-server platform {spec.ps_platform} (--ps-platform): the job "
                       f"has no parameter servers or readers to run on it")
+    placement = spec.placement
+    if placement.kind in ("system", "remote"):  # no GPU layout (PlacementSpec)
+        layout = PlacementSpec.__dataclass_fields__
+        for field, uses in _GPU_LAYOUT.items():
+            value = getattr(placement, field)
+            if value != layout[field].default:
+                unused.append(f"{field} = {value} (--{field}): placement {placement.kind} keeps "
+                              f"no tables in GPU memory, and {uses}")
     return [f"{what}; the setting is not used" for what in unused]
+
+
+def shared_cores(spec: JobSpec, trainer: ServerSpec) -> list[str]:
+    """A note when CPU trainers run more Hogwild threads than they have cores: each thread's
+    kernels then run on one core (cpu_trainer.threads_per_worker), and the threads beyond the
+    cores share them: a socket's core channel divides its cores among the kernels running on
+    it, with no cost for switching between threads."""
+    if trainer.gpus or spec.hogwild_threads <= trainer.cores:
+        return []
+    return [f"Hogwild threads = {spec.hogwild_threads} (--hogwild) exceed the {trainer.cores} "
+            f"cores of a trainer ({trainer.name}): each thread runs its kernels on one core, "
+            f"and the threads beyond the cores share them (the cores divided evenly among the "
+            f"kernels running on a socket, with no cost for switching between threads), so "
+            f"they add only the overlap of some threads' kernels with the others' waits for "
+            f"messages; {trainer.cores} threads get a core each"]
 
 
 def target_missed(target_rse: float | None, throughput_rse: float, demand_rse: float,

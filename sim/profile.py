@@ -22,6 +22,21 @@ from sim.errors import ProfileError
 SCHEMA_NAME = "dlrmsim.profile"
 SUPPORTED_SCHEMA_VERSIONS = (1,)
 DEVICES = ("cpu", "cuda")  # what `dlrmsim calibrate` measures on; costs.calibrated maps them
+# The ops the simulator times from a profile and the params it evaluates each with
+# (sim.costs.calibrated; tests/sim/test_profile.py checks the two agree): a cost model of one of
+# them that lists another param would fail in the middle of a run, for want of it.
+_EMBEDDING_PARAMS = ("batch", "rows", "dim", "pooling", "zipf_s", "unique_rows")
+SIMULATED_PARAMS = {
+    "embedding_forward": _EMBEDDING_PARAMS,
+    "embedding_backward_sgd": _EMBEDDING_PARAMS,
+    "embedding_backward_rowwise_adagrad": _EMBEDDING_PARAMS,
+    "mlp_forward": ("batch", "in_features", "out_features"),
+    "mlp_backward": ("batch", "in_features", "out_features"),
+    "interaction_forward": ("batch", "features", "dim"),
+    "interaction_backward": ("batch", "features", "dim"),
+    "dense_optimizer_step": ("tensors", "elements"),
+    "loss": ("batch",),
+}
 
 
 @dataclass(frozen=True)
@@ -239,29 +254,52 @@ def _cost_function(op: str, body: dict[str, Any]) -> CostFunction:
         raise ValueError(f"cost model {op!r} is {json.dumps(body)[:40]}, not an object")
     if body.get("form") != "piecewise_monomial_sum":
         raise ValueError(f"cost model {op!r} has unknown form {body.get('form')!r}")
-    pieces = tuple(
-        Piece(
-            when=tuple((name, float(lo), float(hi)) for name, (lo, hi) in p.get("when", {}).items()),
-            terms=tuple(_term(op, t) for t in p["terms"]),
-        )
-        for p in body["pieces"]
-    )
+    params = tuple(str(name) for name in body.get("params", ()))
+    given = SIMULATED_PARAMS.get(op, params)
+    extra = [name for name in params if name not in given]
+    if extra:
+        raise ValueError(f"cost model {op!r}: params lists {', '.join(map(repr, extra))}, "
+                         f"which the simulator does not give this op (it gives "
+                         f"{', '.join(given)})")
+    pieces = tuple(_piece(op, i, p, params) for i, p in enumerate(body["pieces"]))
     if not pieces:
         raise ValueError(f"cost model {op!r} has no pieces")
     error = body.get("fit_error", {}).get("holdout_median_abs_rel")
-    return CostFunction(op, tuple(body.get("params", ())), pieces,
-                        None if error is None else float(error))
+    return CostFunction(op, params, pieces, None if error is None else float(error))
 
 
-def _term(op: str, body: dict[str, Any]) -> Term:
-    """One fitted term; a cost is a sum of them, so each must be finite and >= 0 (`seconds`
-    would otherwise turn a NaN into 0 and let a negative term cancel the others)."""
+def _piece(op: str, index: int, body: dict[str, Any], params: tuple[str, ...]) -> Piece:
+    where = f"pieces[{index}]"
+    when = tuple((name, float(lo), float(hi)) for name, (lo, hi) in body.get("when", {}).items())
+    for name, _, _ in when:
+        _check_param(op, f"{where}.when", name, params)
+    terms = tuple(_term(op, t, f"{where}.terms[{j}]", params)
+                  for j, t in enumerate(body["terms"]))
+    return Piece(when, terms)
+
+
+def _check_param(op: str, where: str, name: str, params: tuple[str, ...]) -> None:
+    """A piece's range or a term's power may name only the cost model's params: the simulator
+    evaluates the function with those, and any other name fails in the middle of a run (the
+    rule calibrate's validate_profile applies when it writes a profile)."""
+    if name not in params:
+        allowed = ", ".join(params) if params else "none are listed"
+        # parse_profile's message adds the fix: re-run calibrate.
+        raise ValueError(f"cost model {op!r}: {where} names {name!r}, not one of its params "
+                         f"({allowed})")
+
+
+def _term(op: str, body: dict[str, Any], where: str, params: tuple[str, ...]) -> Term:
+    """One fitted term (`where` in its cost model); a cost is a sum of them, so each must be
+    finite and >= 0 (`seconds` would otherwise turn a NaN into 0 and let a negative term cancel
+    the others), and its powers may name only the cost model's `params`."""
     coef = float(body["coef"])
     if not _finite_non_negative(coef):
         raise ValueError(f"cost model {op!r}: coef {coef} is not a finite number >= 0; "
                          "recalibrate (`dlrmsim calibrate`) or correct the profile")
     powers = tuple((name, float(power)) for name, power in body["powers"].items())
     for name, power in powers:
+        _check_param(op, f"{where}.powers", name, params)
         if not _finite_non_negative(power):
             raise ValueError(f"cost model {op!r}: power of {name} is {power}, not a finite "
                              "number >= 0; recalibrate (`dlrmsim calibrate`) or correct the profile")

@@ -20,13 +20,16 @@ from sim.engine import FluidNetwork, Timeline
 from sim.errors import ArgumentError, DlrmsimInputError, SpecError
 from sim.mapping import to_mapping
 from sim.meter import MIN_ROUNDS, Meter
+from sim.nics import check_nics
 from sim.notes import (
     analytic_interaction,
     borrowed_timings,
     copied_tables,
     idle_servers,
+    shared_cores,
     target_missed,
     unsampled_syncs,
+    unsynchronized_dense,
     unused_settings,
 )
 from sim.paths import check_output_file
@@ -90,7 +93,8 @@ def simulate(job: JobSpec | str | None = None, *, model: ModelSpec | str | None 
             ("--profile", profile), ("--trace", trace)])
     sim_job = build(spec, model_spec, trainer_spec, ps_spec, profile=profile, trace=trace,
                     seed=seed, iterations=iterations, warmup=warm,
-                    record=chrome_trace is not None, target_rse=target_rse)
+                    record=chrome_trace is not None, target_rse=target_rse,
+                    platform_files=platform_files(spec, platform, ps_platform))
     result = execute(sim_job)
     if chrome_trace is not None:
         sim_job.timeline.write(chrome_trace)
@@ -209,6 +213,19 @@ def _value_of_flag(error: SpecError) -> str:
     return error.value if takes_text and isinstance(error.value, str) else shown(error.value)
 
 
+def platform_files(spec: JobSpec, platform: object, ps_platform: object) -> dict[str, str]:
+    """The file each platform of a run was read from, by job field, where it came from one:
+    the path given (`platform`, `ps_platform`), else the one the job names; a preset name or
+    a ServerSpec has none. For messages, which would otherwise name only the spec's own name
+    (a preset's, often, in a copy of its file)."""
+    files = {}
+    for field, given in (("trainer_platform", platform), ("ps_platform", ps_platform)):
+        text = getattr(spec, field) if given is None else given
+        if isinstance(text, str | os.PathLike) and names_a_file(os.fspath(text)):
+            files[field] = os.fspath(text)
+    return files
+
+
 def _path(value: str | os.PathLike[str] | None) -> str | None:
     return None if value is None else os.fspath(value)
 
@@ -249,12 +266,14 @@ def _spec(name: str, value: object, loader: Any, kind: type) -> Any:
 def build(spec: JobSpec, model: ModelSpec, trainer: ServerSpec, ps: ServerSpec, *,
           profile: str | os.PathLike[str] | None, trace: str | None, seed: int,
           iterations: int, warmup: int, record: bool = False,
-          target_rse: float | None = None) -> Job:
+          target_rse: float | None = None, platform_files: dict[str, str] | None = None) -> Job:
     """Place the tables and build the servers, costs, demand and meter of a run. The sockets
     are balanced by what the run's own cost models charge its demand's mean batch, so that
-    placement weighs tables as the run will."""
+    placement weighs tables as the run will. `platform_files`: see `platform_files`, for the
+    messages of the checks made before anything is drawn."""
     trainer_costs, ps_costs = cost_model_for(trainer, _path(profile)), cost_model_for(ps, _path(profile))
     check_fit(model, spec, trainer, ps)  # tables too large for the memory: said before drawing
+    check_nics(spec, trainer, ps, platform_files)  # messages between servers without a NIC
     # Servers that share the tables train one global batch: its lookups are drawn together.
     demand = demand_for(model, spec.batch_size * sharing_servers(spec, trainer), seed=seed,
                         trace=trace, target=sample_target(target_rse))
@@ -306,7 +325,8 @@ def execute(job: Job) -> SimResult:
     others = [*job.sparse_ps, *job.dense_ps, *job.readers]
     gpu_trainers = bool(job.trainers[0].spec.gpus)
     notes = (*job.demand.notes, *idle_servers(spec, gpu_trainers, watts),
-             *copied_tables(spec, gpu_trainers), *unused_settings(spec, gpu_trainers),
+             *copied_tables(spec, gpu_trainers), *unsynchronized_dense(spec, gpu_trainers),
+             *unused_settings(spec, gpu_trainers), *shared_cores(spec, job.trainers[0].spec),
              *borrowed_timings(job.trainer_costs, [s.spec for s in job.servers]),
              *analytic_interaction(job.trainer_costs, job.model, job.trainers[0].spec),
              *target_missed(job.meter.target_rse, fields["throughput_rse"], demand_rse,
