@@ -49,7 +49,7 @@ def _ids(text: str) -> tuple[str, ...]:
 def run(args: argparse.Namespace) -> int:
     settings = Settings.for_mode(args.quick, seed=args.seed, only=args.only)
     try:
-        done = reproduce(args.out, settings, jobs=args.jobs)
+        done = reproduce(args.out, settings, jobs=arguments.jobs_for_cpus(args.jobs, "reproduce"))
     except KeyboardInterrupt:  # dlrmsim's own handler would say only "interrupted"
         print(f"dlrmsim reproduce: interrupted; {args.out} is as it was (results go in only "
               "when a run completes)", file=sys.stderr)

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
             ("--profile", args.profile), ("--trace", args.trace)])
     done = sweep(args.job, axes, profile=args.profile, trace=args.trace,
                  iterations=args.iterations, target_rse=args.target_rse, seed=args.seed,
-                 jobs=args.jobs)
+                 jobs=arguments.jobs_for_cpus(args.jobs, "sweep"))
     if args.json:
         print_json(done.to_dict())
     else:

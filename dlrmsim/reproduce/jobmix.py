@@ -34,6 +34,17 @@ MAX_SERVERS = 128
 FIGURE_9_STREAM = 0xF19
 
 
+
+def method_parameters() -> tuple[tuple[str, str, str], ...]:
+    """(name, value, what it is) of every setting the module docstring names, for the report,
+    which gives the docstring and would otherwise name constants it never shows."""
+    return (("MODEL_SHARE", ", ".join(f"{m} {share:.3g}" for m, share in MODEL_SHARE.items()),
+             "share of each model among the month's jobs"),
+            ("SCALE_SIGMA", f"{SCALE_SIGMA:g}", "log2 spread of a job's scale (1 = a factor 2)"),
+            ("RHO", f"{RHO:g}", "correlation of the trainer and parameter-server scales"),
+            ("MAX_SERVERS", str(MAX_SERVERS), "most servers of either role in one job"))
+
+
 @dataclass(frozen=True)
 class SampledJob:
     """One job of the sampled month."""

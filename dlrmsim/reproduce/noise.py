@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,24 @@ RATE_SIGMA: dict[str, float] = {
 NIC_SIGMA = 0.25
 # Efficiency fields are fractions of datasheet rates; noise must not push them above 1.
 _FRACTIONS = {"cpu_compute_efficiency", "cpu_stream_efficiency", "cpu_gather_efficiency"}
+
+
+
+def method_parameters() -> tuple[tuple[str, str, str], ...]:
+    """(name, value, what it is) of every setting the module docstring names, for the report,
+    which gives the docstring and would otherwise name constants it never shows."""
+    return (("FIG5_JOB", FIG5_JOB, "the job at a fixed scale whose runs are drawn"),
+            ("BATCH_CHOICES", _listed(BATCH_CHOICES), "examples per batch per thread"),
+            ("THREAD_CHOICES", _listed(THREAD_CHOICES), "Hogwild threads per trainer"),
+            ("PS_SPLIT_CHOICES", _listed(f"{a} sparse + {b} dense" for a, b in PS_SPLIT_CHOICES),
+             "the split of the 8 parameter servers"),
+            *((f"RATE_SIGMA[{name}]", f"{sigma:g}", "log-normal sigma of the rate's noise")
+              for name, sigma in RATE_SIGMA.items()),
+            ("NIC_SIGMA", f"{NIC_SIGMA:g}", "log-normal sigma of the NIC bandwidth's noise"))
+
+
+def _listed(values: Iterable[object]) -> str:
+    return ", ".join(str(v) for v in values)
 
 
 @dataclass(frozen=True)

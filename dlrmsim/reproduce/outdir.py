@@ -60,7 +60,10 @@ def clean_stale(target: Path) -> list[Path]:
             pid = _owner_pid(path.name, prefix)
             if pid is not None and pid != os.getpid() and _pid_alive(pid):
                 continue
-            shutil.rmtree(path, ignore_errors=True)
+            if path.is_symlink():  # rmtree refuses a link, which then stayed for good
+                path.unlink(missing_ok=True)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
 
@@ -155,6 +158,8 @@ def building(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a fresh folder to write the results into; on success it becomes `target`, on any
     exception (Ctrl-C included) it is removed and `target` is left as it was."""
     final = Path(target).expanduser().absolute()
+    if final.is_symlink():  # the folder the link names is the one replaced; the link stays
+        final = Path(os.path.realpath(final))
     work = start(final)
     try:
         yield work

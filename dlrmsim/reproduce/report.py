@@ -68,8 +68,10 @@ def _experiment(result: ExperimentResult, claims: Sequence[ClaimResult]) -> list
                for f in result.figures]
     blocks.append(Para(f"**The paper.** {paper.STATEMENTS[exp.id]}"))
     if exp.id in METHOD_NOTES:
-        text = (METHOD_NOTES[exp.id].__doc__ or "").strip()
+        method = METHOD_NOTES[exp.id]
+        text = (method.__doc__ or "").strip()
         blocks.append(Para("**How we model it.** " + " ".join(text.split())))
+        blocks.append(Table(("setting", "value", "what it is"), method.method_parameters()))
     blocks += [Para("**Our numbers.**"), summaries.SUMMARIES[exp.id](result.rows)]
     if exp.id == "table3":
         blocks += _table_iii_notes()
@@ -99,9 +101,10 @@ def _quoted() -> list[Block]:
     rows = tuple(paper.quoted_values())
     return [Heading(2, "Paper values quoted"),
             Para("Every number of the paper this report uses, with its source. They are the "
-                 "figures the project's DESIGN.md transcribes from the paper (and the presets "
-                 "are built on); a value we do not know reliably is marked "
-                 f"*{paper.NOT_QUOTED}* and compared with nothing."),
+                 "figures the project's design notes transcribe from the paper, and the presets "
+                 "are built on (each preset names its source: `dlrmsim presets show NAME`); a "
+                 f"value we do not know reliably is marked *{paper.NOT_QUOTED}* and compared "
+                 "with nothing."),
             Table(("what", "value", "source"), rows),
             Bullets(("Claim statements are paraphrases of the sections named, not quotations.",
                      "Thresholds that turn words such as 'falls' or 'several times' into "

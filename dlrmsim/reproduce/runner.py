@@ -41,7 +41,7 @@ def run_all(tasks: Iterable[Task], *, jobs: int = 1, progress: bool | None = Non
     try:
         if jobs <= 1:
             return {t: _tick(bar, t, run_task(t, simulator)) for t in unique}
-        pool = ProcessPoolExecutor(max_workers=jobs)
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(unique)))
         try:
             futures = {pool.submit(run_task, t, simulator): t for t in unique}
             done = {futures[f]: _tick(bar, futures[f], f.result()) for f in as_completed(futures)}

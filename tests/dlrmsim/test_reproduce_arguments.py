@@ -54,3 +54,16 @@ def test_reproduce_refuses_before_writing(tmp_path: Path, keywords: dict[str, ob
 def test_reproduce_names_its_output_folder(out: object) -> None:
     with pytest.raises(DlrmsimInputError, match=r"out = .*give the path of the folder"):
         reproduce(out, Settings(**SMALL), progress=False)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("command", ["reproduce", "sweep"])
+def test_jobs_beyond_the_cpus_run_as_many_as_there_are_cpus(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: str) -> None:
+    # 500 worker processes on 2 CPUs ran fig1 in 37 s against 7 s with one.
+    from dlrmsim.commands import arguments
+
+    monkeypatch.setattr(arguments.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert arguments.jobs_for_cpus(2, command) == 2 and capsys.readouterr().err == ""
+    assert arguments.jobs_for_cpus(500, command) == 2
+    assert capsys.readouterr().err == (f"dlrmsim {command}: note: --jobs 500 is more than the 2 "
+                                       "CPUs this machine gives it; running 2 at a time\n")

@@ -142,6 +142,28 @@ def test_stale_temporaries_are_cleaned_and_live_ones_kept(tmp_path: Path) -> Non
     assert dead in removed and not dead.exists() and live.exists()
 
 
+def test_a_linked_folder_gets_the_report_and_the_link_stays(tmp_path: Path) -> None:
+    # The swap renamed the link aside and put a folder in its place: the folder it named kept
+    # the old report, and the renamed link stayed beside it for good (rmtree refuses links).
+    real, link = tmp_path / "reports", tmp_path / "latest"
+    real.mkdir()
+    link.symlink_to(real)
+    for _ in range(2):
+        with outdir.building(link) as work:
+            (work / "report.md").write_text("new")
+            (work / "claims.json").write_text("[]")
+    assert link.is_symlink() and (real / "report.md").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "reports"]
+
+
+def test_a_link_left_beside_the_folder_by_a_dead_run_is_cleaned(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    stale = tmp_path / ".out.old-999999999"
+    stale.symlink_to(tmp_path / "elsewhere")
+    assert outdir.clean_stale(tmp_path / "out") == [stale]
+    assert not stale.is_symlink() and (tmp_path / "elsewhere").is_dir()
+
+
 def test_building_refuses_a_file_target(tmp_path: Path) -> None:
     target = tmp_path / "f"
     target.write_text("x")
@@ -167,6 +189,21 @@ def test_a_report_with_ones_own_files_beside_it_is_not_replaced(tmp_path: Path,
     path.rmdir() if mine.endswith("/") else path.unlink()
     reproduce(out, quick("fig9"), progress=False)  # a report alone is replaced
     assert (out / "report.md").exists()
+
+
+def test_the_report_gives_every_setting_its_method_notes_name(tmp_path: Path) -> None:
+    # The notes of Figures 5 and 9 named RATE_SIGMA, RHO, MAX_SERVERS... and gave no value.
+    from dlrmsim.reproduce import jobmix, noise
+
+    reproduce(tmp_path / "out", quick("fig5", "fig9"), progress=False)
+    report = (tmp_path / "out" / "report.md").read_text()
+    for module in (noise, jobmix):
+        named = {word for word in re.findall(r"\b[A-Z][A-Z_]{2,}\b", module.__doc__ or "")
+                 if hasattr(module, word)}  # the module's constants, not words such as CPU
+        rows = {name.split("[")[0]: value for name, value, _ in module.method_parameters()}
+        assert named and named <= rows.keys(), named - rows.keys()
+        for name, value, _ in module.method_parameters():
+            assert f"| {name} | {value} |" in report, name
 
 
 def test_run_info_says_what_shaped_the_runs_time(quick_run: Path) -> None:
