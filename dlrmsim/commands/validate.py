@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--plot", type=Path, default=Path("validate_out/validate.png"),
                         help="where to write the predicted-vs-measured plot (default "
                              "validate_out/validate.png)")
-    parser.add_argument("--rounds", type=int, default=2, metavar="N",
+    parser.add_argument("--rounds", type=arguments.at_least(1), default=2, metavar="N",
                         help="measure every configuration N times, round-robin, and take the "
                              "median (default 2: a shared host's slow minutes then spread over "
                              "all configurations)")

@@ -156,10 +156,8 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
 
     Raises ArgumentError, before anything is measured, for an argument of the wrong type."""
     _check_arguments(configs, profile, device, seed, min_time_s)
-    if not isinstance(rounds, int) or isinstance(rounds, bool):
+    if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds < 1:
         raise ArgumentError(f"rounds = {described(rounds)}: give a whole number >= 1")
-    if rounds < 1:
-        raise DlrmsimInputError(f"--rounds {rounds}: give a whole number >= 1")
     check_profile_device(profile, device)
     threads = profile_threads(profile)
     platform = validation_platform(profile, device, gpu)

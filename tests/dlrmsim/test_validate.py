@@ -301,8 +301,25 @@ def test_rounds_measure_every_configuration_again_and_take_the_median(
     (row,) = data["configs"]
     assert data["rounds"] == 3 and len(row["rounds_s"]) == 3
     assert row["measured_s"] == sorted(row["rounds_s"])[1]
-    assert main([*args, "--rounds", "0"]) == 2
-    assert "--rounds 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rounds", ["0", "-1", "two"])
+def test_rounds_below_one_are_refused_as_the_command_line_is_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        rounds: str) -> None:
+    # Refused only after the profile had loaded and its warnings printed; --min-time and
+    # --seed were refused by argparse up front.
+    def load(*args: object, **kwargs: object) -> None:
+        raise AssertionError("loaded the profile with an unusable --rounds")
+
+    monkeypatch.setattr("sim.profile.load_profile", load)
+    profile, configs = tiny_files(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", "--profile", str(profile), "--configs", str(configs), "--plot",
+              str(tmp_path / "p.png"), "--rounds", rounds])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "argument --rounds" in err
+    assert "give a whole number" in err and "warning" not in err
 
 
 def cuda_profile(tmp_path: Path) -> Profile:
