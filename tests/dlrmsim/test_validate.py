@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -696,3 +697,28 @@ def test_a_cuda_profile_for_cpu_steps_is_refused_without_the_other_host_warning(
     err = capsys.readouterr().err
     assert code == 2 and "a cuda profile, but the steps run on cpu" in err
     assert "warning" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_readme_s_examples_of_partial_profiles_are_what_validate_does() -> None:
+    # The README gave a `calibrate --ops host_copy` profile as one whose missing ops are
+    # charged at analytic costs; validate refuses that profile (it times none of the step).
+    from dlrmsim.validate.coverage import check_coverage
+
+    text = " ".join((ROOT / "README.md").read_text().split())
+    (charged,) = re.findall(r"does not time \(e\.g\. [^()]*`calibrate --ops ([\w,]+)` profile\) "
+                            r"are charged at analytic costs", text)
+    (refused,) = re.findall(r"a profile that times none of them \(e\.g\. a `calibrate --ops "
+                            r"([\w,]+)` profile\) is refused", text)
+    models = [c.model for c in default_grid()]
+
+    def profile_of(ops: str) -> Profile:
+        constant = {"when": {}, "terms": [{"coef": 1e-3, "powers": {}}]}
+        data = {**fake_profile("Test CPU", 8), "cost_models": {
+            op: {"form": "piecewise_monomial_sum", "params": OPS.get(op, ["bytes"]),
+                 "pieces": [constant]} for op in ops.split(",")}}
+        return parse_profile(data, f"calibrate --ops {ops}")
+
+    missing = check_coverage(profile_of(charged), models)
+    assert missing and not set(charged.split(",")) & set(missing)
+    with pytest.raises(DlrmsimInputError, match="times none of the step's kernels"):
+        check_coverage(profile_of(refused), models)
