@@ -218,7 +218,7 @@ def _drift_probe(profile: Profile, device: str, threads: int, seed: int, progres
                  *, enabled: bool) -> Callable[[str], list[ProbeResult]]:
     """A function that times the profile's probe points (none when not `enabled` or the
     profile kept no measurements) and reports each ratio through `progress`."""
-    points = profile_probe_points(profile.path) if enabled else []
+    points = profile_probe_points(profile) if enabled else []
 
     def probe(when: str) -> list[ProbeResult]:
         results = run_probes(points, device=device, threads=threads, seed=seed)
