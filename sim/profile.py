@@ -171,6 +171,9 @@ class Profile:
     latencies_s: Mapping[str, float]
     working_sets: Mapping[str, WorkingSetCurve] = field(default_factory=dict)
     measurements: tuple[MeasuredPoint, ...] = ()
+    # {op: reasons} of the fits calibrate called too weak to use (its `run.weak_fits`; none in
+    # profiles made before it kept them). They are used all the same; sim.notes names them.
+    weak_fits: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def has(self, op: str) -> bool:
         return op in self.cost_functions
@@ -224,6 +227,7 @@ def parse_profile(data: object, where: str) -> Profile:
             latencies_s=_rates("latencies_s", data),
             working_sets=_working_set_curves(data.get("working_set_ratios", {})),
             measurements=_measurements(data.get("measurements")),
+            weak_fits=_weak_fits(data.get("run")),
         )
     except KeyError as err:
         raise ProfileError(f"{where}: malformed profile (field {err} is missing); re-run "
@@ -322,6 +326,27 @@ def _term(op: str, body: dict[str, Any], where: str, params: tuple[str, ...]) ->
 
 def _finite_non_negative(value: float) -> bool:
     return math.isfinite(value) and value >= 0
+
+
+def _weak_fits(run: object) -> dict[str, tuple[str, ...]]:
+    """calibrate's `run.weak_fits`, {op: [reason, ...]}; empty when the profile has no `run` or
+    was made before calibrate kept them."""
+    if run is None:
+        return {}
+    if not isinstance(run, dict):
+        raise ValueError(f"run is {json.dumps(run)[:40]}, not an object")
+    weak = run.get("weak_fits")
+    if weak is None:
+        return {}
+    if not isinstance(weak, dict):
+        raise ValueError(f"run.weak_fits is {json.dumps(weak)[:40]}, not an object of "
+                         "{op: [reasons]}")
+    for op, reasons in weak.items():
+        if not (isinstance(reasons, list) and reasons and all(isinstance(r, str)
+                                                               for r in reasons)):
+            raise ValueError(f"run.weak_fits.{op} is {json.dumps(reasons)[:40]}, not a list of "
+                             "reasons (text)")
+    return {op: tuple(reasons) for op, reasons in weak.items()}
 
 
 def _measurements(entries: object) -> tuple[MeasuredPoint, ...]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dlrmsim.validate.configs import MAX_SEED, ValidationConfig
-from dlrmsim.validate.coverage import uncalibrated_ops
+from dlrmsim.validate.coverage import uncalibrated_ops, weak_step_fits
 from dlrmsim.validate.drift import ProbeResult, drift_record, profile_probe_points, run_probes
 from dlrmsim.validate.host import (
     GpuFacts,
@@ -187,7 +187,8 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
             "host": dict(profile.host), "mode": profile.mode, "rounds": rounds,
             "platform": platform.description,
             "drift": drift_record(before, probe("after")),
-            "uncalibrated_ops": uncalibrated_ops(profile, [c.model for c in configs])}
+            "uncalibrated_ops": uncalibrated_ops(profile, [c.model for c in configs]),
+            "weak_fits": weak_step_fits(profile, [c.model for c in configs])}
     return rows, meta
 
 

@@ -722,3 +722,27 @@ def test_the_readme_s_examples_of_partial_profiles_are_what_validate_does() -> N
     assert missing and not set(charged.split(",")) & set(missing)
     with pytest.raises(DlrmsimInputError, match="times none of the step's kernels"):
         check_coverage(profile_of(refused), models)
+
+
+def test_ops_timed_from_weak_fits_are_named_on_stderr_in_the_summary_and_json(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # validate used a fit that calibrate had called too weak to use, without a word.
+    profile, configs = tiny_files(tmp_path, "[{name: a, rows: 100, dim: 16, pooling: "
+                                            "{mean_lookups: 2}}]")
+    data = json.loads(profile.read_text())
+    reasons = ["held-out median error 96%", "1 fitted point(s) for 9 terms"]
+    data["run"] = {"weak_fits": {"embedding_forward": reasons, "alltoall_gloo": ["x"]}}
+    profile.write_text(json.dumps(data))
+    args = ["validate", "--profile", str(profile), "--configs", str(configs), "--min-time",
+            "0.02", "--rounds", "1", "--plot", str(tmp_path / "p.png"), "--no-drift-check"]
+    assert main([*args, "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["weak_fits"] == {"embedding_forward": reasons}
+    (warning,) = [line for line in err.splitlines() if "too weak" in line]
+    assert warning.startswith(f"warning: {profile}: calibrate found this fit too weak to use: "
+                              "embedding_forward (held-out median error 96%, 1 fitted point(s) "
+                              "for 9 terms)")
+    assert "--budget-scale" in warning and "alltoall_gloo" not in warning
+    assert main(args) == 0
+    (said,) = [line for line in capsys.readouterr().out.splitlines() if "too weak" in line]
+    assert said.strip() == warning.removeprefix("warning: ")
