@@ -27,41 +27,69 @@ INTERRUPTED = "interrupted; no profile written (a profile already at the output 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add calibration options and the `serve` action to `parser`."""
-    parser.add_argument("--device", default="auto", metavar="|".join(DEVICE_CHOICES),
-                        help="where to time kernels (default: auto, CUDA when present)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a small grid: under 3 minutes on a CPU (default: full grid)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="profile path (default: profiles/<device>[-<gpu>]-<host>-<mode>.json)")
-    parser.add_argument("--force", action="store_true",
-                        help="replace the profile at that path if it exists (default: refuse)")
-    parser.add_argument("--peer", default=None, metavar="HOST:PORT",
-                        help="measure TCP to a `serve` peer (default: loopback)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of grids and inputs, 0 to 2^32 - 1 (default 0)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    parser.add_argument("--no-fbgemm", dest="fbgemm", action="store_false",
-                        help="skip FBGEMM kernels even when fbgemm_gpu is installed")
-    parser.add_argument("--ops", default=None, metavar="OP[,OP...]",
-                        help="calibrate only these ops (e.g. embedding_forward,mlp_forward; "
-                             "an unknown name lists those of this host and mode); default: all")
-    parser.add_argument("--budget-scale", type=float, default=1.0, metavar="X",
-                        help="multiply the mode's time budget by X (default 1)")
-    parser.add_argument("--threads", type=arguments.threads, default=None, metavar="N",
-                        help="torch intra-op threads, at most the CPUs this process may use "
-                             "(default: torch's choice, one per core)")
-    parser.add_argument("--keep-going", action="store_true",
-                        help="when an op fails, record it as skipped with the error and go on; "
-                             "the profile is written and the exit status is 3")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run_options = _add_run_options(parser)
     actions = parser.add_subparsers(dest="calibrate_action", metavar="ACTION")
     serve = actions.add_parser("serve", help="run a TCP sink that a `--peer` run measures")
     serve.add_argument("--port", type=arguments.port, required=True,
                        help="TCP port to listen on, 0 to 65535 (0: any free port)")
-    serve.add_argument("--host", default=DEFAULT_SERVE_HOST, help="address to bind")
+    serve.add_argument("--host", default=DEFAULT_SERVE_HOST,
+                       help=f"address to bind (default {DEFAULT_SERVE_HOST}: every interface, "
+                            "so that a remote host can reach it)")
+    serve.set_defaults(run_options=run_options)
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> dict[str, tuple[str, object]]:
+    """Add the options of a calibration run to `parser`; {dest: (flag, default)} of each, for
+    `serve` to say which of them were given, since it uses none."""
+    added: list[argparse.Action] = []
+
+    def add(*flags: str, **settings: Any) -> None:
+        added.append(parser.add_argument(*flags, **settings))
+
+    add("--device", default="auto", metavar="|".join(DEVICE_CHOICES),
+        help="where to time kernels (default: auto, CUDA when present)")
+    add("--quick", action="store_true",
+        help="a small grid: under 3 minutes on a CPU (default: full grid)")
+    add("--out", type=Path, default=None,
+        help="profile path (default: profiles/<device>[-<gpu>]-<host>-<mode>.json)")
+    add("--force", action="store_true",
+        help="replace the profile at that path if it exists (default: refuse)")
+    add("--peer", default=None, metavar="HOST:PORT",
+        help="measure TCP to a `serve` peer (default: loopback)")
+    add("--seed", type=int, default=0,
+        help="seed of grids and inputs, 0 to 2^32 - 1 (default 0)")
+    add("--quiet", action="store_true", help="no progress bar or summary")
+    add("--no-fbgemm", dest="fbgemm", action="store_false",
+        help="skip FBGEMM kernels even when fbgemm_gpu is installed")
+    add("--ops", default=None, metavar="OP[,OP...]",
+        help="calibrate only these ops (e.g. embedding_forward,mlp_forward; "
+             "an unknown name lists those of this host and mode); default: all")
+    add("--budget-scale", type=float, default=1.0, metavar="X",
+        help="multiply the mode's time budget by X (default 1)")
+    add("--threads", type=arguments.threads, default=None, metavar="N",
+        help="torch intra-op threads, at most the CPUs this process may use "
+             "(default: torch's choice, one per core)")
+    add("--keep-going", action="store_true",
+        help="when an op fails, record it as skipped with the error and go on; "
+             "the profile is written and the exit status is 3")
+    add("--json", action="store_true", help="print the summary as JSON")
+    return {action.dest: (action.option_strings[0], action.default) for action in added}
+
+
+def _note_ignored(args: argparse.Namespace) -> None:
+    """Say on stderr which run options were given with `serve`, which uses none of them (a
+    value equal to the default cannot be told from none)."""
+    given = [flag for dest, (flag, default) in args.run_options.items()
+             if getattr(args, dest, default) != default]
+    if given:
+        print(f"calibrate serve: note: {', '.join(given)} "
+              f"{'does' if len(given) == 1 else 'do'} not apply to serve, which only runs the "
+              "TCP sink that a `--peer` run measures (no profile is written); ignored",
+              file=sys.stderr)
 
 
 def _serve(args: argparse.Namespace) -> int:
+    _note_ignored(args)
     try:
         server = SinkServer(args.host, args.port)
     except OSError as err:

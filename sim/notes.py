@@ -2,11 +2,12 @@
 no work (their power still counts), tables copied on several CPU trainers, the dense weights of
 CPU trainers that nothing synchronizes, settings the run does not use, Hogwild threads beyond
 the cores, a precision target the run could not meet, a profile's timings standing in for
-other hardware, and a cat interaction that a profile could not time."""
+other hardware, a cat interaction that a profile could not time, and ops charged from fits
+that calibration called too weak to use."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from sim.costs import CostModel
 from sim.costs.calibrated import CalibratedCosts
@@ -172,3 +173,34 @@ def analytic_interaction(costs: CostModel, model: ModelSpec, trainer: ServerSpec
     return [f"the model's cat interaction is charged by the analytic model (one concatenation "
             f"of {model.interaction_width} features per example forward, one split backward): "
             f"{costs.profile.path} times only the dot interaction"]
+
+
+def weak_fits(costs: Iterable[CostModel]) -> list[str]:
+    """A note when the run charged ops from fits that calibrate called too weak to use (the
+    profile's `run.weak_fits`: few points, a constant, a large held-out error). They are
+    charged from the profile all the same: the design falls back to analytic costs only for
+    ops a profile lacks, and a weak fit is still this host's measurement, so the note says
+    how far to trust it and how to measure more. `costs`: the run's cost models (trainers'
+    and parameter servers'), which record the ops they charged."""
+    calibrated = [c for c in costs if isinstance(c, CalibratedCosts)]
+    if not calibrated:
+        return []
+    charged = {op for c in calibrated for op in c.charged_ops}
+    profile = calibrated[0].profile  # a run's cost models all read the one profile
+    weak = {op: reasons for op, reasons in profile.weak_fits.items() if op in charged}
+    return [weak_fit_note(profile.path, weak, profile.mode)] if weak else []
+
+
+def weak_fit_note(path: str, weak: Mapping[str, Sequence[str]], mode: str) -> str:
+    """The words of the weak-fit note, which `dlrmsim validate` prints too: each op with
+    calibrate's reasons, and how to measure it better."""
+    ops = ", ".join(weak)
+    named = "; ".join(f"{op} ({', '.join(reasons)})" for op, reasons in weak.items())
+    plural = len(weak) > 1
+    quick = " (or without --quick)" if mode == "quick" else ""
+    return (f"{path}: calibrate found {'these fits' if plural else 'this fit'} too weak to "
+            f"use: {named}; {'they are' if plural else 'it is'} charged from the profile all "
+            f"the same (only ops a profile lacks fall back to analytic costs): re-run `dlrmsim "
+            f"calibrate` for {ops} with a larger --budget-scale{quick}, with --ops naming "
+            f"{'them' if plural else 'it'} and every other op you need, and use the new "
+            f"profile")

@@ -147,8 +147,20 @@ class WorkingSetCurve:
 
 
 @dataclass(frozen=True)
+class MeasuredPoint:
+    """One raw timing a profile kept (an entry of its `measurements`), as far as dlrmsim reads
+    it: `dlrmsim validate` times some of them again to see whether the host's speed has moved."""
+
+    op: str
+    params: Mapping[str, float]
+    median_s: float
+    flagged: bool = False
+
+
+@dataclass(frozen=True)
 class Profile:
-    """A loaded calibration profile: where it was measured and its fitted cost functions."""
+    """A loaded calibration profile: where it was measured, its fitted cost functions and the
+    raw timings it kept."""
 
     path: str
     device: str
@@ -158,6 +170,10 @@ class Profile:
     bandwidths_bytes_per_s: Mapping[str, float]
     latencies_s: Mapping[str, float]
     working_sets: Mapping[str, WorkingSetCurve] = field(default_factory=dict)
+    measurements: tuple[MeasuredPoint, ...] = ()
+    # {op: reasons} of the fits calibrate called too weak to use (its `run.weak_fits`; none in
+    # profiles made before it kept them). They are used all the same; sim.notes names them.
+    weak_fits: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def has(self, op: str) -> bool:
         return op in self.cost_functions
@@ -210,6 +226,8 @@ def parse_profile(data: object, where: str) -> Profile:
             bandwidths_bytes_per_s=_rates("bandwidths_bytes_per_s", data),
             latencies_s=_rates("latencies_s", data),
             working_sets=_working_set_curves(data.get("working_set_ratios", {})),
+            measurements=_measurements(data.get("measurements")),
+            weak_fits=_weak_fits(data.get("run")),
         )
     except KeyError as err:
         raise ProfileError(f"{where}: malformed profile (field {err} is missing); re-run "
@@ -308,6 +326,70 @@ def _term(op: str, body: dict[str, Any], where: str, params: tuple[str, ...]) ->
 
 def _finite_non_negative(value: float) -> bool:
     return math.isfinite(value) and value >= 0
+
+
+def _weak_fits(run: object) -> dict[str, tuple[str, ...]]:
+    """calibrate's `run.weak_fits`, {op: [reason, ...]}; empty when the profile has no `run` or
+    was made before calibrate kept them."""
+    if run is None:
+        return {}
+    if not isinstance(run, dict):
+        raise ValueError(f"run is {json.dumps(run)[:40]}, not an object")
+    weak = run.get("weak_fits")
+    if weak is None:
+        return {}
+    if not isinstance(weak, dict):
+        raise ValueError(f"run.weak_fits is {json.dumps(weak)[:40]}, not an object of "
+                         "{op: [reasons]}")
+    for op, reasons in weak.items():
+        if not (isinstance(reasons, list) and reasons and all(isinstance(r, str)
+                                                               for r in reasons)):
+            raise ValueError(f"run.weak_fits.{op} is {json.dumps(reasons)[:40]}, not a list of "
+                             "reasons (text)")
+    return {op: tuple(reasons) for op, reasons in weak.items()}
+
+
+def _measurements(entries: object) -> tuple[MeasuredPoint, ...]:
+    """The profile's raw timings; none when it kept none (absent, null or []). A malformed
+    entry names its index and field: validate's host speed check reads these, and would
+    otherwise end in a traceback."""
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise ValueError(f"measurements is {json.dumps(entries)[:40]}, not a list of "
+                         "measurements")
+    return tuple(_measurement(f"measurements[{i}]", m) for i, m in enumerate(entries))
+
+
+def _measurement(where: str, entry: object) -> MeasuredPoint:
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where} is {json.dumps(entry)[:40]}, not an object")
+    missing = [name for name in ("op", "params", "median_s") if name not in entry]
+    if missing:
+        raise ValueError(f"{where} has no {', '.join(missing)}")
+    op, params, median_s = entry["op"], entry["params"], entry["median_s"]
+    if not isinstance(op, str):
+        raise ValueError(f"{where}.op is {json.dumps(op)[:40]}, not an op's name")
+    if not isinstance(params, dict):
+        raise ValueError(f"{where}.params is {json.dumps(params)[:40]}, not an object of "
+                         "numbers")
+    for name, value in params.items():
+        if not _is_finite_number(value):
+            raise ValueError(f"{where}.params.{name} is {json.dumps(value)[:40]}, not a finite "
+                             "number")
+    if not (_is_finite_number(median_s) and median_s >= 0):
+        raise ValueError(f"{where}.median_s is {json.dumps(median_s)[:40]}, not a finite "
+                         "number of seconds >= 0")
+    flagged = entry.get("flagged", False)
+    if not isinstance(flagged, bool):
+        raise ValueError(f"{where}.flagged is {json.dumps(flagged)[:40]}, not true or false")
+    return MeasuredPoint(op, {str(k): float(v) for k, v in params.items()}, float(median_s),
+                         flagged)
+
+
+def _is_finite_number(value: object) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def _working_set_curves(ratios: dict[str, Any]) -> dict[str, WorkingSetCurve]:

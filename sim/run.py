@@ -31,6 +31,7 @@ from sim.notes import (
     unsampled_syncs,
     unsynchronized_dense,
     unused_settings,
+    weak_fits,
 )
 from sim.paths import check_output_file
 from sim.placement import check_fit, place, sharing_servers
@@ -329,6 +330,7 @@ def execute(job: Job) -> SimResult:
              *unused_settings(spec, gpu_trainers), *shared_cores(spec, job.trainers[0].spec),
              *borrowed_timings(job.trainer_costs, [s.spec for s in job.servers]),
              *analytic_interaction(job.trainer_costs, job.model, job.trainers[0].spec),
+             *weak_fits((job.trainer_costs, job.ps_costs)),
              *target_missed(job.meter.target_rse, fields["throughput_rse"], demand_rse,
                             job.demand.num_batches, fields["measured_iterations"],
                             job.meter.iterations),

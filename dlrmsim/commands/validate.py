@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--plot", type=Path, default=Path("validate_out/validate.png"),
                         help="where to write the predicted-vs-measured plot (default "
                              "validate_out/validate.png)")
-    parser.add_argument("--rounds", type=int, default=2, metavar="N",
+    parser.add_argument("--rounds", type=arguments.at_least(1), default=2, metavar="N",
                         help="measure every configuration N times, round-robin, and take the "
                              "median (default 2: a shared host's slow minutes then spread over "
                              "all configurations)")
@@ -73,7 +73,12 @@ def _check_device(device: str) -> None:
 def run(args: argparse.Namespace) -> int:
     from dlrmsim.output import print_json
     from dlrmsim.validate.configs import default_grid, load_configs
-    from dlrmsim.validate.coverage import check_coverage, coverage_warning
+    from dlrmsim.validate.coverage import (
+        check_coverage,
+        coverage_warning,
+        weak_fit_warning,
+        weak_step_fits,
+    )
     from dlrmsim.validate.host import other_host_warning, read_gpu_facts, read_host_facts
     from dlrmsim.validate.report import (
         check_plot_path,
@@ -97,9 +102,12 @@ def run(args: argparse.Namespace) -> int:
     if warning:
         print(warning, file=sys.stderr)
     configs = load_configs(args.configs) if args.configs else default_grid()
-    uncovered = coverage_warning(profile, check_coverage(profile, [c.model for c in configs]))
-    if uncovered:  # before the minutes of measuring, and again in the summary
-        print(uncovered, file=sys.stderr)
+    models = [c.model for c in configs]
+    uncovered = coverage_warning(profile, check_coverage(profile, models))
+    weak = weak_fit_warning(profile, weak_step_fits(profile, models))
+    for line in (uncovered, weak):  # before the minutes of measuring, and again in the summary
+        if line:
+            print(line, file=sys.stderr)
 
     def progress(name: str, round_: int, outcome: float | str) -> None:
         # On stderr also with --json: stdout holds only the JSON, and a long run shows life.

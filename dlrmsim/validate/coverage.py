@@ -1,7 +1,8 @@
 """Which of a step's kernels the profile times. The simulator charges an op the profile lacks
 at its analytic cost, so a "calibrated" prediction from a partial profile is partly (or wholly)
 the analytic one under another name: validation names those ops, and refuses a profile that
-times none of them."""
+times none of them. It also names the ops it times from fits that calibrate called too weak to
+use, which the simulator charges from the profile all the same (sim.notes.weak_fits)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Iterable
 
 from sim.costs.calibrated import UPDATE_OPS
 from sim.errors import DlrmsimInputError
+from sim.notes import weak_fit_note
 from sim.profile import Profile
 from sim.specs import ModelSpec
 
@@ -49,3 +51,18 @@ def coverage_warning(profile: Profile, missing: list[str]) -> str | None:
         return None
     return (f"warning: profile {profile.path} does not time {', '.join(missing)}; the "
             "calibrated predictions charge them at analytic (nominal) costs")
+
+
+def weak_step_fits(profile: Profile, models: Iterable[ModelSpec]) -> dict[str, list[str]]:
+    """{op: calibrate's reasons} for the ops some step needs that `profile` times from a fit
+    calibrate called too weak to use, in a stable order."""
+    needed = dict.fromkeys(op for model in models for op in step_ops(model))
+    return {op: list(profile.weak_fits[op]) for op in needed
+            if profile.has(op) and op in profile.weak_fits}
+
+
+def weak_fit_warning(profile: Profile, weak: dict[str, list[str]]) -> str | None:
+    """The simulator's weak-fit note as a warning line, else None."""
+    if not weak:
+        return None
+    return f"warning: {weak_fit_note(profile.path, weak, profile.mode)}"

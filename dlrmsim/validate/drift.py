@@ -11,12 +11,12 @@ nothing is corrected with them, since the point of validation is to test the pro
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
+
+from sim.profile import Profile
 
 # The ops re-timed: one of each kind of cost a step has (memory bandwidth, dense compute, sparse
 # lookups). Source: the ops calibrate measures on every device (calibrate/runner.py).
@@ -67,10 +67,10 @@ def probe_points(measurements: Sequence[Mapping[str, Any]]) -> list[ProbePoint]:
     return chosen
 
 
-def profile_probe_points(profile_path: str | Path) -> list[ProbePoint]:
-    """The probe points of a profile file (none when it holds no measurements)."""
-    data = json.loads(Path(profile_path).read_text(encoding="utf-8"))
-    return probe_points(data.get("measurements") or [])
+def profile_probe_points(profile: Profile) -> list[ProbePoint]:
+    """The probe points of a loaded profile, whose measurements load_profile checked (none
+    when it kept no measurements)."""
+    return probe_points([asdict(m) for m in profile.measurements])
 
 
 def run_probes(points: Sequence[ProbePoint], *, device: str, threads: int, seed: int

@@ -16,6 +16,7 @@ from dlrmsim.output import format_table
 from dlrmsim.validate.drift import drift_text
 from sim.arguments import check_path
 from sim.errors import DlrmsimInputError
+from sim.notes import weak_fit_note
 from traces.atomic import atomic_output
 from traces.errors import TraceError
 
@@ -110,6 +111,8 @@ def summary_text(data: dict[str, Any]) -> str:
     if data.get("uncalibrated_ops"):  # else "calibrated" would pass for the analytic model
         lines.append(f"  not in the profile, charged at analytic costs: "
                      f"{', '.join(data['uncalibrated_ops'])}")
+    if data.get("weak_fits"):  # fits calibrate called too weak, used all the same
+        lines.append(f"  {weak_fit_note(data['profile'], data['weak_fits'], data.get('mode', ''))}")
     lines.append(line("analytic (nominal rates)", data["analytic"]))
     drift = drift_text(data.get("drift") or {})
     if drift:

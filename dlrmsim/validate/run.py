@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dlrmsim.validate.configs import MAX_SEED, ValidationConfig
-from dlrmsim.validate.coverage import uncalibrated_ops
+from dlrmsim.validate.coverage import uncalibrated_ops, weak_step_fits
 from dlrmsim.validate.drift import ProbeResult, drift_record, profile_probe_points, run_probes
 from dlrmsim.validate.host import (
     GpuFacts,
@@ -156,10 +156,8 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
 
     Raises ArgumentError, before anything is measured, for an argument of the wrong type."""
     _check_arguments(configs, profile, device, seed, min_time_s)
-    if not isinstance(rounds, int) or isinstance(rounds, bool):
+    if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds < 1:
         raise ArgumentError(f"rounds = {described(rounds)}: give a whole number >= 1")
-    if rounds < 1:
-        raise DlrmsimInputError(f"--rounds {rounds}: give a whole number >= 1")
     check_profile_device(profile, device)
     threads = profile_threads(profile)
     platform = validation_platform(profile, device, gpu)
@@ -189,7 +187,8 @@ def validate_all(configs: Sequence[ValidationConfig], profile: Profile, *, devic
             "host": dict(profile.host), "mode": profile.mode, "rounds": rounds,
             "platform": platform.description,
             "drift": drift_record(before, probe("after")),
-            "uncalibrated_ops": uncalibrated_ops(profile, [c.model for c in configs])}
+            "uncalibrated_ops": uncalibrated_ops(profile, [c.model for c in configs]),
+            "weak_fits": weak_step_fits(profile, [c.model for c in configs])}
     return rows, meta
 
 
@@ -220,7 +219,7 @@ def _drift_probe(profile: Profile, device: str, threads: int, seed: int, progres
                  *, enabled: bool) -> Callable[[str], list[ProbeResult]]:
     """A function that times the profile's probe points (none when not `enabled` or the
     profile kept no measurements) and reports each ratio through `progress`."""
-    points = profile_probe_points(profile.path) if enabled else []
+    points = profile_probe_points(profile) if enabled else []
 
     def probe(when: str) -> list[ProbeResult]:
         results = run_probes(points, device=device, threads=threads, seed=seed)

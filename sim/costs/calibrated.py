@@ -3,6 +3,9 @@
 The profile answers for processors of its own kind (a CPU profile for CPU work, a CUDA profile
 for GPU work); everything else, and any op the profile did not measure, falls back to the
 analytic model. This is how a calibrated GPU can stand in for the GPU of a modeled server.
+An op whose fit calibrate called too weak to use (the profile's `run.weak_fits`) is still
+charged from its fit, not analytically: only a missing op falls back, and the run's notes name
+the weak ones it charged (sim.notes.weak_fits).
 Memory bytes (for contention) always come from the analytic model's accounting.
 """
 
@@ -33,6 +36,9 @@ class CalibratedCosts:
         self.fallback = fallback or AnalyticCosts()
         self.kind = _DEVICE_KIND.get(profile.device, profile.device)
         self.profile_threads = int(profile.host.get("torch_threads") or 1)
+        # The profile ops this model has charged so far: a run's notes name the ones among
+        # them whose fits calibrate called too weak (sim.notes.weak_fits).
+        self.charged_ops: set[str] = set()
 
     def _covers(self, proc: Processor, op: str) -> bool:
         return proc.kind == self.kind and self.profile.has(op)
@@ -46,6 +52,7 @@ class CalibratedCosts:
     def _measured(self, proc: Processor, op: str, analytic: OpCost, **params: float) -> OpCost:
         if not self._covers(proc, op):
             return analytic
+        self.charged_ops.add(op)
         seconds = self._scaled(proc, self.profile.seconds(op, **params))
         return OpCost(seconds, analytic.mem_bytes, analytic.flops)
 

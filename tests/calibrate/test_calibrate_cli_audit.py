@@ -267,3 +267,45 @@ def test_a_run_of_working_set_ops_only_says_so_instead_of_an_empty_table(capsys)
     assert lines == ["profile cold.json written in 41 s",
                      "no cost model fitted (working-set ops only); working-set ratios: "
                      "embedding_forward 0 kept, 3 excluded as noisy"]
+
+
+class _SinkStub:
+    """Stands in for calibrate's TCP sink: listens nowhere and returns at once, as Ctrl-C
+    makes the real one."""
+
+    port = 4242
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+
+    def serve_forever(self) -> None:
+        raise KeyboardInterrupt
+
+    def server_close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("via_dlrmsim", [False, True])
+def test_run_options_given_with_serve_are_named_as_ignored(tmp_path, capsys, monkeypatch,
+                                                           via_dlrmsim):
+    # `--quick --out zz.json --ops host_copy serve` ran the sink without a word: no profile.
+    import dlrmsim.cli
+
+    monkeypatch.setattr("calibrate.cli.SinkServer", _SinkStub)
+    out = tmp_path / "zz.json"
+    argv = ["--quick", "--out", str(out), "--ops", "host_copy", "--no-fbgemm", "serve",
+            "--port", "0"]
+    code = dlrmsim.cli.main(["calibrate", *argv]) if via_dlrmsim else main(argv)
+    err = capsys.readouterr().err
+    assert code == 0 and not out.exists()
+    (note,) = [line for line in err.splitlines() if "note:" in line]
+    assert "--quick, --out, --no-fbgemm, --ops do not apply to serve" in note
+    assert note.endswith("ignored") and "--device" not in note
+    assert main(["serve", "--port", "0"]) == 0
+    assert "note" not in capsys.readouterr().err
+
+
+def test_serve_help_states_the_default_host(capsys):
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    assert "default 0.0.0.0" in " ".join(capsys.readouterr().out.split())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -301,8 +302,25 @@ def test_rounds_measure_every_configuration_again_and_take_the_median(
     (row,) = data["configs"]
     assert data["rounds"] == 3 and len(row["rounds_s"]) == 3
     assert row["measured_s"] == sorted(row["rounds_s"])[1]
-    assert main([*args, "--rounds", "0"]) == 2
-    assert "--rounds 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rounds", ["0", "-1", "two"])
+def test_rounds_below_one_are_refused_as_the_command_line_is_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        rounds: str) -> None:
+    # Refused only after the profile had loaded and its warnings printed; --min-time and
+    # --seed were refused by argparse up front.
+    def load(*args: object, **kwargs: object) -> None:
+        raise AssertionError("loaded the profile with an unusable --rounds")
+
+    monkeypatch.setattr("sim.profile.load_profile", load)
+    profile, configs = tiny_files(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", "--profile", str(profile), "--configs", str(configs), "--plot",
+              str(tmp_path / "p.png"), "--rounds", rounds])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "argument --rounds" in err
+    assert "give a whole number" in err and "warning" not in err
 
 
 def cuda_profile(tmp_path: Path) -> Profile:
@@ -679,3 +697,52 @@ def test_a_cuda_profile_for_cpu_steps_is_refused_without_the_other_host_warning(
     err = capsys.readouterr().err
     assert code == 2 and "a cuda profile, but the steps run on cpu" in err
     assert "warning" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_readme_s_examples_of_partial_profiles_are_what_validate_does() -> None:
+    # The README gave a `calibrate --ops host_copy` profile as one whose missing ops are
+    # charged at analytic costs; validate refuses that profile (it times none of the step).
+    from dlrmsim.validate.coverage import check_coverage
+
+    text = " ".join((ROOT / "README.md").read_text().split())
+    (charged,) = re.findall(r"does not time \(e\.g\. [^()]*`calibrate --ops ([\w,]+)` profile\) "
+                            r"are charged at analytic costs", text)
+    (refused,) = re.findall(r"a profile that times none of them \(e\.g\. a `calibrate --ops "
+                            r"([\w,]+)` profile\) is refused", text)
+    models = [c.model for c in default_grid()]
+
+    def profile_of(ops: str) -> Profile:
+        constant = {"when": {}, "terms": [{"coef": 1e-3, "powers": {}}]}
+        data = {**fake_profile("Test CPU", 8), "cost_models": {
+            op: {"form": "piecewise_monomial_sum", "params": OPS.get(op, ["bytes"]),
+                 "pieces": [constant]} for op in ops.split(",")}}
+        return parse_profile(data, f"calibrate --ops {ops}")
+
+    missing = check_coverage(profile_of(charged), models)
+    assert missing and not set(charged.split(",")) & set(missing)
+    with pytest.raises(DlrmsimInputError, match="times none of the step's kernels"):
+        check_coverage(profile_of(refused), models)
+
+
+def test_ops_timed_from_weak_fits_are_named_on_stderr_in_the_summary_and_json(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # validate used a fit that calibrate had called too weak to use, without a word.
+    profile, configs = tiny_files(tmp_path, "[{name: a, rows: 100, dim: 16, pooling: "
+                                            "{mean_lookups: 2}}]")
+    data = json.loads(profile.read_text())
+    reasons = ["held-out median error 96%", "1 fitted point(s) for 9 terms"]
+    data["run"] = {"weak_fits": {"embedding_forward": reasons, "alltoall_gloo": ["x"]}}
+    profile.write_text(json.dumps(data))
+    args = ["validate", "--profile", str(profile), "--configs", str(configs), "--min-time",
+            "0.02", "--rounds", "1", "--plot", str(tmp_path / "p.png"), "--no-drift-check"]
+    assert main([*args, "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["weak_fits"] == {"embedding_forward": reasons}
+    (warning,) = [line for line in err.splitlines() if "too weak" in line]
+    assert warning.startswith(f"warning: {profile}: calibrate found this fit too weak to use: "
+                              "embedding_forward (held-out median error 96%, 1 fitted point(s) "
+                              "for 9 terms)")
+    assert "--budget-scale" in warning and "alltoall_gloo" not in warning
+    assert main(args) == 0
+    (said,) = [line for line in capsys.readouterr().out.splitlines() if "too weak" in line]
+    assert said.strip() == warning.removeprefix("warning: ")

@@ -36,6 +36,7 @@ def no_measuring(monkeypatch: pytest.MonkeyPatch) -> None:
     ({"min_time_s": "1"}, "min_time_s = '1' .*seconds >= 0"),
     ({"min_time_s": -1.0}, "min_time_s = -1.0"),
     ({"rounds": "2"}, "rounds = '2'"),
+    ({"rounds": 0}, "rounds = 0 .*whole number >= 1"),
 ])
 def test_validate_all_refuses_before_measuring(no_measuring: None, change: dict[str, object],
                                                words: str) -> None:

@@ -3,9 +3,14 @@ reports, and that a profile far from this host's speed is called out."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from dlrmsim.cli import main
 from dlrmsim.validate.drift import (
     PROBE_OPS,
     TARGET_CALL_S,
@@ -14,8 +19,10 @@ from dlrmsim.validate.drift import (
     drift_record,
     drift_text,
     probe_points,
+    profile_probe_points,
     run_probes,
 )
+from sim.profile import load_profile, parse_profile
 
 
 def measurement(op: str, median_s: float, flagged: bool = False, **params: float) -> dict[str, Any]:
@@ -61,3 +68,70 @@ def test_a_point_timed_again_on_this_host_gives_a_ratio() -> None:
     assert timed.skipped is None and timed.now_s is not None and timed.now_s > 0
     assert timed.ratio is not None and math.isfinite(timed.ratio) and timed.ratio > 100
     assert "moved" in drift_text(drift_record([timed], []))
+
+
+PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "cpu-vm-quick.json"
+SPOT_CHECK = Path(__file__).resolve().parents[2] / "presets" / "validate" / "spot_check.yaml"
+
+
+def _edit_measurements(data: dict[str, Any], case: str) -> None:
+    if case == "measurements":
+        data["measurements"] = "x"
+    elif case == "median_s":
+        data["measurements"][3]["median_s"] = "x"
+    elif case == "params":
+        del data["measurements"][3]["params"]
+    elif case == "params.bytes":
+        data["measurements"][3]["params"] = {"bytes": None}
+    elif case == "flagged":
+        data["measurements"][3]["flagged"] = "no"
+    else:
+        data["measurements"][3] = [1, 2]
+
+
+@pytest.mark.parametrize(("case", "said"), [
+    ("measurements", 'measurements is "x", not a list'),  # was AttributeError in the probe
+    ("median_s", 'measurements[3].median_s is "x", not a finite number'),  # was ValueError
+    ("params", "measurements[3] has no params"),  # was KeyError
+    ("params.bytes", "measurements[3].params.bytes is null, not a finite number"),
+    ("flagged", 'measurements[3].flagged is "no", not true or false'),
+    ("entry", "measurements[3] is [1, 2], not an object"),
+])
+def test_malformed_measurements_are_refused_as_the_profile_loads(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        case: str, said: str) -> None:
+    # The host speed check read them after the profile had loaded, and ended in a traceback.
+    def measure(*args: object, **kwargs: object) -> None:
+        raise AssertionError("measured with a malformed profile")
+
+    monkeypatch.setattr("dlrmsim.validate.run.validate_all", measure)
+    data = json.loads(PROFILE.read_text())
+    _edit_measurements(data, case)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    code = main(["validate", "--profile", str(path), "--configs", str(SPOT_CHECK), "--plot",
+                 str(tmp_path / "p.png")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"{path}: malformed profile ({said}" in err and "re-run `dlrmsim calibrate`" in err
+
+
+@pytest.mark.parametrize("kept", [None, [], "absent"])
+def test_a_profile_that_kept_no_measurements_has_no_probe_points(tmp_path: Path,
+                                                                 kept: object) -> None:
+    data = json.loads(PROFILE.read_text())
+    if kept == "absent":
+        del data["measurements"]
+    else:
+        data["measurements"] = kept
+    assert profile_probe_points(parse_profile(data, "p.json")) == []
+
+
+def test_the_probe_points_of_a_shipped_profile_are_its_own() -> None:
+    profile = load_profile(PROFILE)
+    points = profile_probe_points(profile)
+    assert [p.op for p in points] == list(PROBE_OPS)
+    for point in points:
+        assert any(m.op == point.op and dict(m.params) == dict(point.params)
+                   and m.median_s == point.calibrated_s and not m.flagged
+                   for m in profile.measurements)
