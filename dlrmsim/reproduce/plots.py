@@ -4,6 +4,7 @@ Each function takes an experiment's rows and a folder and returns the PNG files 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,9 @@ def plot_figure_5(rows: Sequence[Row], folder: Path) -> list[Path]:
     plt, sns, _ = _libs()
     frame = _frame(rows)
     fig, ax = plt.subplots(figsize=(7, 3.8))
-    sns.boxplot(frame, x="resource", y="utilization", hue="role", ax=ax, fliersize=2)
+    with warnings.catch_warnings():  # seaborn's own call of a matplotlib 3.11 deprecation
+        warnings.filterwarnings("ignore", message="vert: bool", category=DeprecationWarning)
+        sns.boxplot(frame, x="resource", y="utilization", hue="role", ax=ax, fliersize=2)
     ax.set(ylabel="busy fraction per server and run", ylim=(0, 1.02),
            title=f"Fig. 5: utilization over {frame['run'].nunique()} runs (noise model)")
     return [_save(fig, folder, "fig5_utilization.png")]
