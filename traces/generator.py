@@ -19,7 +19,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from sim.arguments import shown
+from sim.arguments import check_path, shown
 from sim.specs import ModelSpec, TableSpec
 from traces.batch import TraceBatch, index_dtype_for
 from traces.distinct import DistinctCounter
@@ -215,6 +215,7 @@ def generate_trace(
     """Write `batches` batches of `model`'s lookups to a native trace at `path`; returns the
     number of lookups written. Memory holds one batch. Same arguments, same bytes."""
     check_model(model)
+    check_path("path", path, "the native trace to write", TraceError, optional=False)
     check_counts(batches, batch_size)
     tables = [TraceTable(t.name, t.rows, t.dim) for t in model.tables]
     source = {"generator": "dlrmsim.traces", "model": model.name, "seed": seed,

@@ -37,7 +37,10 @@ QUICK_FIG9_JOBS, FULL_FIG9_JOBS = 300, 3000
 class Settings:
     """How big a reproduction is. `only` limits it to some experiment ids (empty: all).
 
-    Raises ArgumentError (a DlrmsimInputError, and so a ValueError) on a bad field.
+    The sizes default to the full run's, whatever `quick` says: `Settings.for_mode(True)` gives
+    the quick run's sizes (what `reproduce --quick` runs), `Settings(quick=True)` only labels a
+    full-size run quick. Raises ArgumentError (a DlrmsimInputError, and so a ValueError) on a
+    bad field.
     """
 
     quick: bool = False

@@ -202,6 +202,12 @@ def test_bad_counts_raise(model: ModelSpec, tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
+def test_a_path_of_the_wrong_type_names_the_argument(model: ModelSpec) -> None:
+    # A number for the path was a TypeError from deep in pathlib that named nothing.
+    with pytest.raises(TraceError, match=r"path = 5 .*: give the path of the native trace"):
+        generate_trace(model, 5, batches=1, batch_size=4, seed=1)  # type: ignore[arg-type]
+
+
 def test_error_while_writing_leaves_nothing(model: ModelSpec, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(self: object, batches: int, batch_size: int) -> object:
