@@ -22,14 +22,22 @@ from typing import Protocol
 from sim.costs import CostModel
 from sim.errors import PlacementError
 from sim.placement_costs import KernelCosts, analytic_kernel_costs, socket_proc
-from sim.placement_ps import PsCharge, exchange_bytes, network_and_sockets, ps_nic_bw
+from sim.placement_ps import PsCharge, PsLoad, busiest_steps_s, exchange_bytes, network_and_sockets, ps_nic_bw
 from sim.specs import JobSpec, ModelSpec, ServerSpec, TableSpec
 
 GB = 1e9  # for messages only
+# Candidate placements of sockets' tables tried: the greedy over even shares (KernelCosts
+# .even_share), then the greedy again with each table recosted by the share of the group it
+# landed in, twice; the one the run's group costs charge least is kept (session 16).
+REFINE_ROUNDS = 3
 _HYBRID_HOST = " (for the tables the GPUs cannot hold)"  # what a hybrid's system memory holds
 # A table's load on a device (for a socket, its seconds per batch there); a device's load is
 # the sum over its tables.
 Weigh = Callable[[int, TableSpec], float]
+# A socket's group: (table, row-wise shards) of what it holds, in the model's order
+Group = list[tuple[TableSpec, int]]
+# Sockets' groups -> (forward, update) seconds the run charges each socket for them
+GroupCharge = Callable[[Sequence[Group]], list[tuple[float, float]]]
 # A balance rule of _assign: given the tables and the number of devices, the order to place
 # the tables in and a chooser, which picks a table's device among those with room for it
 # (called once per table, in that order, it keeps the load so far).
@@ -106,15 +114,10 @@ def place(model: ModelSpec, job: JobSpec, trainer: ServerSpec, ps: ServerSpec,
         return _place_gpu(model, job, trainer)
     if kind == "system":
         capacity, where = _host_room(job, trainer)
-        weigh = _socket_weigh(costs, costs.trainer, trainer, model.tables, len(capacity))
-        host = _spread(model, model.tables, capacity, "host", where, weigh)
         return Placement(kind, job.placement.sharding,
-                         _split_hot(host, model.tables, capacity, weigh))
+                         _place_host(model, model.tables, capacity, where, costs, trainer))
     if kind == "remote":
-        capacity, where = _ps_room(job, ps)
-        remote = _spread(model, model.tables, capacity, "remote", where,
-                         balance=_ps_balance(model, job, ps, costs))
-        return Placement(kind, job.placement.sharding, _ps_sockets(model, remote, ps, costs))
+        return Placement(kind, job.placement.sharding, _place_remote(model, job, ps, costs))
     return _place_hybrid(model, job, trainer, costs)
 
 
@@ -286,16 +289,20 @@ def _spread(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[in
 
 
 def _split_hot(placed: tuple[TablePlacement, ...], tables: Sequence[TableSpec],
-               capacity: Sequence[int], weigh: ShardWeigh) -> tuple[TablePlacement, ...]:
-    """Shard a table row-wise over every socket where that shortens the slowest socket's
-    seconds per batch (`weigh`): the sockets then serve its lookups in parallel instead of one
-    socket serving them all (on Zion one hot table would otherwise leave seven sockets idle).
-    A shard costs what the cost model charges its share of the lookups, per-call overhead in
-    full, so a table whose seconds are mostly overhead, repeated on every socket, stays whole.
-    One pass, most seconds first, each table weighed against the sockets as the tables before
-    it left them (only a table on the one slowest socket can shorten it), and only where
-    every socket still holds what it is given (a shard moves 1/sockets of the table onto
-    each other socket, which may be full of colder tables)."""
+               capacity: Sequence[int], weigh: ShardWeigh, charge: GroupCharge
+               ) -> tuple[TablePlacement, ...]:
+    """Shard a table row-wise over every socket where that shortens the sockets' slowest
+    forward plus slowest update, as the run charges their groups (`charge`): the sockets then
+    serve its lookups in parallel instead of one socket serving them all (on Zion one hot table
+    would otherwise leave seven sockets idle). A shard costs what the cost model charges its
+    share of the lookups, per-call overhead in full, and joins every socket's group, taking a
+    share of each one's cache; so a table whose seconds are mostly overhead stays whole. One
+    pass, most seconds first (`weigh`), each table weighed against the sockets as the tables
+    before it left them (only a table on the one slowest socket can shorten it), and only where
+    every socket still holds what it is given (a shard moves 1/sockets of the table onto each
+    other socket, which may be full of colder tables). (Summing each table's seconds at an even
+    share of the cache, as before session 16, sharded M2's hot table on Big Basin for a gain
+    the run did not deliver.)"""
     sockets = tuple(range(len(capacity)))
     if len(sockets) < 2:
         return placed
@@ -304,57 +311,201 @@ def _split_hot(placed: tuple[TablePlacement, ...], tables: Sequence[TableSpec],
         for d in p.devices:
             used[d] += p.bytes // len(p.devices)
     whole = [weigh(p.devices[0], t, 1) for t, p in zip(tables, placed, strict=True)]
-    load = [0.0] * len(sockets)
-    for i, p in enumerate(placed):
-        load[p.devices[0]] += whole[i]
     result = list(placed)
+    steps = charge(_groups(tables, result, len(sockets)))
     for i in sorted(range(len(tables)), key=lambda i: (-whole[i], tables[i].name)):
-        p = placed[i]
-        slowest = max(load)
-        # Sharding adds seconds to every socket but its own: it can only shorten the slowest
+        p = result[i]
+        seconds = [f + u for f, u in steps]
+        slowest = max(seconds)
+        # Sharding adds a shard to every socket but its own: it can only shorten the slowest
         # socket if that is its own and no other is as slow.
-        if load[p.devices[0]] < slowest or load.count(slowest) > 1:
+        if len(p.devices) > 1 or seconds[p.devices[0]] < slowest or seconds.count(slowest) > 1:
             continue
-        seconds = list(load)
-        seconds[p.devices[0]] -= whole[i]
         nbytes = list(used)
         nbytes[p.devices[0]] -= p.bytes
         for d in sockets:
-            seconds[d] += weigh(d, tables[i], len(sockets))
             nbytes[d] += p.bytes // len(sockets)
-        if max(seconds) < slowest and all(u <= c for u, c in zip(nbytes, capacity, strict=True)):
-            load, used, result[i] = seconds, nbytes, dataclasses.replace(p, devices=sockets)
+        if any(u > c for u, c in zip(nbytes, capacity, strict=True)):
+            continue
+        trial = list(result)
+        trial[i] = dataclasses.replace(p, devices=sockets)
+        after = charge(_groups(tables, trial, len(sockets)))
+        if _worst_steps(after) < _worst_steps(steps):
+            steps, used, result = after, nbytes, trial
     return tuple(result)
+
+
+def _groups(tables: Sequence[TableSpec], placed: Sequence[TablePlacement], devices: int
+            ) -> list[Group]:
+    """Each device's group of tables and shards, in the tables' order (as the run's plans
+    append their works)."""
+    groups: list[Group] = [[] for _ in range(devices)]
+    for t, p in zip(tables, placed, strict=True):
+        for d in p.devices:
+            groups[d].append((t, len(p.devices)))
+    return groups
+
+
+def _worst_steps(steps: Sequence[tuple[float, float]]) -> float:
+    """The slowest forward plus the slowest update over sockets: how long the sockets' two
+    kernel steps hold up a batch (each ends with its slowest socket)."""
+    return max(f for f, _ in steps) + max(u for _, u in steps)
+
+
+def _socket_charge(costs: KernelCosts, model_costs: CostModel, server: ServerSpec
+                   ) -> GroupCharge:
+    """What the run charges each socket (numbered over `server`'s sockets server by server)
+    for its group, per mean batch (KernelCosts.group_steps)."""
+    sockets = len(server.sockets)
+
+    def charge(groups: Sequence[Group]) -> list[tuple[float, float]]:
+        return [costs.group_steps(model_costs, socket_proc(server, d % sockets), g)
+                for d, g in enumerate(groups)]
+    return charge
+
+
+def _landed_weigh(costs: KernelCosts, model_costs: CostModel, server: ServerSpec,
+                  tables: Sequence[TableSpec], placed: Sequence[TablePlacement],
+                  devices: int) -> ShardWeigh:
+    """A table's seconds per batch on socket `device` with the cache share and working set of
+    the group it landed in under `placed` (a shard, those of `device`'s group): the greedy's
+    weights for its next candidate."""
+    sockets = len(server.sockets)
+    shares = [costs.group_share(g) if g else (1.0, 0.0)
+              for g in _groups(tables, placed, devices)]
+    home = {t.name: shares[p.devices[0]] for t, p in zip(tables, placed, strict=True)}
+
+    def weigh(device: int, table: TableSpec, shards: int = 1) -> float:
+        share = home[table.name] if shards == 1 else shares[device]
+        return costs.seconds(model_costs, socket_proc(server, device % sockets), table, share,
+                             shards)
+    return weigh
+
+
+def _place_host(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[int],
+                where: str, costs: KernelCosts, trainer: ServerSpec
+                ) -> tuple[TablePlacement, ...]:
+    """Tables over the sockets of the servers sharing them, hot ones sharded (_split_hot): of
+    REFINE_ROUNDS candidates, the one whose sockets' groups the run charges least. Weighing
+    each table at an even share of a socket's cache misjudges a socket that ends up with many
+    small tables, each then with a small share of its cache; recosting each table as the
+    group it landed in and balancing again corrects that, and the first candidate is today's
+    greedy, so the kept one is never worse by the run's measure."""
+    charge = _socket_charge(costs, costs.trainer, trainer)
+    weigh = _socket_weigh(costs, costs.trainer, trainer, tables, len(capacity))
+    tried: list[tuple[float, tuple[TablePlacement, ...]]] = []
+    for _ in range(REFINE_ROUNDS):
+        host = _spread(model, tables, capacity, "host", where, weigh)
+        host = _split_hot(host, tables, capacity, weigh, charge)
+        score = _worst_steps(charge(_groups(tables, host, len(capacity))))
+        tried.append((score, host))
+        weigh = _landed_weigh(costs, costs.trainer, trainer, tables, host, len(capacity))
+    return min(tried, key=lambda c: c[0])[1]  # the first of the cheapest
 
 
 def _ps_sockets(model: ModelSpec, remote: tuple[TablePlacement, ...], ps: ServerSpec,
                 costs: KernelCosts) -> tuple[TablePlacement, ...]:
     """Each sparse PS's tables balanced over its sockets: heaviest first onto the socket whose
-    tables cost it the fewest seconds per batch (`costs`) with room in its memory. (A table's
-    index modulo the sockets left one socket of an M3 PS with 1.8 to 22.6 times the other's
-    load; lookups x dimension, the next rule, put an M1 PS's hottest table alone on one socket
-    and six cold ones, which cost more in per-call overhead, on the other.)"""
+    tables cost it the fewest seconds per batch (`costs`) with room in its memory; of
+    REFINE_ROUNDS candidates (as _place_host), the one whose slowest socket's forward plus
+    slowest update, as the run charges the sockets' groups, is least. (A table's index modulo
+    the sockets left one socket of an M3 PS with 1.8 to 22.6 times the other's load; lookups x
+    dimension, the next rule, put an M1 PS's hottest table alone on one socket and six cold
+    ones, which cost more in per-call overhead, on the other; weighing every table at an even
+    share of the cache put 16 small tables on one socket of an M3 PS, 36% slower than the
+    placement expected.)"""
     by_name = {t.name: t for t in model.tables}
     result = {p.table: p for p in remote}
+    sockets = len(ps.sockets)
+    charge = _socket_charge(costs, costs.ps, ps)
     for server in sorted({p.devices[0] for p in remote}):
         held = [by_name[p.table] for p in remote if p.devices[0] == server]
-        weigh = _socket_weigh(costs, costs.ps, ps, held, len(ps.sockets))
-        on_sockets = _spread(model, held, _socket_capacity(ps), "remote",
-                             f"the sockets of sparse parameter server {server} ({ps.name})",
-                             weigh)
-        for p in on_sockets:
+        weigh = _socket_weigh(costs, costs.ps, ps, held, sockets)
+        tried: list[tuple[float, tuple[TablePlacement, ...]]] = []
+        for _ in range(REFINE_ROUNDS):
+            on_sockets = _spread(model, held, _socket_capacity(ps), "remote",
+                                 f"the sockets of sparse parameter server {server} ({ps.name})",
+                                 weigh)
+            score = _worst_steps(charge(_groups(held, on_sockets, sockets)))
+            tried.append((score, on_sockets))
+            weigh = _landed_weigh(costs, costs.ps, ps, held, on_sockets, sockets)
+        for p in min(tried, key=lambda c: c[0])[1]:
             result[p.table] = dataclasses.replace(result[p.table], ps_socket=p.devices[0])
     return tuple(result[p.table] for p in remote)
 
 
-def _ps_balance(model: ModelSpec, job: JobSpec, ps: ServerSpec, costs: KernelCosts) -> Balance:
+Share = Callable[[TableSpec], tuple[float, float]]  # a table -> (cache share, working set)
+
+
+def _place_remote(model: ModelSpec, job: JobSpec, ps: ServerSpec, costs: KernelCosts
+                  ) -> tuple[TablePlacement, ...]:
+    """Tables over the sparse PS (_ps_balance) and each PS's over its sockets (_ps_sockets):
+    of REFINE_ROUNDS candidates, first with every table at an even share of a socket, then
+    each recosted at the share of the (PS, socket) group it landed in, the one whose five
+    steps' busiest PS (placement_ps) the run's group costs charge least."""
+    capacity, where = _ps_room(job, ps)
+    even = costs.even_share(model.tables, job.sparse_ps * len(ps.sockets))
+
+    def even_share(_table: TableSpec) -> tuple[float, float]:
+        return even
+    share: Share = even_share
+    tried: list[tuple[float, tuple[TablePlacement, ...]]] = []
+    for _ in range(REFINE_ROUNDS):
+        remote = _spread(model, model.tables, capacity, "remote", where,
+                         balance=_ps_balance(model, job, ps, costs, share))
+        remote = _ps_sockets(model, remote, ps, costs)
+        score = _remote_charge(model, job, ps, costs, remote)
+        tried.append((score, remote))
+        share = _landed_share(model, job, ps, costs, remote)
+    return min(tried, key=lambda c: c[0])[1]  # the first of the cheapest
+
+
+def _ps_groups(model: ModelSpec, ps: ServerSpec, remote: Sequence[TablePlacement], servers: int
+               ) -> list[list[Group]]:
+    """Each sparse PS's sockets' groups, in the tables' order."""
+    groups: list[list[Group]] = [[[] for _ in ps.sockets] for _ in range(servers)]
+    for t, p in zip(model.tables, remote, strict=True):
+        groups[p.devices[0]][p.ps_socket].append((t, 1))
+    return groups
+
+
+def _landed_share(model: ModelSpec, job: JobSpec, ps: ServerSpec, costs: KernelCosts,
+                  remote: Sequence[TablePlacement]) -> Share:
+    """Each table's share of the (PS, socket) group it landed in."""
+    groups = _ps_groups(model, ps, remote, job.sparse_ps)
+    shares = {t.name: costs.group_share(groups[p.devices[0]][p.ps_socket])
+              for t, p in zip(model.tables, remote, strict=True)}
+    return lambda table: shares[table.name]
+
+
+def _remote_charge(model: ModelSpec, job: JobSpec, ps: ServerSpec, costs: KernelCosts,
+                   remote: Sequence[TablePlacement]) -> float:
+    """The sum over a trainer's five steps of the busiest PS's seconds (placement_ps), the
+    sockets' kernels as the run charges their groups."""
+    charge = _socket_charge(costs, costs.ps, ps)
+    loads = []
+    for server, groups in enumerate(_ps_groups(model, ps, remote, job.sparse_ps)):
+        indices = rows = 0.0
+        bw = ps_nic_bw(ps, server)
+        for group in groups:
+            for table, _ in group:
+                i, r = exchange_bytes(table, costs.batch, costs.per_batch[table.name][0],
+                                      model.bytes_per_element)
+                indices, rows = indices + i / bw, rows + r / bw
+        steps = charge(groups)
+        loads.append(PsLoad(indices, rows, [f for f, _ in steps], [u for _, u in steps]))
+    return busiest_steps_s(loads)
+
+
+def _ps_balance(model: ModelSpec, job: JobSpec, ps: ServerSpec, costs: KernelCosts,
+                share: Share) -> Balance:
     """Tables over the sparse PS by their NICs' and sockets' seconds per batch together
-    (sim/placement_ps.py); a table's forward and update on a socket as if every socket of every
-    PS held an even share of the tables (KernelCosts.even_share), as _socket_weigh costs them."""
+    (sim/placement_ps.py); a table's forward and update on a socket with `share` of its cache
+    and working set (at first an even share of every socket of every PS,
+    KernelCosts.even_share, as _socket_weigh costs them)."""
     sockets = range(len(ps.sockets))
-    share = costs.even_share(model.tables, job.sparse_ps * len(sockets))
     # Every PS is of type `ps`: a table's seconds on a socket are the same on each, costed once.
-    steps = {t.name: [costs.steps(costs.ps, socket_proc(ps, s), t, share) for s in sockets]
+    steps = {t.name: [costs.steps(costs.ps, socket_proc(ps, s), t, share(t)) for s in sockets]
              for t in model.tables}
 
     def charge(server: int, table: TableSpec) -> PsCharge:
@@ -405,9 +556,7 @@ def _place_hybrid(model: ModelSpec, job: JobSpec, trainer: ServerSpec,
     host_part: tuple[TablePlacement, ...] = ()
     if rest:
         capacity, where = _host_room(job, trainer, _HYBRID_HOST)
-        weigh = _socket_weigh(costs, costs.trainer, trainer, rest, len(capacity))
-        host_part = _spread(model, rest, capacity, "host", where, weigh)
-        host_part = _split_hot(host_part, rest, capacity, weigh)
+        host_part = _place_host(model, rest, capacity, where, costs, trainer)
     by_name = {**on_gpu, **{p.table: p for p in host_part}}
     return Placement("hybrid", job.placement.sharding,
                      tuple(by_name[t.name] for t in model.tables))

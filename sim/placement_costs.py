@@ -12,7 +12,10 @@ A socket's tables share its last-level cache (embedding_work.group_costs), so a 
 hang on which others join it; recosting a socket's group at each step of the greedy made the
 placement of 1024 tables six times slower than the run. Each table is costed once instead, as
 if every socket held an even share of the tables being spread: that share of the cache, and
-that share of their bytes as the working set its calls cycle through.
+that share of their bytes as the working set its calls cycle through. That even share misjudges
+a socket the greedy gives many small tables, so placement reruns the greedy with each table
+recosted at its landed group's share and keeps the candidate whose groups the run charges least
+(group_steps; sim/placement.py, REFINE_ROUNDS).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 
 from sim.costs import AnalyticCosts, CostModel, EmbeddingWork, Processor
 from sim.demand import Demand
-from sim.processes.embedding_work import table_work
+from sim.processes.embedding_work import group_costs, table_work
 from sim.specs import ModelSpec, ServerSpec, TableSpec
 
 
@@ -51,6 +54,21 @@ class KernelCosts:
         per_socket = max(1.0, len(tables) / sockets)
         nbytes = sum(self.work(t).table_bytes for t in tables)
         return 1.0 / per_socket, nbytes / max(1.0, min(sockets, len(tables)))
+
+    def group_share(self, members: Sequence[tuple[TableSpec, int]]) -> tuple[float, float]:
+        """(cache share, working-set bytes) of each member of a socket's group of tables (or
+        row-wise shards, (table, shards)), as the run charges them (embedding_work.group_costs)."""
+        return 1.0 / len(members), sum(self.work(t, n).table_bytes for t, n in members)
+
+    def group_steps(self, costs: CostModel, proc: Processor,
+                    members: Sequence[tuple[TableSpec, int]]) -> tuple[float, float]:
+        """(forward, update) seconds the run charges `proc` for a mean batch of the group
+        `members` ((table, shards) each): embedding_work.group_costs of their works."""
+        if not members:
+            return 0.0, 0.0
+        forward, update = group_costs(costs, proc, (self.work(t, n) for t, n in members),
+                                      self.model.optimizer)
+        return forward.seconds, update.seconds
 
     def seconds(self, costs: CostModel, proc: Processor, table: TableSpec,
                 share: tuple[float, float], shards: int = 1) -> float:

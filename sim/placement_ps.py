@@ -56,7 +56,7 @@ class PsCharge:
 
 # (sparse PS index, table) -> the table's charge on that PS
 Charge = Callable[[int, TableSpec], PsCharge]
-STEPS = 5  # of a trainer's iteration that wait for the busiest PS (_Load.steps_s)
+STEPS = 5  # of a trainer's iteration that wait for the busiest PS (PsLoad.steps_s)
 
 
 def exchange_bytes(table: TableSpec, batch: int, lookups: float, bytes_per_element: int
@@ -79,7 +79,7 @@ def ps_nic_bw(ps: ServerSpec, server: int) -> float:
 
 
 @dataclass
-class _Load:
+class PsLoad:
     """Seconds per trainer batch of one PS: its NIC's indices and rows, each socket's forward
     and update."""
 
@@ -88,7 +88,7 @@ class _Load:
     forward_s: list[float]
     update_s: list[float]
 
-    def plus(self, charge: PsCharge) -> _Load:
+    def plus(self, charge: PsCharge) -> PsLoad:
         """This PS with the table added on its least busy socket, forward and update together,
         as _ps_sockets then balances its sockets."""
         sockets = range(len(self.forward_s))
@@ -96,7 +96,7 @@ class _Load:
         forward, update = list(self.forward_s), list(self.update_s)
         forward[best] += charge.forward_s[best]
         update[best] += charge.update_s[best]
-        return _Load(self.indices_s + charge.indices_s, self.rows_s + charge.rows_s, forward,
+        return PsLoad(self.indices_s + charge.indices_s, self.rows_s + charge.rows_s, forward,
                      update)
 
     @property
@@ -112,7 +112,7 @@ def network_and_sockets(charge: Charge, sockets: int) -> Balance:
     placement._assign."""
 
     def balance(tables: Sequence[TableSpec], servers: int) -> tuple[list[TableSpec], Choose]:
-        loads = [_Load(0.0, 0.0, [0.0] * sockets, [0.0] * sockets) for _ in range(servers)]
+        loads = [PsLoad(0.0, 0.0, [0.0] * sockets, [0.0] * sockets) for _ in range(servers)]
         own = {t.name: charge(0, t).total_s for t in tables}
 
         def choose(table: TableSpec, fits: Sequence[int]) -> int:
@@ -129,6 +129,12 @@ def network_and_sockets(charge: Charge, sockets: int) -> Balance:
             return best
         return sorted(tables, key=lambda t: (-own[t.name], t.name)), choose
     return balance
+
+
+def busiest_steps_s(loads: Sequence[PsLoad]) -> float:
+    """The sum over the five steps of the busiest PS's seconds in each: what a trainer waits
+    for the sparse PS per batch."""
+    return sum(max(load.steps_s[k] for load in loads) for k in range(STEPS))
 
 
 def _top_two(values: Sequence[float]) -> tuple[float, float, int]:
