@@ -22,7 +22,14 @@ from typing import Protocol
 from sim.costs import CostModel
 from sim.errors import PlacementError
 from sim.placement_costs import KernelCosts, analytic_kernel_costs, socket_proc
-from sim.placement_ps import PsCharge, PsLoad, busiest_steps_s, exchange_bytes, network_and_sockets, ps_nic_bw
+from sim.placement_ps import (
+    PsCharge,
+    PsLoad,
+    busiest_steps_s,
+    exchange_bytes,
+    network_and_sockets,
+    ps_nic_bw,
+)
 from sim.specs import JobSpec, ModelSpec, ServerSpec, TableSpec
 
 GB = 1e9  # for messages only
