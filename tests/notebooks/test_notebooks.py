@@ -45,13 +45,18 @@ def test_outputs_are_stripped(path: Path) -> None:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_headless(path: Path, kernel: str, monkeypatch: pytest.MonkeyPatch,
                                 tmp_path: Path) -> None:
-    """...and leaves no scratch folder behind once its kernel stops (the kernel's temporary
-    folder is `tmp_path`, through TMPDIR)."""
+    """...; every cell that calls plt.show() shows an image (a library that switched the
+    kernel's backend to Agg would leave it blank); and it leaves no scratch folder behind once
+    its kernel stops (the kernel's temporary folder is `tmp_path`, through TMPDIR)."""
     monkeypatch.setenv("DLRMSIM_NOTEBOOK_QUICK", "1")
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     book = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(book, timeout=CELL_TIMEOUT_S, kernel_name=kernel,
                                      resources={"metadata": {"path": str(path.parent)}})
     client.execute()  # raises CellExecutionError with the failing cell's traceback
+    blank = [i for i, c in enumerate(book.cells) if c.cell_type == "code"
+             and "plt.show()" in c.source
+             and not any("image/png" in o.get("data", {}) for o in c.outputs)]
+    assert not blank, f"{path.name}: cells {blank} call plt.show() and show no image"
     left = [p.name for p in tmp_path.iterdir() if "dlrmsim" in p.name]
     assert not left, f"{path.name} left {left} in the temporary folder"
