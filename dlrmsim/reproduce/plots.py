@@ -1,14 +1,17 @@
-"""The report's figures, drawn with seaborn on matplotlib's Agg backend (no display needed).
+"""The report's figures, drawn with seaborn on figures of their own (dlrmsim/figures.py): no
+display needed, and the caller's matplotlib backend and style are left as they were.
 Each function takes an experiment's rows and a folder and returns the PNG files it wrote."""
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
+from dlrmsim.figures import new_figure, seaborn_theme
 from dlrmsim.reproduce.types import Row
 
 DPI = 110  # dots per inch: sharp enough on screen, small files (~50 kB a figure)
@@ -17,22 +20,27 @@ SETUP_LABELS = {"cpu": "CPU setup", "gpu": "Big Basin", "gpu_packed": "Big Basin
 AXIS_LABELS = {"dense_features": "dense features", "sparse_features": "sparse features (tables)",
                "batch_size": "batch size (examples)", "hash_size": "hash size (rows per table)",
                "mlp_width": "MLP width (units per layer, 3 layers)"}
+P = ParamSpec("P")
 
 
-def _libs() -> tuple[Any, Any, Any]:
-    import matplotlib
+def _themed(plot: Callable[P, list[Path]]) -> Callable[P, list[Path]]:
+    """`plot` drawn in the report's theme, which holds only while it draws."""
+    @functools.wraps(plot)
+    def themed(*args: P.args, **kwargs: P.kwargs) -> list[Path]:
+        with seaborn_theme("whitegrid", "notebook", font_scale=0.85):
+            return plot(*args, **kwargs)
+    return themed
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def _libs() -> tuple[Any, Any]:
     import pandas as pd
     import seaborn as sns
 
-    sns.set_theme(style="whitegrid", context="notebook", font_scale=0.85)
-    return plt, sns, pd
+    return sns, pd
 
 
 def _frame(rows: Sequence[Row], ok_only: bool = True) -> Any:
-    _, _, pd = _libs()
+    _, pd = _libs()
     kept = [r for r in rows if not (ok_only and r.get("error"))]
     return pd.DataFrame(kept)
 
@@ -41,7 +49,6 @@ def _save(fig: Any, folder: Path, name: str) -> Path:
     path = folder / name
     fig.tight_layout()
     fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})
-    _libs()[0].close(fig)
     return path
 
 
@@ -60,11 +67,13 @@ def _label_bars(ax: Any, fmt: str = "{:.2g}") -> None:
                                         for v in container.datavalues], fontsize=7, padding=1)
 
 
+@_themed
 def plot_figure_1(rows: Sequence[Row], folder: Path) -> list[Path]:
-    plt, sns, _ = _libs()
+    sns, _ = _libs()
     frame = _frame([r for r in rows if r["best"]])
     frame["platform"] = frame["platform"].map(lambda p: SETUP_LABELS.get(p, p))
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig = new_figure(figsize=(6, 3.6))
+    ax = fig.subplots()
     sns.barplot(frame, x="model", y="relative_to_cpu", hue="platform", ax=ax)
     ax.set(yscale="log", ylabel="throughput relative to CPU setup",
            title="Fig. 1: best placement per platform")
@@ -74,10 +83,12 @@ def plot_figure_1(rows: Sequence[Row], folder: Path) -> list[Path]:
     return [_save(fig, folder, "fig1_relative_throughput.png")]
 
 
+@_themed
 def plot_figure_5(rows: Sequence[Row], folder: Path) -> list[Path]:
-    plt, sns, _ = _libs()
+    sns, _ = _libs()
     frame = _frame(rows)
-    fig, ax = plt.subplots(figsize=(7, 3.8))
+    fig = new_figure(figsize=(7, 3.8))
+    ax = fig.subplots()
     with warnings.catch_warnings():  # seaborn's own call of a matplotlib 3.11 deprecation
         warnings.filterwarnings("ignore", message="vert: bool", category=DeprecationWarning)
         sns.boxplot(frame, x="resource", y="utilization", hue="role", ax=ax, fliersize=2)
@@ -86,6 +97,7 @@ def plot_figure_5(rows: Sequence[Row], folder: Path) -> list[Path]:
     return [_save(fig, folder, "fig5_utilization.png")]
 
 
+@_themed
 def plot_figures_6_7(rows: Sequence[Row], folder: Path) -> list[Path]:
     """Figures 6 and 7 per model, drawn by traces/plots.py from the model presets."""
     from sim.presets import load_model
@@ -95,10 +107,12 @@ def plot_figures_6_7(rows: Sequence[Row], folder: Path) -> list[Path]:
     return [p for preset in presets for p in plot_model(load_model(preset), folder)]
 
 
+@_themed
 def plot_figure_9(rows: Sequence[Row], folder: Path) -> list[Path]:
-    plt, sns, _ = _libs()
+    sns, _ = _libs()
     frame = _frame(rows)
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
+    fig = new_figure(figsize=(8, 3.4))
+    axes = fig.subplots(1, 2)
     for ax, column, what in zip(axes, ("trainers", "parameter_servers"),
                                 ("trainers", "parameter servers"), strict=True):
         sns.histplot(frame, x=column, hue="model", multiple="stack", log_scale=2, ax=ax,
@@ -119,32 +133,38 @@ def _sweep_axes(sns: Any, frame: Any, axes: Sequence[Any], sweep: str) -> None:
         ax.legend(fontsize=7)
 
 
+@_themed
 def plot_figure_10(rows: Sequence[Row], folder: Path) -> list[Path]:
-    plt, sns, _ = _libs()
+    sns, _ = _libs()
     frame = _frame(rows)
-    fig, axes = plt.subplots(2, 2, figsize=(8, 6))
+    fig = new_figure(figsize=(8, 6))
+    axes = fig.subplots(2, 2)
     for line, sweep in zip(axes, ("dense_features", "sparse_features"), strict=True):
         _sweep_axes(sns, frame, line, sweep)
     fig.suptitle("Fig. 10: test suite, dense and sparse features")
     return [_save(fig, folder, "fig10_features.png")]
 
 
+@_themed
 def plot_sweep(name: str, sweep: str, rows: Sequence[Row], folder: Path) -> list[Path]:
     """Throughput and examples per joule along one sweep (Figures 11 to 13)."""
-    plt, sns, _ = _libs()
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4))
+    sns, _ = _libs()
+    fig = new_figure(figsize=(8, 3.4))
+    axes = fig.subplots(1, 2)
     _sweep_axes(sns, _frame(rows), axes, sweep)
     fig.suptitle(f"Fig. {name[3:]}: test suite, {AXIS_LABELS[sweep]}")
     return [_save(fig, folder, f"{name}_{sweep}.png")]
 
 
+@_themed
 def plot_figure_14(rows: Sequence[Row], folder: Path) -> list[Path]:
-    plt, sns, _ = _libs()
+    sns, _ = _libs()
     frame = _frame(rows, ok_only=False)
     frame["platform"] = frame["platform"].map(lambda p: SETUP_LABELS.get(p, p))
     # Millions of examples/s, so that the bar labels stay short; a refused run draws as 0.
     frame["millions"] = frame["throughput"].fillna(0.0) / 1e6
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    fig = new_figure(figsize=(6, 3.6))
+    ax = fig.subplots()
     sns.barplot(frame, x="placement", y="millions", hue="platform", ax=ax)
     ax.set(ylabel="throughput (million examples/s)", title="Fig. 14: M2 by embedding placement")
     ax.legend(title=None, fontsize=7)
@@ -152,14 +172,16 @@ def plot_figure_14(rows: Sequence[Row], folder: Path) -> list[Path]:
     return [_save(fig, folder, "fig14_m2_placements.png")]
 
 
+@_themed
 def plot_table_3(rows: Sequence[Row], folder: Path) -> list[Path]:
-    plt, sns, pd = _libs()
+    sns, pd = _libs()
     long = [{"model": r["model"], "measure": measure, "ratio": r[column]}
             for r in rows for measure, column in (
                 ("throughput", "relative_throughput"),
                 ("power efficiency", "relative_efficiency_all_servers"))
             if not math.isnan(r[column])]
-    fig, ax = plt.subplots(figsize=(6, 3.4))
+    fig = new_figure(figsize=(6, 3.4))
+    ax = fig.subplots()
     sns.barplot(pd.DataFrame(long), x="model", y="ratio", hue="measure", ax=ax)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set(yscale="log", ylabel="GPU / CPU", title="Table III: one Big Basin against the CPU setup")

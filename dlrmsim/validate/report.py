@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from calibrate.fit import error_summary
+from dlrmsim.figures import new_figure, seaborn_theme
 from dlrmsim.output import format_table
 from dlrmsim.validate.drift import drift_text
 from sim.arguments import check_path
@@ -178,18 +179,18 @@ def write_plot(rows: Sequence[ValidationRow], path: str | os.PathLike[str]) -> N
     check_path("path", path, "the image file to write, e.g. validate.png", optional=False)
     path = Path(path)
     _check_format(path)  # savefig's own refusal is a raw ValueError
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
     done = [(r.measured_s, r.predicted_s, r.analytic_s) for r in rows
             if r.measured_s is not None and r.predicted_s is not None]
     if not done:
         return
-    sns.set_theme(style="whitegrid")
-    fig, ax = plt.subplots(figsize=(6, 6))
+    with seaborn_theme("whitegrid"):  # the caller's style and backend stay as they were
+        _draw_and_save(done, path)
+
+
+def _draw_and_save(done: Sequence[tuple[float, float, float | None]], path: Path) -> None:
+    """The plot of write_plot from (measured, predicted, analytic) step times in seconds."""
+    fig = new_figure(figsize=(6, 6))
+    ax = fig.subplots()
     measured = [m for m, _, _ in done]
     lo, hi = min(measured) / 2, max(measured) * 2
     line = np.geomspace(lo, hi, 50)
@@ -211,6 +212,4 @@ def write_plot(rows: Sequence[ValidationRow], path: str | os.PathLike[str]) -> N
         reason = err.strerror if isinstance(err, OSError) and err.strerror else err
         raise DlrmsimInputError(f"cannot write the plot {path} ({reason}); the results above "
                                 "are complete, only the plot is missing") from err
-    finally:
-        plt.close(fig)
 

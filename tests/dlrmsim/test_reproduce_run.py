@@ -69,6 +69,9 @@ def test_same_seed_same_report(quick_run: Path, tmp_path: Path) -> None:
     reproduce(again, quick(*SUBSET), progress=False)
     assert (again / "report.md").read_text() == (quick_run / "report.md").read_text()
     assert (again / "claims.json").read_bytes() == (quick_run / "claims.json").read_bytes()
+    figures = sorted((quick_run / "figures").glob("*.png"))
+    assert figures and [(again / "figures" / p.name).read_bytes() for p in figures] == [
+        p.read_bytes() for p in figures]
 
 
 def test_unwritable_folder_is_one_line_and_exit_2(tmp_path: Path,
