@@ -480,7 +480,11 @@ def _landed_share(model: ModelSpec, job: JobSpec, ps: ServerSpec, costs: KernelC
                   remote: Sequence[TablePlacement]) -> Share:
     """Each table's share of the (PS, socket) group it landed in."""
     groups = _ps_groups(model, ps, remote, job.sparse_ps)
-    shares = {t.name: costs.group_share(groups[p.devices[0]][p.ps_socket])
+    # One share per group, not per member: per member it grew with the square of the tables.
+    share = {(server, socket): costs.group_share(group)
+             for server, sockets in enumerate(groups) for socket, group in enumerate(sockets)
+             if group}
+    shares = {t.name: share[p.devices[0], p.ps_socket]
               for t, p in zip(model.tables, remote, strict=True)}
     return lambda table: shares[table.name]
 

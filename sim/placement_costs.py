@@ -42,11 +42,19 @@ class KernelCosts:
     batch: int
     per_batch: Mapping[str, tuple[float, float]]  # table name -> (lookups, distinct rows)
 
+    def __post_init__(self) -> None:
+        # work() is asked for the same (table, shards) many times while candidates are weighed
+        object.__setattr__(self, "_works", {})
+
     def work(self, table: TableSpec, shards: int = 1) -> EmbeddingWork:
         """The table's (or one of its `shards` row-wise shards') work for a mean batch, as the
         run builds it from a batch of its demand (embedding_work.table_work)."""
-        lookups, unique = self.per_batch[table.name]
-        return table_work(self.model, table, self.batch, lookups, unique, shards)
+        works: dict[tuple[str, int], EmbeddingWork] = self._works  # type: ignore[attr-defined]
+        key = (table.name, shards)
+        if key not in works:
+            lookups, unique = self.per_batch[table.name]
+            works[key] = table_work(self.model, table, self.batch, lookups, unique, shards)
+        return works[key]
 
     def even_share(self, tables: Sequence[TableSpec], sockets: int) -> tuple[float, float]:
         """(cache share, working-set bytes) of a socket when `tables` are spread evenly over
