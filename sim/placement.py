@@ -19,16 +19,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sim.costs import CostModel
 from sim.errors import PlacementError
-from sim.placement_costs import KernelCosts, analytic_kernel_costs, socket_proc
-from sim.placement_ps import (
-    PsCharge,
-    PsLoad,
-    busiest_steps_s,
-    exchange_bytes,
-    network_and_sockets,
-    ps_nic_bw,
+from sim.placement_costs import KernelCosts, analytic_kernel_costs
+from sim.placement_groups import (
+    Share,
+    groups,
+    landed_share,
+    landed_weigh,
+    ps_balance,
+    remote_charge,
+    socket_charge,
+    socket_weigh,
+    split_hot,
+    worst_steps,
 )
 from sim.specs import JobSpec, ModelSpec, ServerSpec, TableSpec
 
@@ -41,10 +44,6 @@ _HYBRID_HOST = " (for the tables the GPUs cannot hold)"  # what a hybrid's syste
 # A table's load on a device (for a socket, its seconds per batch there); a device's load is
 # the sum over its tables.
 Weigh = Callable[[int, TableSpec], float]
-# A socket's group: (table, row-wise shards) of what it holds, in the model's order
-Group = list[tuple[TableSpec, int]]
-# Sockets' groups -> (forward, update) seconds the run charges each socket for them
-GroupCharge = Callable[[Sequence[Group]], list[tuple[float, float]]]
 # A balance rule of _assign: given the tables and the number of devices, the order to place
 # the tables in and a chooser, which picks a table's device among those with room for it
 # (called once per table, in that order, it keeps the load so far).
@@ -295,118 +294,24 @@ def _spread(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[in
                  for t in tables)
 
 
-def _split_hot(placed: tuple[TablePlacement, ...], tables: Sequence[TableSpec],
-               capacity: Sequence[int], weigh: ShardWeigh, charge: GroupCharge
-               ) -> tuple[TablePlacement, ...]:
-    """Shard a table row-wise over every socket where that shortens the sockets' slowest
-    forward plus slowest update, as the run charges their groups (`charge`): the sockets then
-    serve its lookups in parallel instead of one socket serving them all (on Zion one hot table
-    would otherwise leave seven sockets idle). A shard costs what the cost model charges its
-    share of the lookups, per-call overhead in full, and joins every socket's group, taking a
-    share of each one's cache; so a table whose seconds are mostly overhead stays whole. One
-    pass, most seconds first (`weigh`), each table weighed against the sockets as the tables
-    before it left them (only a table on the one slowest socket can shorten it), and only where
-    every socket still holds what it is given (a shard moves 1/sockets of the table onto each
-    other socket, which may be full of colder tables). (Summing each table's seconds at an even
-    share of the cache, as before session 16, sharded M2's hot table on Big Basin for a gain
-    the run did not deliver.)"""
-    sockets = tuple(range(len(capacity)))
-    if len(sockets) < 2:
-        return placed
-    used = [0] * len(sockets)
-    for p in placed:
-        for d in p.devices:
-            used[d] += p.bytes // len(p.devices)
-    whole = [weigh(p.devices[0], t, 1) for t, p in zip(tables, placed, strict=True)]
-    result = list(placed)
-    steps = charge(_groups(tables, result, len(sockets)))
-    for i in sorted(range(len(tables)), key=lambda i: (-whole[i], tables[i].name)):
-        p = result[i]
-        seconds = [f + u for f, u in steps]
-        slowest = max(seconds)
-        # Sharding adds a shard to every socket but its own: it can only shorten the slowest
-        # socket if that is its own and no other is as slow.
-        if len(p.devices) > 1 or seconds[p.devices[0]] < slowest or seconds.count(slowest) > 1:
-            continue
-        nbytes = list(used)
-        nbytes[p.devices[0]] -= p.bytes
-        for d in sockets:
-            nbytes[d] += p.bytes // len(sockets)
-        if any(u > c for u, c in zip(nbytes, capacity, strict=True)):
-            continue
-        trial = list(result)
-        trial[i] = dataclasses.replace(p, devices=sockets)
-        after = charge(_groups(tables, trial, len(sockets)))
-        if _worst_steps(after) < _worst_steps(steps):
-            steps, used, result = after, nbytes, trial
-    return tuple(result)
-
-
-def _groups(tables: Sequence[TableSpec], placed: Sequence[TablePlacement], devices: int
-            ) -> list[Group]:
-    """Each device's group of tables and shards, in the tables' order (as the run's plans
-    append their works)."""
-    groups: list[Group] = [[] for _ in range(devices)]
-    for t, p in zip(tables, placed, strict=True):
-        for d in p.devices:
-            groups[d].append((t, len(p.devices)))
-    return groups
-
-
-def _worst_steps(steps: Sequence[tuple[float, float]]) -> float:
-    """The slowest forward plus the slowest update over sockets: how long the sockets' two
-    kernel steps hold up a batch (each ends with its slowest socket)."""
-    return max(f for f, _ in steps) + max(u for _, u in steps)
-
-
-def _socket_charge(costs: KernelCosts, model_costs: CostModel, server: ServerSpec
-                   ) -> GroupCharge:
-    """What the run charges each socket (numbered over `server`'s sockets server by server)
-    for its group, per mean batch (KernelCosts.group_steps)."""
-    sockets = len(server.sockets)
-
-    def charge(groups: Sequence[Group]) -> list[tuple[float, float]]:
-        return [costs.group_steps(model_costs, socket_proc(server, d % sockets), g)
-                for d, g in enumerate(groups)]
-    return charge
-
-
-def _landed_weigh(costs: KernelCosts, model_costs: CostModel, server: ServerSpec,
-                  tables: Sequence[TableSpec], placed: Sequence[TablePlacement],
-                  devices: int) -> ShardWeigh:
-    """A table's seconds per batch on socket `device` with the cache share and working set of
-    the group it landed in under `placed` (a shard, those of `device`'s group): the greedy's
-    weights for its next candidate."""
-    sockets = len(server.sockets)
-    shares = [costs.group_share(g) if g else (1.0, 0.0)
-              for g in _groups(tables, placed, devices)]
-    home = {t.name: shares[p.devices[0]] for t, p in zip(tables, placed, strict=True)}
-
-    def weigh(device: int, table: TableSpec, shards: int = 1) -> float:
-        share = home[table.name] if shards == 1 else shares[device]
-        return costs.seconds(model_costs, socket_proc(server, device % sockets), table, share,
-                             shards)
-    return weigh
-
-
 def _place_host(model: ModelSpec, tables: Sequence[TableSpec], capacity: Sequence[int],
                 where: str, costs: KernelCosts, trainer: ServerSpec
                 ) -> tuple[TablePlacement, ...]:
-    """Tables over the sockets of the servers sharing them, hot ones sharded (_split_hot): of
+    """Tables over the sockets of the servers sharing them, hot ones sharded (split_hot): of
     REFINE_ROUNDS candidates, the one whose sockets' groups the run charges least. Weighing
     each table at an even share of a socket's cache misjudges a socket that ends up with many
     small tables, each then with a small share of its cache; recosting each table as the
     group it landed in and balancing again corrects that, and the first candidate is today's
     greedy, so the kept one is never worse by the run's measure."""
-    charge = _socket_charge(costs, costs.trainer, trainer)
-    weigh = _socket_weigh(costs, costs.trainer, trainer, tables, len(capacity))
+    charge = socket_charge(costs, costs.trainer, trainer)
+    weigh = socket_weigh(costs, costs.trainer, trainer, tables, len(capacity))
     tried: list[tuple[float, tuple[TablePlacement, ...]]] = []
     for _ in range(REFINE_ROUNDS):
         host = _spread(model, tables, capacity, "host", where, weigh)
-        host = _split_hot(host, tables, capacity, weigh, charge)
-        score = _worst_steps(charge(_groups(tables, host, len(capacity))))
+        host = split_hot(host, tables, capacity, weigh, charge)
+        score = worst_steps(charge(groups(tables, host, len(capacity))))
         tried.append((score, host))
-        weigh = _landed_weigh(costs, costs.trainer, trainer, tables, host, len(capacity))
+        weigh = landed_weigh(costs, costs.trainer, trainer, tables, host, len(capacity))
     return min(tried, key=lambda c: c[0])[1]  # the first of the cheapest
 
 
@@ -424,29 +329,26 @@ def _ps_sockets(model: ModelSpec, remote: tuple[TablePlacement, ...], ps: Server
     by_name = {t.name: t for t in model.tables}
     result = {p.table: p for p in remote}
     sockets = len(ps.sockets)
-    charge = _socket_charge(costs, costs.ps, ps)
+    charge = socket_charge(costs, costs.ps, ps)
     for server in sorted({p.devices[0] for p in remote}):
         held = [by_name[p.table] for p in remote if p.devices[0] == server]
-        weigh = _socket_weigh(costs, costs.ps, ps, held, sockets)
+        weigh = socket_weigh(costs, costs.ps, ps, held, sockets)
         tried: list[tuple[float, tuple[TablePlacement, ...]]] = []
         for _ in range(REFINE_ROUNDS):
             on_sockets = _spread(model, held, _socket_capacity(ps), "remote",
                                  f"the sockets of sparse parameter server {server} ({ps.name})",
                                  weigh)
-            score = _worst_steps(charge(_groups(held, on_sockets, sockets)))
+            score = worst_steps(charge(groups(held, on_sockets, sockets)))
             tried.append((score, on_sockets))
-            weigh = _landed_weigh(costs, costs.ps, ps, held, on_sockets, sockets)
+            weigh = landed_weigh(costs, costs.ps, ps, held, on_sockets, sockets)
         for p in min(tried, key=lambda c: c[0])[1]:
             result[p.table] = dataclasses.replace(result[p.table], ps_socket=p.devices[0])
     return tuple(result[p.table] for p in remote)
 
 
-Share = Callable[[TableSpec], tuple[float, float]]  # a table -> (cache share, working set)
-
-
 def _place_remote(model: ModelSpec, job: JobSpec, ps: ServerSpec, costs: KernelCosts
                   ) -> tuple[TablePlacement, ...]:
-    """Tables over the sparse PS (_ps_balance) and each PS's over its sockets (_ps_sockets):
+    """Tables over the sparse PS (ps_balance) and each PS's over its sockets (_ps_sockets):
     of REFINE_ROUNDS candidates, first with every table at an even share of a socket, then
     each recosted at the share of the (PS, socket) group it landed in, the one whose five
     steps' busiest PS (placement_ps) the run's group costs charge least."""
@@ -459,73 +361,12 @@ def _place_remote(model: ModelSpec, job: JobSpec, ps: ServerSpec, costs: KernelC
     tried: list[tuple[float, tuple[TablePlacement, ...]]] = []
     for _ in range(REFINE_ROUNDS):
         remote = _spread(model, model.tables, capacity, "remote", where,
-                         balance=_ps_balance(model, job, ps, costs, share))
+                         balance=ps_balance(model, job, ps, costs, share))
         remote = _ps_sockets(model, remote, ps, costs)
-        score = _remote_charge(model, job, ps, costs, remote)
+        score = remote_charge(model, job, ps, costs, remote)
         tried.append((score, remote))
-        share = _landed_share(model, job, ps, costs, remote)
+        share = landed_share(model, job, ps, costs, remote)
     return min(tried, key=lambda c: c[0])[1]  # the first of the cheapest
-
-
-def _ps_groups(model: ModelSpec, ps: ServerSpec, remote: Sequence[TablePlacement], servers: int
-               ) -> list[list[Group]]:
-    """Each sparse PS's sockets' groups, in the tables' order."""
-    groups: list[list[Group]] = [[[] for _ in ps.sockets] for _ in range(servers)]
-    for t, p in zip(model.tables, remote, strict=True):
-        groups[p.devices[0]][p.ps_socket].append((t, 1))
-    return groups
-
-
-def _landed_share(model: ModelSpec, job: JobSpec, ps: ServerSpec, costs: KernelCosts,
-                  remote: Sequence[TablePlacement]) -> Share:
-    """Each table's share of the (PS, socket) group it landed in."""
-    groups = _ps_groups(model, ps, remote, job.sparse_ps)
-    # One share per group, not per member: per member it grew with the square of the tables.
-    share = {(server, socket): costs.group_share(group)
-             for server, sockets in enumerate(groups) for socket, group in enumerate(sockets)
-             if group}
-    shares = {t.name: share[p.devices[0], p.ps_socket]
-              for t, p in zip(model.tables, remote, strict=True)}
-    return lambda table: shares[table.name]
-
-
-def _remote_charge(model: ModelSpec, job: JobSpec, ps: ServerSpec, costs: KernelCosts,
-                   remote: Sequence[TablePlacement]) -> float:
-    """The sum over a trainer's five steps of the busiest PS's seconds (placement_ps), the
-    sockets' kernels as the run charges their groups."""
-    charge = _socket_charge(costs, costs.ps, ps)
-    loads = []
-    for server, groups in enumerate(_ps_groups(model, ps, remote, job.sparse_ps)):
-        indices = rows = 0.0
-        bw = ps_nic_bw(ps, server)
-        for group in groups:
-            for table, _ in group:
-                i, r = exchange_bytes(table, costs.batch, costs.per_batch[table.name][0],
-                                      model.bytes_per_element)
-                indices, rows = indices + i / bw, rows + r / bw
-        steps = charge(groups)
-        loads.append(PsLoad(indices, rows, [f for f, _ in steps], [u for _, u in steps]))
-    return busiest_steps_s(loads)
-
-
-def _ps_balance(model: ModelSpec, job: JobSpec, ps: ServerSpec, costs: KernelCosts,
-                share: Share) -> Balance:
-    """Tables over the sparse PS by their NICs' and sockets' seconds per batch together
-    (sim/placement_ps.py); a table's forward and update on a socket with `share` of its cache
-    and working set (at first an even share of every socket of every PS,
-    KernelCosts.even_share, as _socket_weigh costs them)."""
-    sockets = range(len(ps.sockets))
-    # Every PS is of type `ps`: a table's seconds on a socket are the same on each, costed once.
-    steps = {t.name: [costs.steps(costs.ps, socket_proc(ps, s), t, share(t)) for s in sockets]
-             for t in model.tables}
-
-    def charge(server: int, table: TableSpec) -> PsCharge:
-        lookups, _ = costs.per_batch[table.name]
-        indices, rows = exchange_bytes(table, costs.batch, lookups, model.bytes_per_element)
-        bw = ps_nic_bw(ps, server)
-        forward, update = zip(*steps[table.name], strict=True)
-        return PsCharge(indices / bw, rows / bw, forward, update)
-    return network_and_sockets(charge, len(sockets))
 
 
 def _check_total(needed: int, available: int, where: str) -> None:
@@ -536,19 +377,6 @@ def _check_total(needed: int, available: int, where: str) -> None:
             f"({(needed - available) / GB:.1f} GB); choose a "
             "placement with more memory (gpu < hybrid < system < remote) or more devices "
             "(--gpus, --trainers, --sparse-ps)")
-
-
-def _socket_weigh(costs: KernelCosts, model_costs: CostModel, server: ServerSpec,
-                  tables: Sequence[TableSpec], devices: int) -> ShardWeigh:
-    """A table's seconds per batch on socket `device` (counted over `server`'s sockets server
-    by server, as the system placement numbers them), served on all its cores, while `tables`
-    are spread over `devices` sockets (KernelCosts.seconds); whole unless `shards` is given."""
-    sockets, share = len(server.sockets), costs.even_share(tables, devices)
-
-    def weigh(device: int, table: TableSpec, shards: int = 1) -> float:
-        return costs.seconds(model_costs, socket_proc(server, device % sockets), table, share,
-                             shards)
-    return weigh
 
 
 def _socket_capacity(server: ServerSpec) -> list[int]:
@@ -562,7 +390,7 @@ def _place_hybrid(model: ModelSpec, job: JobSpec, trainer: ServerSpec,
     table goes whole onto the GPU with the most room; row-wise, each is sharded over every GPU
     and goes on while every GPU has room for its shard (PlacementSpec refuses `packed`: hybrid
     fills the GPUs). The host part is spread over the sockets as the system placement's is,
-    hot tables sharded over them (_split_hot)."""
+    hot tables sharded over them (split_hot)."""
     on_gpu, rest = _hybrid_gpu_part(model, job, trainer)
     host_part: tuple[TablePlacement, ...] = ()
     if rest:

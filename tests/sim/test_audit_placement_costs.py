@@ -58,7 +58,7 @@ def test_system_placement_shards_a_hot_table_only_where_the_sockets_hold_the_sha
 def test_system_placement_still_shards_a_hot_table_that_fits_in_shards() -> None:
     # Two small tables (1e6 rows: 0.26 GB, out of the 27.5 MB cache); the hot one's halves fit
     # and it is sharded over both sockets, as is then the cold one: sharding stops only where
-    # the slowest socket's seconds would not drop (placement._split_hot). Batch 1600 on a
+    # the slowest socket's seconds would not drop (placement_groups.split_hot). Batch 1600 on a
     # socket of 20 cores (gather 44.8 GB/s, stream 96 GB/s, 10 us per operator; 2 forward and
     # 4 + 3 update operators; distinct rows = lookups, 640 B each read and written): the hot
     # table (80,000 lookups) costs 481.4 + 1426.2 = 1907.6 us whole, 1000.9 us a half; the
