@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from sim.errors import DlrmsimInputError
 from sim.specs import JobSpec, ServerSpec
 
-# Each role's platform field, its noun, and the flag that sets the platform (for the fix).
+# Each role's platform field and its noun; PLATFORM_FLAGS: the flag that sets each field (the fix).
 _ROLES = {"trainer": ("trainer_platform", "trainer"),
           "sparse_ps": ("ps_platform", "sparse parameter server"),
           "dense_ps": ("ps_platform", "dense parameter server"),
